@@ -402,6 +402,8 @@ class Lab:
             with contextlib.suppress(Exception):
                 h.power_off()
         for h in self.hosts.values():
+            # Deleting the veth is synchronous; a namespace's own clean-up is not.
+            sh("ip", "link", "del", h.veth, check=False)
             sh("ip", "netns", "del", h.netns, check=False)
         if self.index is not None:
             sh("ip", "link", "del", self.bridge, check=False)
@@ -467,6 +469,7 @@ class Lab:
         _sysctl("net.ipv6.conf.%s.disable_ipv6" % self.bridge, "1")
         sh("ip", "link", "set", self.bridge, "up")
         for h in self.hosts.values():
+            sh("ip", "link", "del", h.veth, check=False)
             sh("ip", "netns", "del", h.netns, check=False)
             sh("ip", "netns", "add", h.netns)
             sh("ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0",

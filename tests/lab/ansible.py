@@ -1,0 +1,118 @@
+"""Run real ansible-playbook against a lab and read back every task result."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+COLLECTIONS = os.path.join(REPO, "tests", "output", "collections")
+
+
+def collections_path():
+    """A collections path holding ansible_collections/zkops/zookeeper -> this checkout."""
+    ns = os.path.join(COLLECTIONS, "ansible_collections", "zkops")
+    link = os.path.join(ns, "zookeeper")
+    if not os.path.islink(link):
+        os.makedirs(ns, exist_ok=True)
+        tmp = link + ".%d" % os.getpid()
+        os.symlink(REPO, tmp)
+        os.replace(tmp, link)
+    return COLLECTIONS
+
+
+def bin_dir():
+    return os.path.dirname(sys.executable)
+
+
+class PlaybookResult:
+    def __init__(self, rc, stdout, stderr, records, duration):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.records = records
+        self.duration = duration
+
+    def __repr__(self):
+        return "<PlaybookResult rc=%d tasks=%d>" % (self.rc, len(self.records))
+
+    def tasks(self, name=None, host=None, action=None):
+        return [r for r in self.records
+                if (name is None or r["task"] == name) and (host is None or r["host"] == host)
+                and (action is None or r["action"] == action)]
+
+    def result(self, name, host=None):
+        """The result of task ``name`` (on ``host``); fails when there is not exactly one."""
+        found = self.tasks(name, host)
+        if len(found) != 1:
+            raise AssertionError("expected one result of %r on %s, got %d\n%s" % (
+                name, host, len(found), self.output()))
+        return found[0]["result"]
+
+    def results(self, name):
+        """{host: result} of task ``name``."""
+        return {r["host"]: r["result"] for r in self.tasks(name)}
+
+    def failed(self):
+        return [r for r in self.records if r["status"] in ("failed", "unreachable")]
+
+    def changed(self):
+        return [r for r in self.records if r["result"].get("changed")]
+
+    def output(self):
+        return "rc=%d\n--- stdout ---\n%s\n--- stderr ---\n%s" % (self.rc, self.stdout[-6000:],
+                                                                 self.stderr[-3000:])
+
+
+def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=None,
+                 tags=None, env=None, timeout=900, inventory=None, verbosity=0, args=()):
+    """Run ``playbook`` (a path, or YAML text) against ``lab``; return a PlaybookResult."""
+    tmp = tempfile.mkdtemp(prefix="zkops-play-", dir=lab.dir if lab else None)
+    if "\n" in playbook:
+        path = os.path.join(tmp, "playbook.yml")
+        with open(path, "w") as f:
+            f.write(playbook)
+    else:
+        path = playbook
+    results = os.path.join(tmp, "results.jsonl")
+    cmd = [os.path.join(bin_dir(), "ansible-playbook"), path]
+    if inventory:
+        cmd += ["-i", inventory]
+    if extra_vars:
+        vf = os.path.join(tmp, "extra-vars.json")
+        with open(vf, "w") as f:
+            json.dump(extra_vars, f)
+        cmd += ["-e", "@" + vf]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if limit:
+        cmd += ["--limit", limit]
+    if tags:
+        cmd += ["--tags", tags]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    cmd += list(args)
+    e = lab.ansible_env() if lab else dict(os.environ)
+    e.update({
+        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback"),
+        "ANSIBLE_CALLBACKS_ENABLED": "zkops_results",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "ANSIBLE_LOCAL_TEMP": os.path.join(tmp, "local-tmp"),
+        "ZKOPS_RESULTS": results,
+        "PATH": bin_dir() + os.pathsep + os.environ.get("PATH", ""),
+    })
+    e.update(env or {})
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    dt = time.time() - t0
+    records = []
+    if os.path.exists(results):
+        with open(results) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    return PlaybookResult(p.returncode, p.stdout, p.stderr, records, dt)
