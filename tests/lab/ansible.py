@@ -62,8 +62,8 @@ class PlaybookResult:
         return [r for r in self.records if r["result"].get("changed")]
 
     def output(self):
-        return "rc=%d\n--- stdout ---\n%s\n--- stderr ---\n%s" % (self.rc, self.stdout[-6000:],
-                                                                 self.stderr[-3000:])
+        return "rc=%d\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            self.rc, self.stdout[-6000:], self.stderr[-3000:])
 
 
 def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=None,
@@ -109,7 +109,7 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=
     })
     e.update(env or {})
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout, check=False)
     dt = time.time() - t0
     records = []
     if os.path.exists(results):

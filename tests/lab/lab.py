@@ -20,7 +20,7 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BOOT = os.path.join(HERE, "zklab-boot")
+BOOT = ("/usr/bin/python3", os.path.join(HERE, "boot.py"))
 LAB_ROOT = os.environ.get("ZKLAB_ROOT", "/var/tmp/zkops-lab")
 LOCK = os.path.join(LAB_ROOT, ".lock")
 NETNS_PREFIX = "zklab"
@@ -51,10 +51,11 @@ class LabError(Exception):
 
 
 def sh(*argv, check=True, capture=True, input=None, timeout=60):
-    res = subprocess.run(argv, input=input, capture_output=capture, text=True, timeout=timeout)
+    res = subprocess.run(argv, input=input, capture_output=capture, text=True, timeout=timeout,
+                         check=False)
     if check and res.returncode != 0:
-        raise LabError("%s exited %d: %s" % (" ".join(argv), res.returncode,
-                                              (res.stderr or "").strip()))
+        raise LabError("%s exited %d: %s"
+                       % (" ".join(argv), res.returncode, (res.stderr or "").strip()))
     return res
 
 
@@ -139,7 +140,7 @@ class Host:
         proc = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--uts", "--ipc",
              "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
-             BOOT, self.name, self.dir, self.kind],
+             *BOOT, self.name, self.dir, self.kind],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
         self.pid = proc.pid
@@ -211,7 +212,7 @@ class Host:
 
     def srvr(self):
         """Parsed srvr answer (empty dict when the member does not answer)."""
-        for _ in range(3):
+        for _attempt in range(3):
             text = self.four_letter("srvr")
             if text:
                 return parse_srvr(text)
@@ -274,8 +275,8 @@ class Host:
         st = os.stat(self.path(path)) if self._mounted_path(path) else None
         self.sh("mkdir -p %s && mount -t tmpfs -o size=%s tmpfs %s" % (path, size, path))
         if st is not None:
-            self.sh("chown %d:%d %s && chmod %o %s" % (st.st_uid, st.st_gid, path,
-                                                        st.st_mode & 0o7777, path))
+            self.sh("chown %d:%d %s && chmod %o %s"
+                    % (st.st_uid, st.st_gid, path, st.st_mode & 0o7777, path))
         if fill:
             self.sh("dd if=/dev/zero of=%s/.filler bs=64k >/dev/null 2>&1; true" % path)
 
@@ -490,7 +491,7 @@ class Lab:
 
     def _host_files(self, h):
         d = h.dir
-        for src, _ in MOUNTS:
+        for src, _target in MOUNTS:
             if src not in ("hosts", "hostname"):
                 os.makedirs(os.path.join(d, src), exist_ok=True)
         os.chmod(os.path.join(d, "tmp"), 0o1777)

@@ -22,7 +22,7 @@ class FakeServer:
 
     def serve(self):
         while self.answers:
-            conn, _ = self.sock.accept()
+            conn, _addr = self.sock.accept()
             self.received.append(conn.recv(4))
             for chunk in self.answers.pop(0):
                 conn.sendall(chunk)

@@ -1,14 +1,13 @@
-#!/usr/bin/python3
 """First process of one lab host (PID 1 of its own PID namespace).
 
-Usage: zklab-boot HOSTNAME HOSTDIR ROLE
+Usage: /usr/bin/python3 boot.py HOSTNAME HOSTDIR ROLE
 
 Runs inside the host's network namespace and a fresh mount/uts/ipc/pid namespace
 (see lab.py).  It gives the host its name, a private /run and its own copies of the
 directories that differ between hosts, starts sshd and (for members) ZooKeeper through
 the distribution's init script, then reaps orphans until it is killed.
 
-The file name is deliberately neither ``init`` nor ``*.sh``: Ansible's service manager
+PID 1 is python3, neither ``init`` nor ``*sh``: Ansible's service manager
 detection reads /proc/1/comm and would otherwise guess systemd.
 """
 import errno
