@@ -74,6 +74,10 @@ def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
             continue
         except ssl.SSLError as exc:
             raise FourLetterError("%s: TLS handshake failed: %s" % (endpoint, exc), "tls")
+        except ConnectionResetError:
+            raise FourLetterError("%s: the connection was reset without an answer (not "
+                                  "ZooKeeper, or a TLS port spoken to in plain text?)"
+                                  % endpoint, "reset")
         except (socket.gaierror, OSError) as exc:
             raise FourLetterError("%s: cannot connect: %s" % (endpoint, exc), "unreachable")
         if answer:
@@ -94,7 +98,14 @@ def _send_once(host, port, cmd, timeout, ssl_context):
         sock.sendall(cmd.encode("ascii"))
         chunks = []
         while True:
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                # ZooKeeper answers at once and closes; another server may greet and then
+                # wait or reset (sshd does): keep what arrived, to tell what answers.
+                if chunks:
+                    break
+                raise
             if not data:
                 break
             chunks.append(data)

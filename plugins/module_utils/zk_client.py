@@ -172,7 +172,7 @@ def _explain(hp, exc):
         return "%s: unreachable (host down, wrong address, or a firewall)" % hp
     if reason == "not_zookeeper":
         return "%s: something answers, but it is not ZooKeeper (wrong port?)" % hp
-    if reason == "empty":
+    if reason in ("empty", "reset"):
         return "%s: the port accepts connections but does not answer like ZooKeeper" % hp
     return "%s: %s" % (hp, exc)
 
