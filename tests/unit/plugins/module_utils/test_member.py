@@ -123,3 +123,33 @@ def test_report_from_hosts_without_config(servers):
     assert res["members"][0]["id"] is None
     assert res["ensemble"]["voters"] is None and res["ensemble"]["quorum"] is True
     assert any("membership is unknown" in t for t in res["not_learned"])
+
+
+def test_a_server_that_greets_and_waits_is_not_zookeeper():
+    """An SSH server sends its banner and waits: recognised after a short stall."""
+    import socket
+    import threading
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            held.append(c)
+    threading.Thread(target=serve, daemon=True).start()
+    t0 = time.time()
+    try:
+        st = member.query("127.0.0.1", srv.getsockname()[1], timeout=10)
+    finally:
+        srv.close()
+        for c in held:
+            c.close()
+    assert st["mode"] == "not_zookeeper" and "SSH-2.0" in st["error"]
+    assert time.time() - t0 < 5
