@@ -117,7 +117,7 @@ def parse_mntr(st, text):
 
 def parse_conf(st, text):
     """Fill server id, directories and membership from a ``conf`` answer."""
-    head, _, members = text.partition("membership:")
+    head, dummy, members = text.partition("membership:")
     kv = four_letter.parse_equals_lines(head)
     st["server_id"] = _num(kv.get("serverId"))
     st["data_dir"] = _strip_version_dir(kv.get("dataDir"))

@@ -261,7 +261,7 @@ class LocalMember:
         last = None
         leader = None
         while True:
-            ours, _ = self.processes()
+            ours = self.processes()[0]
             if not ours:
                 if started_at is None or self.clock() - started_at > START_GRACE:
                     snap = self.snapshot()

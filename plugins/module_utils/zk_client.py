@@ -60,10 +60,10 @@ def require_kazoo(module):
     """Fail the module with Ansible's standard message when kazoo is missing."""
     if not HAS_KAZOO:
         from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib(
-            "kazoo", reason="to talk to ZooKeeper (pip install kazoo, or apt install "
-                            "python3-kazoo on the host the module runs on)"),
-            exception=KAZOO_IMP_ERR)
+        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo on "
+                  "the host the module runs on)")
+        module.fail_json(msg=missing_required_lib("kazoo", reason=reason),
+                         exception=KAZOO_IMP_ERR)
 
 
 def tls_context(params):

@@ -63,7 +63,7 @@ def ensemble(tmp_path, monkeypatch):
 
 
 def test_info_reports_and_never_changes(ensemble):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     for check in (False, True):
         res, failed = run(zk_info, {"config_file": cfg}, check=check)
         assert not failed and res["changed"] is False
@@ -90,7 +90,7 @@ def test_info_bad_hosts():
 
 
 def test_info_down_member_is_a_warning_not_a_failure(ensemble):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     zks[2].close()
     res, failed = run(zk_info, {"config_file": cfg})
     assert not failed
@@ -99,7 +99,7 @@ def test_info_down_member_is_a_warning_not_a_failure(ensemble):
 
 
 def test_info_client_check(ensemble, monkeypatch):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     monkeypatch.setattr(zk_client, "HAS_KAZOO", False)
     res, failed = run(zk_info, {"config_file": cfg, "client_check": True})
     assert failed and "kazoo" in res["msg"] and "python3-kazoo" in res["msg"]
@@ -135,7 +135,7 @@ def test_quiesce_bad_input(ensemble, tmp_path, monkeypatch):
 
 
 def test_quiesce_myid_missing(ensemble):
-    cfg, _, _ = ensemble
+    cfg = ensemble[0]
     os.remove(os.path.join(os.path.dirname(os.path.dirname(cfg)), "data", "myid"))
     res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": cfg})
     assert failed and "myid does not exist" in res["msg"] and "server_id" in res["msg"]
