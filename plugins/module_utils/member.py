@@ -206,10 +206,14 @@ def query_all(targets, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
 
 # --- the member this runs on --------------------------------------------------------
 def local_id(cfg, server_id=None):
-    """This host's server id: ``server_id`` if given, else dataDir/myid (None if absent)."""
+    """This host's server id: ``server_id`` if given, else dataDir/myid, else 0 for a
+    standalone server (no server lines); None when unknown."""
     if server_id is not None:
         return server_id
-    return zoo_cfg.read_myid(cfg.data_dir)
+    me = zoo_cfg.read_myid(cfg.data_dir)
+    if me is None and not cfg.servers:
+        return 0
+    return me
 
 
 def config_targets(cfg, me=None, secure=False):
@@ -332,10 +336,12 @@ def fill_from_config(st, cfg, local):
         st["data_dir_source"] = "zoo.cfg" if local else "zoo.cfg (local copy)"
 
 
-def quorum_of(cfg, statuses):
+def quorum_of(cfg, statuses, me=None):
     """A Quorum from zoo.cfg, else from any member's ``conf`` membership, else None."""
     if cfg is not None and cfg.servers:
         return quorum_mod.Quorum.from_config(cfg)
+    if cfg is not None and me is not None:
+        return quorum_mod.Quorum([me])          # a standalone server
     for st in statuses:
         if st.get("membership"):
             servers = st["membership"]["servers"]
@@ -398,7 +404,7 @@ def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=
         mine = dict(mine)
         mine.update(details)
         result["member"] = mine
-    result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses))
+    result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses, me))
     result["not_learned"] = not_learned_summary(statuses)
     if result["ensemble"]["voters"] is None:
         result["not_learned"].append(

@@ -141,7 +141,7 @@ class LocalMember:
     # --- the quorum guard -------------------------------------------------------------
     def guard(self, snap):
         """(allowed, reason, details) of stopping the local member now."""
-        q = quorum_mod.Quorum.from_config(self.cfg)
+        q = member_mod.quorum_of(self.cfg, [], self.me)
         others = self.others()
         serving = set(s["id"] for s in others if s["mode"] in quorum_mod.SERVING_VOTER_MODES)
         st = snap["status"] or {}

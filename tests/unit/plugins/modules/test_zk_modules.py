@@ -157,3 +157,28 @@ def test_quiesce_command_manager_check_mode_and_real(ensemble, tmp_path):
     fp.set_listening([])
     res, failed = run(zk_quiesce, args)
     assert not failed and not res["changed"] and res["after"]["state"] == "quiesced"
+
+
+def test_standalone_server(tmp_path, monkeypatch):
+    """No server lines: the one server is the whole service; stopping it needs consent."""
+    zk = FakeZk({"srvr": srvr_text("standalone", 0x12)})
+    try:
+        data = tmp_path / "data"
+        data.mkdir()
+        cfg = tmp_path / "zoo.cfg"
+        cfg.write_text("dataDir=%s\nclientPort=%d\n" % (data, zk.port))
+        fp = FakeProc(tmp_path / "proc")
+        fp.add(10, zk_argv(str(cfg)))
+        monkeypatch.setattr(proc, "PROC", fp.root)
+        res, failed = run(zk_info, {"config_file": str(cfg)})
+        assert not failed and res["member"]["myid"] == 0 and res["member"]["mode"] == "standalone"
+        e = res["ensemble"]
+        assert e["leader"] == 0 and e["voters"] == [0] and e["quorum"] and e["tolerance"] == 0
+        res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": str(cfg)},
+                          check=True)
+        assert failed and "refusing to stop server 0" in res["msg"]
+        res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": str(cfg),
+                                       "allow_quorum_loss": True}, check=True)
+        assert not failed and res["changed"]
+    finally:
+        zk.close()
