@@ -66,7 +66,7 @@ def address_of(host, port):
     return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 
 
-def _blank(address, sid=None):
+def blank_status(address, sid=None):
     st = {"id": sid, "address": address, "mode": None, "serving": False, "reachable": False,
           "error": None, "version": None, "zxid": None, "epoch": None, "counter": None,
           "znode_count": None, "outstanding_requests": None, "connections": None,
@@ -146,7 +146,7 @@ def parse_conf(st, text):
 def query(host, port, sid=None, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
     """The status of the member serving clients at host:port (never raises)."""
     address = address_of(host, port)
-    st = _blank(address, sid)
+    st = blank_status(address, sid)
     try:
         parsed = four_letter.srvr(host, port, timeout=timeout, ssl_context=ssl_context,
                                   retries=2)
@@ -398,7 +398,7 @@ def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=
         details = local_details(cfg, me, extra_triggers)
         if mine is None:
             ep = cfg.client_endpoint(me, local=True, secure=secure)
-            mine = _blank(address_of(*ep) if ep else "local", me)
+            mine = blank_status(address_of(*ep) if ep else "local", me)
             fill_from_config(mine, cfg, True)
             mine["error"] = "not queried: this member is not among hosts"
         mine = dict(mine)

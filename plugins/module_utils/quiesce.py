@@ -74,7 +74,7 @@ class LocalMember:
 
     def status(self):
         if self.address is None:
-            return member_mod._blank("unknown", self.me)
+            return member_mod.blank_status("unknown", self.me)
         return member_mod.query(self.address[0], self.address[1], self.me, self.ssl_context,
                                 self.timeout, extra=())
 
