@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import copy
 import logging
+import time
 import traceback
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import four_letter
@@ -59,8 +60,8 @@ def require_kazoo(module):
     """Fail the module with Ansible's standard message when kazoo is missing."""
     if not HAS_KAZOO:
         from ansible.module_utils.basic import missing_required_lib
-        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo "
-                  "on the host the module runs on)")
+        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo on "
+                  "the host the module runs on)")
         module.fail_json(msg=missing_required_lib("kazoo", reason=reason),
                          exception=KAZOO_IMP_ERR)
 
@@ -151,7 +152,7 @@ def diagnose(hosts, params=None):
     for hp in split_hosts(hosts):
         host, port = four_letter.split_hostport(hp)
         try:
-            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx)
+            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx, retries=1)
         except four_letter.NotWhitelisted:
             notes.append("%s: ZooKeeper answers (srvr not whitelisted)" % hp)
         except four_letter.FourLetterError as exc:
@@ -172,9 +173,28 @@ def _explain(hp, exc):
         return "%s: unreachable (host down, wrong address, or a firewall)" % hp
     if reason == "not_zookeeper":
         return "%s: something answers, but it is not ZooKeeper (wrong port?)" % hp
-    if reason in ("empty", "reset"):
+    if reason == "empty":
         return "%s: the port accepts connections but does not answer like ZooKeeper" % hp
     return "%s: %s" % (hp, exc)
+
+
+def client_check(params, address, path="/"):
+    """Open a session to the member at ``address`` alone, sync ``path`` and read it.
+
+    Proves that the member serves clients with the given credentials and TLS settings.
+    Returns {'address', 'path', 'ok', 'seconds'}; raises ZkConnectError with the reason.
+    """
+    t0 = time.time()
+    client = connect(params, hosts=address)
+    try:
+        client.sync(path)
+        client.get(path)
+    except Exception as exc:
+        raise ZkConnectError("%s: %s" % (address, explain_zk_error(exc, path)))
+    finally:
+        close_quietly(client)
+    return {"address": address, "path": path, "ok": True,
+            "seconds": round(time.time() - t0, 3)}
 
 
 def split_hosts(hosts):
