@@ -35,11 +35,7 @@ def split_hostport(hostport, default_port=2181):
     """'host:port', '[v6]:port' or 'host' -> (host, port)."""
     hostport = hostport.strip()
     if hostport.startswith("["):
-<<<<<<< HEAD
-        host, _sep, rest = hostport[1:].partition("]")
-=======
         host, dummy, rest = hostport[1:].partition("]")
->>>>>>> member
         port = rest[1:] if rest.startswith(":") else ""
     elif hostport.count(":") == 1:
         host, port = hostport.split(":")
@@ -93,10 +89,6 @@ def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
             continue
         except ssl.SSLError as exc:
             raise FourLetterError("%s: TLS handshake failed: %s" % (endpoint, exc), "tls")
-        except ConnectionResetError:
-            raise FourLetterError("%s: the connection was reset without an answer (not "
-                                  "ZooKeeper, or a TLS port spoken to in plain text?)"
-                                  % endpoint, "reset")
         except (socket.gaierror, OSError) as exc:
             raise FourLetterError("%s: cannot connect: %s" % (endpoint, exc), "unreachable")
         if answer:
@@ -124,19 +116,11 @@ def _send_once(host, port, cmd, timeout, ssl_context):
         while True:
             try:
                 data = sock.recv(65536)
-<<<<<<< HEAD
-            except (ConnectionResetError, socket.timeout):
-                # ZooKeeper answers at once and closes; another server may greet and then
-                # wait or reset (sshd does): keep what arrived, to tell what answers.
-                if chunks:
-                    break
-=======
             except socket.timeout:
                 # ZooKeeper answers and closes; a peer that said something and then
                 # stalls is something else (an SSH server greets and waits, ...).
                 if chunks:
                     raise _Foreign(b"".join(chunks), sock.gettimeout())
->>>>>>> member
                 raise
             if not data:
                 break
