@@ -19,6 +19,8 @@ import socket
 import subprocess
 import time
 
+from .ansible import collections_path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = ("/usr/bin/python3", os.path.join(HERE, "boot.py"))
 LAB_ROOT = os.environ.get("ZKLAB_ROOT", "/var/tmp/zkops-lab")
@@ -671,12 +673,13 @@ class Lab:
                     "forks = 20\n"
                     "timeout = 15\n"
                     "retry_files_enabled = False\n"
+                    "collections_path = %(c)s\n"
                     "[ssh_connection]\n"
                     "ssh_args = -o ControlMaster=auto -o ControlPersist=120s "
                     "-o UserKnownHostsFile=%(d)s/known_hosts -o StrictHostKeyChecking=yes "
                     "-o IdentitiesOnly=yes\n"
                     "control_path_dir = %(d)s/cp\n"
-                    "pipelining = True\n" % {"d": self.dir})
+                    "pipelining = True\n" % {"d": self.dir, "c": collections_path()})
 
     @property
     def inventory(self):
