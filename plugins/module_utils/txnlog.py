@@ -301,7 +301,7 @@ def scan_log(path, limit=DEFAULT_LIMIT, keep_txns=False):
     ``txns`` when ``keep_txns``)."""
     reader = LogReader(path, limit=limit)
     first = last = first_time = last_time = None
-    runs = []          # [start, end] of zxid ranges without a gap
+    runs = []          # [start, end]: every zxid from start to end, within one epoch
     gaps = []
     txns = [] if keep_txns else None
     prev = None
@@ -311,8 +311,10 @@ def scan_log(path, limit=DEFAULT_LIMIT, keep_txns=False):
             first = z
             first_time = txn.time
             runs.append([z, z])
-        elif follows(prev, z):
+        elif z == prev + 1:
             runs[-1][1] = z
+        elif follows(prev, z):
+            runs.append([z, z])      # a new epoch: no gap, but a new run
         else:
             if z <= prev:
                 reader._add("warning", "zxid %s follows %s: zxids go backwards" % (hexzxid(z), hexzxid(prev)),
