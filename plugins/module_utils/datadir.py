@@ -128,6 +128,7 @@ class _Files:
         self.entries = {}
         self.snaps, self.logs, self.epochs = [], [], {}
         self.scans, self.infos = {}, {}
+        self.unreadable = set()
         for p in paths:
             name = os.path.basename(p)
             kind, z = classify(name)
@@ -183,6 +184,10 @@ def _choose_snapshot(files, target):
             files.entries[p]["note"] = "newer than the target"
             continue
         info = files.snapshot(p)
+        if info.unreadable:
+            files.unreadable.add(info.unreadable)
+            damaged.append(files.name(p))
+            continue
         if not info.valid:
             damaged.append(files.name(p))
             continue
@@ -269,13 +274,17 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
         reasons.append("no snapshot, but transaction logs: ZooKeeper refuses to start "
                        "(\"No snapshot found, but there are log entries\")" if files.logs
                        else "no snapshot and no transaction log: nothing to restore")
+    elif chosen is None and files.unreadable:
+        reasons.extend(sorted(files.unreadable))
     elif chosen is None:
         reasons.append("no usable snapshot: " + "; ".join(
             "%s: %s" % (files.name(p), (files.entries[p]["errors"] or [files.entries[p].get("note")])[0])
             for _, p in files.snaps))
     else:
         s_zxid, s_path, info = chosen
-        if damaged_snaps:
+        if files.unreadable:
+            reasons.extend(sorted(files.unreadable))
+        elif damaged_snaps:
             warnings.append("newer snapshots are damaged (%s); ZooKeeper falls back to %s as well"
                             % (", ".join(damaged_snaps), files.name(s_path)))
         needed, cur, gaps, overlaps, damage = _walk_logs(files, s_zxid, target_zxid)
@@ -315,10 +324,14 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     if scope == "all":
         for _, p in files.snaps:
             files.snapshot(p)
+            if files.infos[p].unreadable and files.infos[p].unreadable not in reasons + warnings:
+                warnings.append(files.infos[p].unreadable)
         for _, p in files.logs:
             files.scan(p)
         used = set(needed) | ({chosen[1]} if chosen else set())
         for p, e in sorted(files.entries.items()):
+            if p in files.infos and files.infos[p].unreadable:
+                continue
             if p not in used and e["errors"]:
                 warnings.append("%s (not needed for the restore) is damaged: %s" % (e["name"], e["errors"][0]))
 

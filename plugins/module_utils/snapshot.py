@@ -84,6 +84,14 @@ def _snappy_decompressor():
     return None
 
 
+class MissingLibrary(FormatError):
+    """A library needed to read the file is not installed: the file is not damaged."""
+
+
+SNAPPY_MISSING = ("reading .snappy snapshots needs the Python snappy library: install "
+                  "python-snappy (or cramjam) on the host that reads them")
+
+
 class SnappyReader:
     """snappy-java's SnappyOutputStream framing, decompressed block by block."""
 
@@ -91,9 +99,7 @@ class SnappyReader:
         self.f = f
         self.decompress = _snappy_decompressor()
         if self.decompress is None:
-            raise FormatError("reading a .snappy snapshot needs the Python snappy library: "
-                              "install python-snappy (pip install python-snappy) or cramjam "
-                              "where this runs")
+            raise MissingLibrary(SNAPPY_MISSING)
         self.pos = 0
         self._header()
         self.pending = b""
@@ -195,6 +201,7 @@ class SnapshotInfo:
         self.data_bytes = 0
         self.max_stat_zxid = 0
         self.digest = None               # (zxid, version, value)
+        self.unreadable = None           # why it could not be read at all (missing library)
         self.last_processed_zxid = None
         self.seals = 0
         self.findings = []
@@ -324,6 +331,11 @@ def read_snapshot(path, nodes=None, acl_encoder=None, limit=DEFAULT_LIMIT, zk_di
             st = _Stream(src)
             _read(st, info, nodes, acl_encoder, limit, zk_digest)
             info.stream_size = st.offset()
+    except MissingLibrary as exc:
+        info.unreadable = exc.message
+        info.add("error", exc.message)
+        if raise_errors:
+            raise
     except FormatError as exc:
         if exc.file is None:
             exc.file = path
