@@ -33,7 +33,7 @@ __metaclass__ = type
 import struct
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
-    DEFAULT_LIMIT, FormatError, Reader, Truncated)
+    DEFAULT_LIMIT, FormatError, Reader)
 
 CREATE = 1
 DELETE = 2
@@ -266,11 +266,11 @@ _SUB_DECODERS = {
 
 def _try(decode, raw, start, base, limit):
     """Decode a record at ``start``; return (record, bytes left) or None when it does
-    not fit (truncated, or followed by something that is neither nothing nor a digest)."""
+    not fit (undecodable, or followed by something that is neither nothing nor a digest)."""
     r = Reader(raw, start, base=base, limit=limit)
     try:
         rec = decode(r)
-    except Truncated:
+    except FormatError:
         return None
     left = r.remaining()
     if left not in (0, DIGEST_SIZE):

@@ -276,6 +276,8 @@ class LogReader:
             self.end_offset = self._base + pos
             self.count += 1
             yield txn
+            if stop_after is not None and zxid >= stop_after:
+                return
 
     def _refill(self, f, buf, pos, need):
         """Drop consumed bytes and read until ``need`` bytes are available (or EOF)."""
