@@ -110,7 +110,7 @@ def replay(snapshot_path, log_paths, target_zxid=None, target_time=None, zk_dige
     started = False
     errors = {}
     for path in log_paths:
-        reader = LogReader(path, limit=limit)
+        reader = LogReader(path, limit=limit, stop_after=target_zxid)
         for txn in reader:
             if not started:
                 if txn.zxid <= snap_zxid:
@@ -136,6 +136,9 @@ def replay(snapshot_path, log_paths, target_zxid=None, target_time=None, zk_dige
             e = reader.errors[0]
             raise ReplayError("replay stopped: %s" % e["message"], e["offset"], path)
         if stopped:
+            break
+        if target_zxid is not None and started and tree.last_zxid >= target_zxid:
+            stopped = "target_zxid"
             break
     result = {
         "snapshot": info.name,
