@@ -59,6 +59,18 @@ class ExtTransaction(S.Transaction):
         return results
 
 
+AUTH = ("digest", "u:p")       # the workload's digest ACLs are for this identity
+
+
+def client(connect):
+    """A started client that authenticates as the workload's ACL identity: without
+    ADMIN permission a server answers getACL with digest ids redacted to "x"."""
+    from kazoo.client import KazooClient
+    zk = KazooClient(hosts=connect, timeout=10, auth_data=[AUTH])
+    zk.start()
+    return zk
+
+
 def call(zk, request, timeout=10):
     result = zk.handler.async_result()
     zk._call(request, result)
@@ -185,6 +197,9 @@ def live_digest(zk, include_ephemeral=False):
             continue
         data, stat = zk.get(path)
         acls, _ = zk.get_acls(path)
+        if any(a.id.scheme == "digest" and a.id.id == "x" for a in acls):
+            raise AssertionError("getACL on %s answered a redacted digest id: the walk needs "
+                                 "ADMIN permission (authenticate)" % path)
         kind = tree_digest.EPHEMERAL if stat.ephemeralOwner else tree_digest.PERSISTENT
         d.add(path, data, [(a.perms, a.id.scheme, a.id.id) for a in acls], kind=kind)
         for child in zk.get_children(path):

@@ -23,7 +23,6 @@ import shutil
 import time
 
 import pytest
-from kazoo.client import KazooClient
 
 import zkjava
 import zklive
@@ -81,8 +80,7 @@ def world(tmp_path_factory):
         stop_all(lab)
         start_all(lab)
         w = {"lab": lab, "tmp": str(tmp)}
-        zk = KazooClient(hosts=lab.connect_string, timeout=10)
-        zk.start()
+        zk = zklive.client(lab.connect_string)
         w["zk"] = zk
         # Phase 1: a few small nodes of every kind, then every transaction type.
         for i in range(30):
@@ -340,8 +338,7 @@ def test_truncated_data_dir_starts_with_the_tree_of_that_zxid(world):
         surgery.truncate_files(src, world["z1"], h.path(DATA + "/version-2"), h.path(TXNLOG + "/version-2"))
         h.sh("chown -R zookeeper:zookeeper %s/version-2 %s/version-2" % (DATA, TXNLOG))
     start_all(lab)
-    zk = KazooClient(hosts=lab.connect_string, timeout=10)
-    zk.start()
+    zk = zklive.client(lab.connect_string)
     try:
         zxid, live = zklive.quiesced_digest(lab, zk)
         assert live["digest"] == world["d1"]["digest"] == ref["digest"]
