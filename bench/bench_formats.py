@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: verify and replay of a real snapshot against ZooKeeper's SnapshotFormatter.
 
 Builds a lab member with --znodes znodes (batched creates, a low snapCount so that the

@@ -29,7 +29,7 @@ description:
     end of the logs or at O(target_zxid) or O(target_time).
   - Never changes anything.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 attributes:
   check_mode:
     support: full
@@ -75,7 +75,7 @@ options:
   target_zxid:
     description:
       - Verify the state as it was at this zxid (hex with C(0x), or decimal) instead of
-        the latest: the snapshot is chosen so that it does not reach past it, and only
+        the latest. The snapshot is chosen so that it does not reach past it, and only
         transactions up to it count.
     type: str
   target_time:
