@@ -191,11 +191,22 @@ def _choose_snapshot(files, target):
         if not info.valid:
             damaged.append(files.name(p))
             continue
-        if target is not None and info.end_zxid > target:
-            files.entries[p]["note"] = "its content may reach %s, past the target" % hexzxid(info.end_zxid)
+        # The content may hold one transaction past the recorded end (see replay.py):
+        # at the target itself only when nothing was logged after it.
+        if target is not None and (info.end_zxid > target or (
+                info.end_zxid == target and _logged_after(files, target))):
+            files.entries[p]["note"] = "its content may reach past the target (%s)" % hexzxid(info.end_zxid)
             continue
         return (z, p, info), damaged
     return None, damaged
+
+
+def _logged_after(files, zxid):
+    for z, p in files.logs:
+        runs = files.scan(p)["runs"]
+        if runs and runs[-1][1] > zxid:
+            return True
+    return False
 
 
 def _walk_logs(files, s_zxid, target):
