@@ -69,7 +69,7 @@ options:
   deep:
     description:
       - Replay the restorable set and return the znode count and the tree digests.
-      - Holds the whole tree in memory, about 300 bytes per znode plus its path and data.
+      - Holds the whole tree in memory, about 185 bytes per znode plus its path and data.
     type: bool
     default: false
   target_zxid:
