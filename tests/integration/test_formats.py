@@ -123,7 +123,7 @@ def test_workload_has_every_transaction_type(world):
             for t in txnlog.scan_log(p, keep_txns=True)["txns"]:
                 seen.add(t.op)
                 if t.type == 14:
-                    seen.update("multi:" + str(op) for op, _ in t.record.ops)
+                    seen.update("multi:" + str(op) for op, _x in t.record.ops)
     for op in ("create", "create2", "createContainer", "createTtl", "delete", "deleteContainer",
                "setData", "setACL", "multi", "createSession", "closeSession", "error",
                "multi:1", "multi:2", "multi:5", "multi:13", "multi:19", "multi:21", "multi:-1"):
@@ -172,7 +172,7 @@ def test_logs_agree_with_txn_log_toolkit(world):
                 if text is not None:
                     assert j["text"].startswith("%s,%s," % (rec.path, text))
             if t.op == "multi":
-                assert _multi_names(j["text"]) == [op_name(op) for op, _ in rec.ops], j
+                assert _multi_names(j["text"]) == [op_name(op) for op, _x in rec.ops], j
         total += len(java)
     assert total > 200
 
@@ -311,7 +311,7 @@ def _flip_all(path, content, tmpdir):
     os.makedirs(tmpdir, exist_ok=True)
     data = open(path, "rb").read()
     target = os.path.join(tmpdir, os.path.basename(path))
-    _, ref = content(path)
+    _x, ref = content(path)
     out = {"error": 0, "warned": 0, "harmless": [], "silent": []}
     for i in range(len(data)):
         for x in (0xFF, 0x01):
