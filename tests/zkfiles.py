@@ -157,4 +157,3 @@ def basic_tree(zxid=5, extra=()):
         ("/zookeeper/quota", b"", -1, stat()),
     ]
     return nodes
-
