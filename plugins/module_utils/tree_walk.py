@@ -144,12 +144,14 @@ class WalkStats(object):
         self.multi_read = None
         self.sessions = 0
         self.lost_sessions = 0
+        self.root_missing = False
 
     def as_dict(self):
         return dict(nodes=self.nodes, vanished=self.vanished, requests=self.requests,
                     zxid_start=self.zxid_start, zxid_end=self.zxid_end,
                     seconds=round(self.seconds, 3), multi_read=self.multi_read,
-                    sessions=self.sessions, lost_sessions=self.lost_sessions)
+                    sessions=self.sessions, lost_sessions=self.lost_sessions,
+                    root_missing=self.root_missing)
 
 
 def excluded(path, exclude):
@@ -168,7 +170,7 @@ class Walker(object):
     """Walks the subtree at ``root`` through a connected zk_pipeline.Pool."""
 
     def __init__(self, pool, root="/", exclude=(), multi_read=None, batch=64, window=1024,
-                 allow_masked_acl=False, chroot=""):
+                 allow_masked_acl=False, chroot="", missing_root_ok=False):
         self.pool = pool
         self.root = root
         self.exclude = set(e.rstrip("/") or "/" for e in exclude)
@@ -179,6 +181,8 @@ class Walker(object):
         self.chroot = chroot.rstrip("/")
         self.acls = AclCache()
         self.stats = WalkStats()
+        self.missing_root_ok = missing_root_ok
+        self._t0 = None
 
     def _server(self, path):
         if not self.chroot:
@@ -204,13 +208,20 @@ class Walker(object):
         return self.pool.last_zxid
 
     # --- the walk ----------------------------------------------------------------------
+    def prepare(self):
+        """Probe for multiRead and sync every session; return the starting zxid."""
+        if self.stats.zxid_start is None:
+            self._t0 = time.time()
+            if self.multi_read is None:
+                self.multi_read = zk_pipeline.probe_multi_read(self.pool)
+            self.stats.multi_read = self.multi_read
+            self.stats.zxid_start = self.sync()
+        return self.stats.zxid_start
+
     def run(self, on_node):
         """Walk; call ``on_node(LiveNode)`` per znode; return WalkStats."""
-        t0 = time.time()
-        if self.multi_read is None:
-            self.multi_read = zk_pipeline.probe_multi_read(self.pool)
-        self.stats.multi_read = self.multi_read
-        self.stats.zxid_start = self.sync()
+        self.prepare()
+        t0 = self._t0
         if excluded(self.root, self.exclude):
             raise WalkError("the root %s is excluded from the walk" % self.root, self.root)
         self._pending = [(self.root, False)]
@@ -281,6 +292,9 @@ class Walker(object):
             if isinstance(value, Exception):
                 if isinstance(value, NoNodeError):
                     if path == self.root:
+                        if self.missing_root_ok:
+                            self.stats.root_missing = True
+                            return
                         raise WalkError("the root %s does not exist" % path, path)
                     self.stats.vanished += 1
                     return

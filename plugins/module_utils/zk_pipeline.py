@@ -503,3 +503,17 @@ def probe_multi_read(pool, timeout=5.0):
     except Exception:
         return False
     return True
+
+
+def open_pool(params, connections=None):
+    """pool_from_params() opened; a failure says what answers at every address."""
+    pool = pool_from_params(params, connections)
+    try:
+        return pool.open()
+    except PipelineError as exc:
+        if exc.reason == "auth_failed":
+            raise
+        raise PipelineError("could not open a ZooKeeper session at %s: %s. %s"
+                            % (params.get("hosts"), exc,
+                               zk_client.diagnose(params.get("hosts") or "", params)),
+                            exc.reason)
