@@ -10,9 +10,10 @@ creates, deletes (children first), sequence counters, and last the ACLs (setACL 
 place in a multi), so that no ACL can block the import's own work.  An optional rate
 limit (operations per second) protects a production ensemble.
 
-A sequence counter (a parent's cversion) goes up by one with every child created; the
+A parent's sequence counter goes up by one with every child created (deletes do not
+move it; tree_walk.sequence_counter derives it from cversion and numChildren); the
 counter of a restored parent is moved past its highest restored sequential suffix by
-creating and deleting a placeholder child, both in one transaction, as often as needed.
+creating and deleting a placeholder child as often as needed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +23,7 @@ import collections
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
+from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_protocol as zp
 
@@ -223,7 +225,7 @@ class Applier(object):
                     seconds=round(time.time() - self._t0, 3))
 
     def move_sequence_counters(self, targets, parents, max_sequence_bump=None):
-        """Raise the cversion of every parent in ``parents`` to its target."""
+        """Raise the sequence counter of every parent in ``parents`` to its target."""
         pending = []
         for parent in sorted(parents):
             pending.append((parent, zp.call_async(self.client, zp.GetData(self._p(parent)))))
@@ -235,7 +237,8 @@ class Applier(object):
                 raise ApplyError("reading the sequence counter of %s failed: %s"
                                  % (parent, zk_client.explain_zk_error(exc, parent)),
                                  parent, dict(self.done))
-            need = targets[parent] - stat.cversion
+            need = targets[parent] - tree_walk.sequence_counter(stat.cversion,
+                                                                stat.numChildren)
             if need <= 0:
                 continue
             if max_sequence_bump is not None and need > max_sequence_bump:

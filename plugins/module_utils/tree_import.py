@@ -78,7 +78,7 @@ def read_live(pool, root, exclude):
         acl_bytes = infos.setdefault(n.acl_bytes, n.acl_bytes)
         live[n.path] = tree_plan.LiveInfo(tree_plan.data_hash(n.data), n.acl, acl_bytes,
                                           bool(owner), _VERSION.unpack_from(n.stat, 32)[0],
-                                          tree_walk.stat_cversion(n.stat))
+                                          tree_walk.stat_sequence_counter(n.stat))
         add(n.path, n.data, n.acl, kind, acl_bytes=acl_bytes)
 
     walker = tree_walk.Walker(pool, root, exclude, allow_masked_acl=True,

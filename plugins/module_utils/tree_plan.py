@@ -19,8 +19,9 @@ Rules that keep ZooKeeper's semantics:
     moving its sequence counter, or from writing data that has to follow the create) is
     created with a temporary ACL granting this session only, and gets its final ACL when
     everything else is done;
-  * for every parent of restored sequential znodes the plan records the counter
-    (cversion) it must reach: one past the highest restored suffix;
+  * for every parent of restored sequential znodes the plan records the sequence counter
+    it must reach: one past the highest restored suffix (the counter is derived from
+    cversion and numChildren, see tree_walk.sequence_counter);
   * znodes of live sessions (ephemeral) are never touched: an export znode whose path is
     held by one is a conflict, and a znode that would be deleted but holds one stays.
 """
@@ -51,19 +52,17 @@ class PlanError(Exception):
 
 
 class LiveInfo(object):
-    """What the import needs to know of one live znode."""
-    __slots__ = ("data_hash", "acl", "acl_bytes", "ephemeral", "version", "cversion",
-                 "visible_hash")
+    """What the import needs to know of one live znode.  ``counter`` is its sequence
+    counter (tree_walk.sequence_counter), not the cversion clients see."""
+    __slots__ = ("data_hash", "acl", "acl_bytes", "ephemeral", "version", "counter")
 
-    def __init__(self, data_hash, acl, acl_bytes, ephemeral, version, cversion,
-                 visible_hash=None):
+    def __init__(self, data_hash, acl, acl_bytes, ephemeral, version, counter):
         self.data_hash = data_hash
         self.acl = acl
         self.acl_bytes = acl_bytes
         self.ephemeral = ephemeral
         self.version = version
-        self.cversion = cversion
-        self.visible_hash = visible_hash
+        self.counter = counter
 
 
 def data_hash(data):
@@ -141,7 +140,7 @@ class Plan(object):
         self.data_updates = []     # (path, data, expected version)
         self.acl_updates = []      # (path, acl)
         self.deletes = []          # paths, children first
-        self.sequence_targets = {}  # parent -> cversion it must reach
+        self.sequence_targets = {}  # parent -> sequence counter it must reach
         self.sequence_bumps = {}   # parent -> estimated increments needed
         self.conflicts = []        # (path, reason)
         self.kept = []             # paths replace would delete but live ephemerals hold
@@ -262,10 +261,10 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
         parent = parent_of(rec.path)
         creates_under[parent] = creates_under.get(parent, 0) + 1
 
-    # Estimated counter after the creates: each create of a child adds one.
+    # The counter after the creates: each create of a child adds one.
     for parent, target in plan.sequence_targets.items():
         have = live.get(parent)
-        now = have.cversion if have is not None else 0
+        now = have.counter if have is not None else 0
         expected = now + creates_under.get(parent, 0)
         if expected < target:
             plan.sequence_bumps[parent] = target - expected

@@ -53,6 +53,21 @@ def stat_cversion(raw):
     return _CVERSION.unpack_from(raw, _CVERSION_AT)[0]
 
 
+def sequence_counter(cversion, num_children):
+    """The parent's sequence counter: the suffix its next sequential child gets.
+
+    The server counts child creates internally and shows clients
+    ``cversion = 2 * creates - numChildren`` (DataNode.copyStat: every create but those
+    of the children still present has a delete), so the counter is
+    ``(cversion + numChildren) / 2``.  Deleting a child does not move it.
+    """
+    return (cversion + num_children) // 2
+
+
+def stat_sequence_counter(raw):
+    return sequence_counter(stat_cversion(raw), stat_num_children(raw))
+
+
 def stat_ephemeral_owner(raw):
     return _EPHEMERAL_OWNER.unpack_from(raw, _OWNER_AT)[0]
 
@@ -114,8 +129,8 @@ class LiveNode(object):
         return stat_ephemeral_owner(self.stat)
 
     @property
-    def cversion(self):
-        return stat_cversion(self.stat)
+    def sequence_counter(self):
+        return stat_sequence_counter(self.stat)
 
 
 class _WalkMultiRead(zk_protocol.MultiRead):
@@ -317,7 +332,7 @@ class Walker(object):
         self.stats.nodes += 1
         self._on_node(LiveNode(path, data, stat, acl, acl_bytes, seq))
         if children:
-            cversion = stat_cversion(stat)
+            counter = stat_sequence_counter(stat)
             exclude = self.exclude
             pending = self._pending
             for name in children:
@@ -325,7 +340,7 @@ class Walker(object):
                 if exclude and child in exclude:
                     continue
                 tail = name[-10:]
-                seq_child = len(tail) == 10 and tail.isdigit() and int(tail) < cversion
+                seq_child = len(tail) == 10 and tail.isdigit() and int(tail) < counter
                 pending.append((child, seq_child))
 
 
