@@ -316,8 +316,7 @@ class Walker(object):
                 if isinstance(value, NoAuthError):
                     raise WalkError(
                         "not authorised to read %s: its ACL does not grant this session "
-                        "READ (and, for its ACL, READ or ADMIN); add an identity the ACL "
-                        "grants to 'auth'" % path, path)
+                        "READ; add to 'auth' an identity that its ACL grants" % path, path)
                 raise WalkError(zk_client.explain_zk_error(value, path), path)
         if acl_raw is None:
             raise WalkError("internal error: the ACL of %s did not arrive before its data"

@@ -358,8 +358,11 @@ class Pool(object):
                     raise
                 errors.append(exc)
         if not self.sessions:
-            raise PipelineError("no ZooKeeper member accepted a session: %s"
-                                % "; ".join(str(e) for e in errors),
+            seen = []
+            for e in errors:
+                if str(e) not in seen:
+                    seen.append(str(e))
+            raise PipelineError("no ZooKeeper member accepted a session: %s" % "; ".join(seen),
                                 errors[0].reason if errors else "error")
         return self
 
@@ -515,5 +518,6 @@ def open_pool(params, connections=None):
             raise
         raise PipelineError("could not open a ZooKeeper session at %s: %s. %s"
                             % (params.get("hosts"), exc,
-                               zk_client.diagnose(params.get("hosts") or "", params)),
+                               zk_client.diagnose(params.get("hosts") or "",
+                                                  params).rstrip(".")),
                             exc.reason)
