@@ -37,10 +37,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the export and the live subtree and reports the plan; writes nothing.
+    description: Reads the export and the live subtree and reports the plan; writes nothing.
   diff_mode:
     support: full
-    details: Counts and a bounded sample of the paths to create, update and delete.
+    description: Counts and a bounded sample of the paths to create, update and delete.
 options:
   hosts:
     description:
@@ -120,7 +120,7 @@ notes:
 seealso:
   - module: zkops.zookeeper.zk_tree_export
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 """
 
 EXAMPLES = r"""

@@ -64,7 +64,7 @@ def snapshot_kinds(lab, newer_than):
     time.sleep(0.5)   # let the server finish writing it
     out = subprocess.run(["java", "-cp", ":".join(ZK_JARS),
                           "org.apache.zookeeper.server.SnapshotFormatter", newest],
-                         capture_output=True, text=True, timeout=120).stdout
+                         capture_output=True, text=True, timeout=120, check=True).stdout
     kinds = {}
     path = None
     for line in out.splitlines():

@@ -9,7 +9,7 @@ import pytest
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format
-from zktree_helpers import WORLD, client, create_all, spec, wipe
+from zktree_helpers import client, create_all, spec, wipe
 
 pytestmark = pytest.mark.lab
 
