@@ -151,6 +151,8 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
         task("zk_tree_export", "wrong", root="/m", dest="/tmp/wrong.zktree.gz", auth=wrong,
              exclude=["/m/masked"]),
         task("zk_tree_export", "masked", root="/m", dest="/tmp/masked.zktree.gz", auth=alice),
+        task("zk_tree_export", "both", root="/m", dest="/tmp/both.zktree.gz",
+             auth=alice + [{"credential": "bob:pw"}]),
         task("zk_tree_export", "missing", root="/nope", dest="/tmp/nope.zktree.gz"),
         task("zk_tree_export", "refused", hosts="%s:2999" % zk1.ip, connect_timeout=2,
              dest="/tmp/refused.zktree.gz"),
@@ -161,6 +163,9 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
     ))
     assert res.result("good", "zk1")["changed"]
     assert res.result("full", "zk1")["changed"]
+    # With bob's identity as well, the digest ACL bob administers can be exported.
+    both = res.result("both", "zk1")
+    assert both["changed"] and both["count"] == res.result("full", "zk1")["count"] + 1
     msg = {n: res.result(n, "zk1").get("msg", "") for n in
            ("wrong", "masked", "missing", "refused", "scheme", "nohost")}
     for n in msg:
@@ -173,7 +178,8 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
     assert "unreachable" in msg["nohost"] and nohost in msg["nohost"], msg["nohost"]
     for n in ("wrong", "masked", "nope", "refused", "scheme", "nohost"):
         assert not zk1.sh("ls /tmp/%s.zktree.gz" % n, check=False).returncode == 0, n
-    assert "alice:secret" not in res.stdout and "alice:wrong" not in res.stdout
+    for secret in ("alice:secret", "alice:wrong", "bob:pw"):
+        assert secret not in res.stdout + res.stderr
 
     # An export whose parent is gone, a truncated export.
     zk1.sh("head -c 300 /tmp/full.zktree.gz > /tmp/cut.zktree.gz")
