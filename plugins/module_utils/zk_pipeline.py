@@ -249,6 +249,7 @@ class Session(object):
                 if not chunk:
                     raise self._lost(None)
                 self._in += chunk
+                self.last_recv = time.time()
                 if len(chunk) < _RECV and not (hasattr(self.sock, "pending")
                                                and self.sock.pending()):
                     break
@@ -299,7 +300,6 @@ class Session(object):
             off = frame_end
         if off:
             del buf[:off]
-            self.last_recv = time.time()
         return done
 
     def _lost(self, exc):
