@@ -72,10 +72,10 @@ def _part_length(part):
 class Encoder:
     """tar bytes -> compressed -> encrypted -> ``sink(bytes)``; counts both ends."""
 
-    def __init__(self, sink, codec="none", level=None, key=None):
+    def __init__(self, sink, codec="none", level=None, key=None, threads=0):
         self.sink = sink
         self.codec = codec
-        self._comp = compression.compressor(codec, level)
+        self._comp = compression.compressor(codec, level, threads)
         self._enc = encryption.Encryptor(key) if key is not None else None
         self.key_id = self._enc.key_id if self._enc else None
         self.raw_bytes = 0

@@ -119,7 +119,9 @@ class _FramesDecompressor:
         return b""
 
 
-def compressor(codec, level=None):
+def compressor(codec, level=None, threads=0):
+    """A compressor; ``threads`` > 0 lets zstd compress in that many worker threads
+    (outside the GIL), so compression overlaps reading and hashing."""
     if level is None:
         level = DEFAULT_LEVEL[codec]
     if codec == "none":
@@ -127,7 +129,7 @@ def compressor(codec, level=None):
     if codec == "gzip":
         return zlib.compressobj(level, zlib.DEFLATED, 31)
     if codec == "zstd":
-        return zstandard.ZstdCompressor(level=level).compressobj()
+        return zstandard.ZstdCompressor(level=level, threads=max(0, threads or 0)).compressobj()
     if codec == "lz4":
         return _Lz4Compressor(level)
     raise CompressionError("unknown compression %r" % codec)
