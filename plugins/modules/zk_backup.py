@@ -118,7 +118,7 @@ options:
       - Encrypt the archive at rest with this key (AES-256-GCM in the STREAM construction,
         through the C(cryptography) library; see C(docs/archive-format.md)). 32 random bytes
         written in base64 (C(openssl rand -base64 32)) or hex. Never logged or returned; keep
-        it apart from the backups: without it they cannot be restored.
+        it apart from the backups, which cannot be restored without it.
       - The manifest next to the archive stays readable (file names, zxids, sizes, hashes,
         zoo.cfg with passwords masked) so that the catalog works without the key.
     type: str
