@@ -282,13 +282,13 @@ def plan_logs(data_log_dir, after, ceiling=None):
         scan = _LogScan(p, ceiling, after=after)
         if scan.count == 0:
             continue
-        cur = _continue(cur, scan.zxids, p)
         if plan.first_zxid is None:
             if not txnlog.follows(after, scan.first):
                 raise SourceError("the member's logs no longer hold the transactions right after %s (its oldest "
                                   "log begins at %s): the shipped logs cannot continue from here. Take a full "
                                   "backup, which starts a new chain" % (hexzxid(after), hexzxid(scan.first)))
             plan.first_zxid, plan.first_time = scan.first, scan.first_time
+        cur = _continue(cur, scan.zxids, p)
         plan.last_time = scan.last_time
         plan.records += scan.count
         _account(plan, p)

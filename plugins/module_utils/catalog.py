@@ -157,7 +157,8 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
                 bases.append(b)
         else:
             undecided.append(b)
-    if keep_days is not None:
+    start = now - keep_days * 86400.0 if keep_days is not None else None
+    if start is not None and not any((parse_time(b.get("created")) or now) <= start for b in bases):
         # A restore to the start of the window needs the newest full backup before it.
         for b in undecided:
             if b.get("verified") is not False:
