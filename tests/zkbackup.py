@@ -46,6 +46,23 @@ def seed(lab, parents=20, children=50):
         zk.close()
 
 
+def bulk(lab, megabytes=3):
+    """Incompressible data under /bulk (once), so that a slowed-down push takes seconds."""
+    zk = client(lab)
+    try:
+        if zk.exists("/bulk"):
+            return
+        zk.create("/bulk", b"")
+        for batch in range(megabytes * 2):
+            t = zk.transaction()
+            for i in range(50):
+                t.create("/bulk/b%03d-%02d" % (batch, i), os.urandom(10240))
+            t.commit()
+    finally:
+        zk.stop()
+        zk.close()
+
+
 class Writer(threading.Thread):
     """Creates znodes under /load as fast as it can; remembers the czxid of each."""
 

@@ -159,6 +159,7 @@ def test_wrong_host_key_is_refused_before_any_data_moves(blab):
 
 def _slow(lab, extra=None):
     """Start a slowed-down role run in a thread; returns (thread, box for the result)."""
+    Z.bulk(lab)
     box = {}
     ev = {"zookeeper_backup_bandwidth_limit": "400KB", "zookeeper_backup_compression": "none",
           "zookeeper_backup_force": True, "zookeeper_backup_ssh_timeout": 4}
@@ -239,6 +240,7 @@ def test_source_killed_mid_backup_then_another_member_is_used(blab):
 def test_full_disk_on_a_backup_host(blab):
     clear_backups(blab)
     b1 = blab.backup_hosts[0]
+    Z.bulk(blab)
     b1.small_disk(Z.ROOT, size="256k")
     try:
         res = role(blab, {"zookeeper_backup_compression": "none", "zookeeper_backup_max_attempts": 2})
@@ -305,11 +307,11 @@ def test_pruning_keeps_what_kept_backups_need(blab, tmp_path):
         left = [os.path.basename(d) for d in Z.backup_dirs(b, blab.name)]
         # f2 is kept, and so are the chunks a restore to a point between f2 and f3 needs.
         assert left == sorted([f2, l3, l4, f3])
-    dirs = Z.backup_dirs(blab.backup_hosts[0], blab.name)
-    ordered = [d for name in (f2, l3, l4) for d in dirs if d.endswith(name)]
-    restored, _last = Z.restore_digest(ordered, str(tmp_path / "after-prune"))
-    assert restored["digest"] == Z.live_digest(blab)["digest"]
     # A second run changes nothing at all.
     res = role(blab, {"zookeeper_backup_keep_last": 2})
     assert res.rc == 0, res.output()
     assert not res.changed(), [r["task"] for r in res.changed()]
+    dirs = Z.backup_dirs(blab.backup_hosts[0], blab.name)
+    ordered = [d for name in (f2, l3, l4) for d in dirs if d.endswith(name)]
+    restored, _last = Z.restore_digest(ordered, str(tmp_path / "after-prune"))
+    assert restored["digest"] == Z.live_digest(blab)["digest"]
