@@ -258,9 +258,10 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
                           "the member's logs are incomplete; back up another member"
                           % (hexzxid(cur), os.path.basename(s_path), hexzxid(s_end)))
     plan.members.extend(_read_epochs(plan, epochs))
-    if plan.epochs["current"] is not None and plan.epochs["current"] < txnlog.epoch_of(cur):
-        raise SourceError("currentEpoch %d is older than the epoch of the last zxid %s: the member is "
-                          "changing epochs; retry" % (plan.epochs["current"], hexzxid(cur)))
+    current = plan.epochs["current"]
+    if current is not None and current < txnlog.epoch_of(cur):
+        raise SourceError("currentEpoch %s is older than the epoch of the last zxid %s: the member is "
+                          "changing epochs; retry" % (current, hexzxid(cur)))
     return plan
 
 

@@ -315,3 +315,46 @@ def test_pruning_keeps_what_kept_backups_need(blab, tmp_path):
     ordered = [d for name in (f2, l3, l4) for d in dirs if d.endswith(name)]
     restored, _last = Z.restore_digest(ordered, str(tmp_path / "after-prune"))
     assert restored["digest"] == Z.live_digest(blab)["digest"]
+
+
+ENCRYPTED_PLAY = """
+- hosts: %(member)s
+  gather_facts: false
+  tasks:
+    - name: backup
+      zkops.zookeeper.zk_backup:
+        ensemble: %(ensemble)s
+        force: true
+        deep: true
+        compression: gzip
+        encryption_key: "%(key)s"
+        backup_hosts: [%(host)s]
+"""
+
+
+def test_cold_encrypted_backup_with_digest_and_no_secret_in_output(blab, tmp_path):
+    import base64
+    clear_backups(blab)
+    key = base64.b64encode(os.urandom(32)).decode()
+    member = blab.followers()[0]
+    member.stop_zk()
+    try:
+        res = run_playbook(blab, ENCRYPTED_PLAY % {"member": member.name, "ensemble": blab.name, "key": key,
+                                                   "host": blab.backup_hosts[0].name}, verbosity=3)
+    finally:
+        member.start_zk()
+    assert res.rc == 0, res.output()
+    r = res.result("backup")
+    assert r["mode"] == "cold" and r["encrypted"] and r["archive"]["file"] == "archive.tar.gz.enc"
+    assert key not in res.stdout and key not in res.stderr and key not in str(res.records)
+    d, = Z.backup_dirs(blab.backup_hosts[0], blab.name)
+    with open(os.path.join(d, r["archive"]["file"]), "rb") as f:
+        assert f.read(8) == b"ZKOPSENC"
+    with pytest.raises(Exception, match="encryption key"):
+        Z.extract(d, str(tmp_path / "nokey"))
+    restored, last = Z.restore_digest([d], str(tmp_path / "key"), key=base64.b64decode(key))
+    assert last == r["zxid"]["last"]
+    # The digest recorded at backup time is the one the restored files give.
+    assert r["digest"]["digest"] == restored["digest"] and r["digest"]["zxid"] == last
+    blab.wait_quorum(timeout=60)
+    assert restored["digest"] == Z.live_digest(blab)["digest"]
