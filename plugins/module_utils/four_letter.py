@@ -35,7 +35,7 @@ def split_hostport(hostport, default_port=2181):
     """'host:port', '[v6]:port' or 'host' -> (host, port)."""
     hostport = hostport.strip()
     if hostport.startswith("["):
-        host, _sep, rest = hostport[1:].partition("]")
+        host, dummy, rest = hostport[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ""
     elif hostport.count(":") == 1:
         host, port = hostport.split(":")
@@ -55,17 +55,32 @@ def tls_context(ca_file=None, cert_file=None, key_file=None, key_password=None, 
     return ctx
 
 
+class _Foreign(Exception):
+    """Something answered and then stalled: not a four-letter-word answer."""
+
+    def __init__(self, data, stalled):
+        super(_Foreign, self).__init__()
+        self.data = data
+        self.stalled = stalled
+
+
 def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
     """Send ``cmd`` to host:port and return the whole answer as text.
 
     Raises FourLetterError (reason ``refused``, ``unreachable``, ``timeout``, ``empty``,
-    ``not_whitelisted``) with a message that names the endpoint.
+    ``not_whitelisted``, ``not_zookeeper``) with a message that names the endpoint.
     """
     endpoint = "%s:%d" % (host, port)
     last = None
     for attempt in range(max(1, retries)):
         try:
             answer = _send_once(host, port, cmd, timeout, ssl_context)
+        except _Foreign as exc:
+            text = exc.data.decode("utf-8", "replace")
+            raise FourLetterError(
+                "%s answered '%s' with %r%s: that is not ZooKeeper (wrong port?)"
+                % (endpoint, cmd, text[:60], " and then nothing for %ss" % exc.stalled),
+                "not_zookeeper")
         except ConnectionRefusedError:
             raise FourLetterError("%s: connection refused (nothing listens on that port; "
                                   "is the server running?)" % endpoint, "refused")
@@ -86,6 +101,11 @@ def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
     raise last
 
 
+# ZooKeeper writes its answer at once and closes: a pause this long after the first bytes
+# means something else answered.
+STALL = 2.0
+
+
 def _send_once(host, port, cmd, timeout, ssl_context):
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
@@ -94,10 +114,18 @@ def _send_once(host, port, cmd, timeout, ssl_context):
         sock.sendall(cmd.encode("ascii"))
         chunks = []
         while True:
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                # ZooKeeper answers and closes; a peer that said something and then
+                # stalls is something else (an SSH server greets and waits, ...).
+                if chunks:
+                    raise _Foreign(b"".join(chunks), sock.gettimeout())
+                raise
             if not data:
                 break
             chunks.append(data)
+            sock.settimeout(min(timeout, STALL))
     finally:
         sock.close()
     return b"".join(chunks).decode("utf-8", "replace")

@@ -223,7 +223,7 @@ def _create_session(r):
 
 def _close_session(r):
     n = r.vector_count("paths2Delete")
-    paths = None if n == -1 else [_path(r, "paths2Delete") for _ in range(n)]
+    paths = None if n == -1 else [_path(r, "paths2Delete") for _x in range(n)]
     return CloseSession(paths)
 
 
@@ -232,7 +232,7 @@ def _multi(r):
     if n == -1:
         raise FormatError("multi without sub-transactions", r.base + r.pos - 4)
     ops = []
-    for _ in range(n):
+    for _x in range(n):
         at = r.pos
         op = r.int("sub-transaction type")
         data_at = r.pos + 4
@@ -242,7 +242,12 @@ def _multi(r):
             raise FormatError("unknown sub-transaction type %d in multi" % op, r.base + at)
         sub = Reader(data or b"", base=r.base + data_at, limit=r.limit)
         rec = decode(sub)
-        if sub.remaining():
+        if op == ERROR:
+            # In a failed multi the leader may log the original record of an operation
+            # with the type changed to error; ZooKeeper reads its first int and ignores
+            # the rest, and so does this.
+            pass
+        elif sub.remaining():
             raise FormatError("%d unexpected bytes after a %s sub-transaction"
                               % (sub.remaining(), op_name(op)), sub.base + sub.pos)
         ops.append((op, rec))

@@ -60,8 +60,8 @@ def require_kazoo(module):
     """Fail the module with Ansible's standard message when kazoo is missing."""
     if not HAS_KAZOO:
         from ansible.module_utils.basic import missing_required_lib
-        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo "
-                  "on the host the module runs on)")
+        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo on "
+                  "the host the module runs on)")
         module.fail_json(msg=missing_required_lib("kazoo", reason=reason),
                          exception=KAZOO_IMP_ERR)
 
@@ -152,7 +152,7 @@ def diagnose(hosts, params=None):
     for hp in split_hosts(hosts):
         host, port = four_letter.split_hostport(hp)
         try:
-            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx)
+            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx, retries=1)
         except four_letter.NotWhitelisted:
             notes.append("%s: ZooKeeper answers (srvr not whitelisted)" % hp)
         except four_letter.FourLetterError as exc:

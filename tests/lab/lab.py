@@ -19,6 +19,8 @@ import socket
 import subprocess
 import time
 
+from .ansible import collections_path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = ("/usr/bin/python3", os.path.join(HERE, "boot.py"))
 LAB_ROOT = os.environ.get("ZKLAB_ROOT", "/var/tmp/zkops-lab")
@@ -301,7 +303,8 @@ class Lab:
     def __init__(self, name="lab", members=3, backups=1, client_port=2181,
                  separate_datalog=False, snap_count=None, snapshot_compression=None,
                  fourlw_whitelist="*", tick_time=500, init_limit=40, sync_limit=6,
-                 heap="256m", extended_types=True, extra_cfg=None, persistent=False):
+                 heap="256m", extended_types=True, extra_cfg=None, persistent=False,
+                 tls=False, secure_client_port=2282, java_opts=""):
         if members < 1 or members > 9:
             raise LabError("members must be 1..9")
         self.name = name
@@ -321,6 +324,9 @@ class Lab:
         self.extended_types = extended_types
         self.extra_cfg = dict(extra_cfg or {})
         self.persistent = persistent
+        self.tls = tls
+        self.java_opts = java_opts
+        self.secure_client_port = secure_client_port
         self.owner_pid = None if persistent else os.getpid()
         self.index = None
         self.dir = None
@@ -384,6 +390,8 @@ class Lab:
         try:
             self._network()
             self._keys()
+            if self.tls:
+                self._tls_material()
             for h in self.hosts.values():
                 self._host_files(h)
             self._ansible_files()
@@ -420,7 +428,8 @@ class Lab:
                  "fourlw_whitelist": self.fourlw_whitelist, "tick_time": self.tick_time,
                  "init_limit": self.init_limit, "sync_limit": self.sync_limit,
                  "heap": self.heap, "extended_types": self.extended_types,
-                 "extra_cfg": self.extra_cfg,
+                 "extra_cfg": self.extra_cfg, "tls": self.tls, "java_opts": self.java_opts,
+                 "secure_client_port": self.secure_client_port,
                  "members": self.members_n, "backups": self.backups_n,
                  "hosts": [h.to_json() for h in self.hosts.values()]}
         tmp = os.path.join(self.dir, "state.json.tmp")
@@ -441,7 +450,9 @@ class Lab:
                   fourlw_whitelist=st["fourlw_whitelist"], tick_time=st["tick_time"],
                   init_limit=st["init_limit"], sync_limit=st["sync_limit"], heap=st["heap"],
                   extended_types=st["extended_types"], extra_cfg=st["extra_cfg"],
-                  persistent=st["persistent"])
+                  persistent=st["persistent"], tls=st.get("tls", False),
+                  secure_client_port=st.get("secure_client_port", 2282),
+                  java_opts=st.get("java_opts", ""))
         lab.owner_pid = st["owner_pid"]
         lab.index = st["index"]
         lab.dir = st["dir"]
@@ -548,6 +559,13 @@ class Lab:
             lines.append("snapshot.compression.method=%s" % self.snapshot_compression)
         if self.extended_types:
             lines.append("extendedTypesEnabled=true")
+        if self.tls:
+            tls = "/etc/zookeeper/conf/tls"
+            lines += ["serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+                      "secureClientPort=%d" % self.secure_client_port,
+                      "ssl.keyStore.location=%s/server.pem" % tls, "ssl.keyStore.type=PEM",
+                      "ssl.trustStore.location=%s/ca.pem" % tls, "ssl.trustStore.type=PEM",
+                      "ssl.clientAuth=need", "ssl.hostnameVerification=false"]
         for k, v in self.extra_cfg.items():
             lines.append("%s=%s" % (k, v))
         for h in self.members:
@@ -555,10 +573,50 @@ class Lab:
                                                  self.election_port))
         return "\n".join(lines) + "\n"
 
+    @property
+    def tls_dir(self):
+        """CA, client certificate and key for TLS clients (``tls=True`` labs)."""
+        return os.path.join(self.dir, "tls")
+
+    def _tls_material(self):
+        """A CA, a server certificate per member (names and IP in the SAN), a client one."""
+        d = self.tls_dir
+        os.makedirs(d)
+        ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-keyout", ca_key, "-out", ca, "-days", "30", "-subj", "/CN=zklab CA")
+        for name, sans in [("client", "DNS:zkops-client")] + [
+                (h.name, "DNS:%s,IP:%s" % (h.name, h.ip)) for h in self.members]:
+            key, csr, crt = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".crt"))
+            sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
+            ext = os.path.join(d, name + ".ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n" % sans)
+            sh("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+               "-CAcreateserial", "-days", "30", "-out", crt, "-extfile", ext)
+            pk8 = os.path.join(d, name + ".pk8")
+            sh("openssl", "pkcs8", "-topk8", "-nocrypt", "-in", key, "-out", pk8)
+            with open(os.path.join(d, name + ".pem"), "w") as f:
+                f.write(open(pk8).read() + open(crt).read())
+
+    def _jars(self):
+        # Debian's zookeeper.jar manifest leaves out netty-codec, which the Netty
+        # connection factory (needed for TLS) loads.
+        return ZK_JARS + (("/usr/share/java/netty-codec.jar",) if self.tls else ())
+
     def _member_files(self, h):
         d = h.dir
         conf = os.path.join(d, "etc-zookeeper", "conf")
         os.makedirs(conf, exist_ok=True)
+        if self.tls:
+            tls = os.path.join(conf, "tls")
+            os.makedirs(tls)
+            shutil.copy2(os.path.join(self.tls_dir, "ca.pem"), os.path.join(tls, "ca.pem"))
+            shutil.copy2(os.path.join(self.tls_dir, h.name + ".pem"),
+                         os.path.join(tls, "server.pem"))
+            for f in os.listdir(tls):
+                _chown_zk(os.path.join(tls, f), 0o640)
         for name in ("log4j.properties", "configuration.xsl"):
             shutil.copy2(os.path.join("/etc/zookeeper/conf_example", name), conf)
         with open(os.path.join(conf, "zoo.cfg"), "w") as f:
@@ -573,9 +631,9 @@ class Lab:
                     'ZOO_LOG_DIR=/var/log/zookeeper\n'
                     'ZOO_LOG4J_PROP=INFO,ROLLINGFILE\n'
                     'JMXLOCALONLY=true\n'
-                    'JAVA_OPTS="-Xmx%s -XX:+UseSerialGC"\n'
+                    'JAVA_OPTS="-Xmx%s -XX:+UseSerialGC %s"\n'
                     'JAVA=/usr/bin/java\n'
-                    'CLASSPATH="/etc/zookeeper/conf:%s"\n' % (self.heap, ":".join(ZK_JARS)))
+                    'CLASSPATH="/etc/zookeeper/conf:%s"\n' % (self.heap, self.java_opts, ":".join(self._jars())))
         data = os.path.join(d, "var-lib-zookeeper")
         os.symlink("/etc/zookeeper/conf/myid", os.path.join(data, "myid"))
         _chown_zk(data, 0o750)
@@ -617,12 +675,13 @@ class Lab:
                     "forks = 20\n"
                     "timeout = 15\n"
                     "retry_files_enabled = False\n"
+                    "collections_path = %(c)s\n"
                     "[ssh_connection]\n"
                     "ssh_args = -o ControlMaster=auto -o ControlPersist=120s "
                     "-o UserKnownHostsFile=%(d)s/known_hosts -o StrictHostKeyChecking=yes "
                     "-o IdentitiesOnly=yes\n"
                     "control_path_dir = %(d)s/cp\n"
-                    "pipelining = True\n" % {"d": self.dir})
+                    "pipelining = True\n" % {"d": self.dir, "c": collections_path()})
 
     @property
     def inventory(self):
