@@ -26,6 +26,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
 
 STAT = struct.Struct(">qqqqiiiqq")   # czxid mzxid ctime mtime version cversion aversion owner pzxid
+# The Stat clients read: czxid mzxid ctime mtime version cversion aversion ephemeralOwner
+# dataLength numChildren pzxid.
+CLIENT_STAT = struct.Struct(">qqqqiiiqiiq")
 _OWNER = struct.Struct(">q")
 OWNER_OFFSET = 44
 
@@ -62,6 +65,24 @@ def ttl_owner(ttl):
 
 def owner_of(stat):
     return _OWNER.unpack_from(stat, OWNER_OFFSET)[0]
+
+
+def _int32(value):
+    return ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def client_stat(stat, data, num_children):
+    """The Stat a client reads (68 bytes) for a node's StatPersisted ``stat``, as
+    ``DataNode.copyStat`` makes it: the cversion clients see counts a delete for every
+    create but those of the children still present (``2 * cversion - numChildren``, in
+    Java's int arithmetic), container and TTL znodes show ephemeralOwner 0
+    (``getClientEphemeralOwner``), dataLength and numChildren are added."""
+    czxid, mzxid, ctime, mtime, version, cversion, aversion, owner, pzxid = STAT.unpack(stat)
+    if owner and kind_of(owner)[0] != tree_digest.EPHEMERAL:
+        owner = 0
+    return CLIENT_STAT.pack(czxid, mzxid, ctime, mtime, version,
+                            _int32(2 * cversion - num_children), aversion, owner,
+                            len(data) if data else 0, num_children, pzxid)
 
 
 def zk_node_digest(path, data, stat):
@@ -101,6 +122,15 @@ class DataTree:
 
     def snapshot_acl_encoder(self, _acl_id, acl_list):
         return self.acl(acl_list)
+
+    def acl_lists(self):
+        """{id(canonical ACL bytes): ACL list} for every ACL the tree has held.
+
+        Every node's ``acl`` is one of the bytes objects acl() handed out, one per
+        distinct list, so ``acl_lists()[id(node[1])]`` is the node's ACL in the order
+        the server keeps it (the order of the snapshot or the transaction), the order
+        clients read it in."""
+        return dict((id(b), key) for key, b in self._acl_cache.items())
 
     def index_ephemerals(self):
         """Fill the session -> ephemeral paths index after loading nodes in bulk."""

@@ -7,8 +7,9 @@ A source has ``kinds_exact`` (whether it tells container and TTL znodes from per
 ones), ``describe()`` (what goes into the header), ``start()`` (returns the zxid the
 export starts at) and ``run(emit)``, which calls ``emit(path, data, acl, kind, ttl,
 stat, sequential, acl_bytes)`` once per znode, parents first, and returns statistics.
-``LiveSource`` walks a running ensemble (tree_walk); a source replaying a member's data
-files plugs in the same way.
+``LiveSource`` walks a running ensemble (tree_walk); tree_replay's sources replay a
+member's data files.  A source whose tree is from one exact zxid says so with
+``consistent = True`` (nothing can change while it is exported).
 
 ``export()`` applies the ephemeral policy and writes to any binary stream;
 ``export_file()`` writes a local file atomically and keeps an existing export that
@@ -122,6 +123,7 @@ def export(source, stream, root, exclude, ephemeral_policy="skip", compresslevel
     ephemeral = tree_digest.EPHEMERAL
     keep = ephemeral_policy == "persistent"
     start = zxid_start if zxid_start is not None else 1 << 62
+    fuzzy = not getattr(source, "consistent", False)
 
     def emit(path, data, acl, kind, ttl, stat, sequential, acl_bytes=None):
         flags = 0
@@ -135,7 +137,7 @@ def export(source, stream, root, exclude, ephemeral_policy="skip", compresslevel
         if sequential:
             flags |= tree_format.SEQUENTIAL
             counts["sequential"] += 1
-        if stat is not None and isinstance(stat, bytes):
+        if fuzzy and stat is not None and isinstance(stat, bytes):
             if _ZXIDS.unpack_from(stat, 0)[1] > start or _PZXID.unpack_from(stat, 60)[0] > start:
                 counts["modified_during_export"] += 1
         add(path, data, acl, kind, ttl, flags, stat, acl_bytes)

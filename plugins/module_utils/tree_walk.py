@@ -88,6 +88,17 @@ def sequence_suffix(name):
     return None
 
 
+def created_sequential(name, counter):
+    """Whether a child called ``name`` (or its path) of a parent whose sequence counter
+    is ``counter`` counts as created sequential: a 10-digit suffix below the counter.
+
+    The one rule for every export source (docs/tree-export-format.md, "Sequential
+    origin").  A path serves as well as the name: ten digits at its end hold no '/'.
+    """
+    tail = name[-10:]
+    return len(tail) == 10 and tail.isdigit() and int(tail) < counter
+
+
 def is_masked_digest(acl):
     """True when the server replaced a digest ACL's hash by 'x' (no ADMIN permission)."""
     for _perms, scheme, ident in acl:
@@ -339,9 +350,7 @@ class Walker(object):
                 child = _join(path, name)
                 if exclude and child in exclude:
                     continue
-                tail = name[-10:]
-                seq_child = len(tail) == 10 and tail.isdigit() and int(tail) < counter
-                pending.append((child, seq_child))
+                pending.append((child, created_sequential(name, counter)))
 
 
 def walk(pool, root, on_node, **kw):
