@@ -73,22 +73,30 @@ def encode_acl(acl):
     return b"".join(parts)
 
 
+_HEADS = dict((k, bytes((c,))) for k, c in _KIND_CODE.items())
+_EPHEMERAL_HEAD = _HEADS[EPHEMERAL]
+_PERSISTENT_HEAD = _HEADS[PERSISTENT]
+
+
 def node_hashes(data, acl_bytes, kind, ttl=0):
     """Return (visible_hash, typed_hash) of one znode's content (not its path).
 
     ``data`` is bytes (None counts as empty), ``acl_bytes`` the result of encode_acl().
     """
-    data = data or b""
-    body = _U32.pack(len(data)) + data + acl_bytes
-    visible = EPHEMERAL if kind == EPHEMERAL else PERSISTENT
-    vh = hashlib.sha256(bytes((_KIND_CODE[visible],)) + body).digest()
+    if not data:
+        data = b""
+    length = _U32.pack(len(data))
+    if kind == EPHEMERAL:
+        vh = hashlib.sha256(b"".join((_EPHEMERAL_HEAD, length, data, acl_bytes))).digest()
+        return vh, vh
+    vh = hashlib.sha256(b"".join((_PERSISTENT_HEAD, length, data, acl_bytes))).digest()
+    if kind == PERSISTENT:
+        return vh, vh
     if kind == TTL:
-        th = hashlib.sha256(bytes((_KIND_CODE[TTL],)) + _TTL.pack(int(ttl)) + body).digest()
-    elif kind == visible:
-        th = vh
+        head = _HEADS[TTL] + _TTL.pack(int(ttl))
     else:
-        th = hashlib.sha256(bytes((_KIND_CODE[kind],)) + body).digest()
-    return vh, th
+        head = _HEADS[kind]
+    return vh, hashlib.sha256(b"".join((head, length, data, acl_bytes))).digest()
 
 
 class TreeDigest:
@@ -107,7 +115,7 @@ class TreeDigest:
         """Add one znode.  Returns False when the znode does not count (excluded)."""
         if kind not in _KIND_CODE:
             raise ValueError("unknown znode kind %r for %s" % (kind, path))
-        if is_system_path(path):
+        if path.startswith(SYSTEM_ROOT) and is_system_path(path):
             return False
         if kind == EPHEMERAL and not self.include_ephemeral:
             return False

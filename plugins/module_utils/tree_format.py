@@ -18,7 +18,13 @@ import datetime
 import gzip
 import json
 import struct
+import threading
 import zlib
+
+try:
+    import queue
+except ImportError:  # pragma: no cover - Python 2 is not supported, sanity imports it
+    import Queue as queue
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 
@@ -43,6 +49,8 @@ KIND_NAMES = dict((v, k) for k, v in KIND_CODES.items())
 _MAGIC_HEAD = struct.Struct(">6sH")
 _FRAME = struct.Struct(">BI")
 _REC = struct.Struct(">BBqI")
+_NODE_HEAD = struct.Struct(">BIBBqI")      # frame type and length, then _REC
+_NODE_FIXED = _REC.size + 4 + 1           # record head, data length, stat flag
 _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _PERMS = struct.Struct(">I")
@@ -52,6 +60,7 @@ STAT_FIELDS = ("czxid", "mzxid", "ctime", "mtime", "version", "cversion", "avers
                "ephemeralOwner", "dataLength", "numChildren", "pzxid")
 MAX_FRAME = 256 * 1024 * 1024
 _CHUNK = 256 * 1024
+_NEG_LENGTH = _I32.pack(-1)
 
 
 class FormatError(Exception):
@@ -120,20 +129,94 @@ def encode_acl_entries(acl):
 
 def encode_record(path, data, acl_block, kind_code, flags, ttl, stat_raw):
     """One node frame (frame head included)."""
-    p = path.encode("utf-8")
+    return b"".join(record_parts(path.encode("utf-8"), data, acl_block, kind_code, flags, ttl,
+                                 stat_raw)[0])
+
+
+def record_parts(p, data, acl_block, kind_code, flags, ttl, stat_raw):
+    """(the parts of one node frame, their length); ``p`` is the UTF-8 path."""
     if data is None:
-        body = _I32.pack(-1)
+        size = _NODE_FIXED + len(p) + len(acl_block)
+        dlen = _NEG_LENGTH
+        data = b""
     else:
-        body = _I32.pack(len(data)) + data
-    tail = (b"\x01" + stat_raw) if stat_raw is not None else b"\x00"
-    payload_len = _REC.size + len(p) + len(body) + len(acl_block) + len(tail)
-    return b"".join((_FRAME.pack(FRAME_NODE, payload_len), _REC.pack(kind_code, flags, ttl, len(p)),
-                     p, body, acl_block, tail))
+        size = _NODE_FIXED + len(p) + len(data) + len(acl_block)
+        dlen = _I32.pack(len(data))
+    if stat_raw is None:
+        tail = b"\x00"
+        stat_raw = b""
+    else:
+        tail = b"\x01"
+        size += STAT_SIZE
+    return ((_NODE_HEAD.pack(FRAME_NODE, size, kind_code, flags, ttl, len(p)), p, dlen, data,
+             acl_block, tail, stat_raw), size + _FRAME.size)
 
 
 def _json_frame(kind, obj):
     payload = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return _FRAME.pack(kind, len(payload)) + payload
+
+
+class _Deflater(object):
+    """gzip-compresses chunks into a stream; with ``threaded`` in a background thread.
+
+    zlib lets other threads run while it compresses, so the records of the next chunk
+    are made meanwhile, on another core.  A failure of the stream (disk full, a broken
+    connection) is raised, as it was, by the next write() or close().
+    """
+
+    def __init__(self, stream, level, threaded=True):
+        self.stream = stream
+        self._z = zlib.compressobj(level, zlib.DEFLATED, 31)   # 31: gzip, mtime 0
+        self._error = None
+        self._queue = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._run, name="zkops-tree-deflate")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def _write(self, chunk):
+        out = self._z.compress(chunk)
+        if out:
+            self.stream.write(out)
+
+    def _run(self):
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            if self._error is None:
+                try:
+                    self._write(chunk)
+                except BaseException as exc:  # handed to the writing thread
+                    self._error = exc
+
+    def write(self, chunk):
+        if self._error is not None:
+            raise self._error
+        if self._queue is None:
+            self._write(chunk)
+        else:
+            self._queue.put(chunk)
+
+    def _stop(self):
+        if self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = None
+
+    def close(self):
+        """Compress what is left and end the gzip stream."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        self.stream.write(self._z.flush())
+
+    def abort(self):
+        if self._error is None:
+            self._error = ValueError("the export was aborted")
+        self._stop()
 
 
 class TreeWriter(object):
@@ -142,10 +225,11 @@ class TreeWriter(object):
     ``header`` is a dict; the writer adds format, version and time.  ``kinds_exact``
     says whether the source tells container and TTL znodes from persistent ones (then
     the trailer carries the typed digest as well).  Call add() per znode, then
-    finish(); the stream is left open.
+    finish(); the stream is left open.  Compression runs in a background thread
+    (``threaded``) that alone writes to the stream until finish() or abort() returns.
     """
 
-    def __init__(self, stream, header, kinds_exact=False, compresslevel=6):
+    def __init__(self, stream, header, kinds_exact=False, compresslevel=6, threaded=True):
         self.kinds_exact = bool(kinds_exact)
         self.header = dict(header)
         self.header.update(format="zkops-tree", format_version=FORMAT_VERSION,
@@ -153,8 +237,7 @@ class TreeWriter(object):
                            digest_version=tree_digest.DIGEST_VERSION,
                            kinds_exact=self.kinds_exact)
         self.header.setdefault("created", utc_now())
-        self._gz = gzip.GzipFile(fileobj=stream, mode="wb", compresslevel=compresslevel,
-                                 mtime=0)
+        self._out = _Deflater(stream, compresslevel, threaded)
         self._buf = [_MAGIC_HEAD.pack(MAGIC, FORMAT_VERSION),
                      _json_frame(FRAME_HEADER, self.header)]
         self._buffered = 0
@@ -170,7 +253,7 @@ class TreeWriter(object):
         code = KIND_CODES[kind]
         if self.kinds_exact:
             flags |= KIND_EXACT
-        elif kind in (tree_digest.CONTAINER, tree_digest.TTL):
+        elif code > 1:
             raise ValueError("%s: a source that cannot tell kinds apart gave kind %s"
                              % (path, kind))
         if not isinstance(acl, tuple):
@@ -179,10 +262,12 @@ class TreeWriter(object):
         if block is None:
             block = encode_acl_entries(acl)
             self._acl_blocks[acl] = block
-        frame = encode_record(path, data, block, code, flags,
-                              int(ttl) if kind == tree_digest.TTL else 0, pack_stat(stat))
-        self._buf.append(frame)
-        self._buffered += len(frame)
+        if stat is not None and (type(stat) is not bytes or len(stat) != STAT_SIZE):
+            stat = pack_stat(stat)
+        parts, size = record_parts(path.encode("utf-8"), data, block, code, flags,
+                                   int(ttl) if code == 3 else 0, stat)
+        self._buf.extend(parts)
+        self._buffered += size
         if self._buffered >= _CHUNK:
             self._flush()
         self.digest.add(path, data, acl, kind, ttl, acl_bytes=acl_bytes)
@@ -196,7 +281,7 @@ class TreeWriter(object):
         if self._buf:
             chunk = b"".join(self._buf)
             self.bytes_in += len(chunk)
-            self._gz.write(chunk)
+            self._out.write(chunk)
             self._buf = []
             self._buffered = 0
 
@@ -213,18 +298,19 @@ class TreeWriter(object):
                        digest_count=d["count"], digest_version=d["version"],
                        finished=utc_now())
         self._buf.append(_json_frame(FRAME_TRAILER, trailer))
-        self._flush()
-        self._gz.close()
         self._finished = True
+        try:
+            self._flush()
+            self._out.close()
+        except BaseException:
+            self._out.abort()
+            raise
         return trailer
 
     def abort(self):
         """Stop without a trailer (the stream then reads as truncated)."""
         self._finished = True
-        try:
-            self._gz.close()
-        except Exception:
-            pass
+        self._out.abort()
 
 
 class TreeReader(object):

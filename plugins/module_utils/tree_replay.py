@@ -36,6 +36,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.tree_export import
 
 _PERSISTENT = (tree_digest.PERSISTENT, 0)
 _U32 = struct.Struct(">I")
+_OWNER = struct.Struct(">q")
 # The character after '/': every path below P sorts in [P + '/', P + '0').
 _AFTER_SLASH = chr(ord("/") + 1)
 
@@ -118,7 +119,7 @@ class ReplaySource(object):
         acl_of = acl_lists.get
         client_stat = datatree.client_stat
         kind_of = datatree.kind_of
-        owner_of = datatree.owner_of
+        owner_at = _OWNER.unpack_from
         counters = {}
 
         def counter(parent):
@@ -132,13 +133,13 @@ class ReplaySource(object):
         root = self.root
         for path in paths:
             data, acl, stat = nodes[path]
-            owner = owner_of(stat)
+            owner = owner_at(stat, datatree.OWNER_OFFSET)[0]
             kind, ttl = kind_of(owner) if owner else _PERSISTENT
             acl_list = acl_of(id(acl))
             if acl_list is None:
                 acl_list = acl_lists[id(acl)] = _decode_acl(acl)
             sequential = False
-            if path[-1:].isdigit() and path != root:
+            if path[-10:].isdigit() and path != root:
                 parent = path[:path.rfind("/")] or "/"
                 sequential = tree_walk.created_sequential(path, counter(parent))
             emit(path, data, acl_list, kind, ttl, client_stat(stat, data, count_of(path, 0)),
