@@ -162,3 +162,29 @@ def test_pack_stat_accepts_tuples_dicts_and_raw():
     assert tf.pack_stat(STAT) == STAT
     with pytest.raises(ValueError):
         tf.pack_stat(b"short")
+
+
+def test_background_compression_writes_the_same_bytes():
+    outs = []
+    for threaded in (True, False):
+        buf = io.BytesIO()
+        w = tf.TreeWriter(buf, {"root": "/", "created": "fixed"}, threaded=threaded)
+        for i in range(3000):
+            w.add("/n%05d" % i, b"v%d" % (i * 7919) * (i % 13), WORLD)
+        w.finish()
+        outs.append(buf.getvalue())
+    assert outs[0][:2] == b"\x1f\x8b" and gzip.decompress(outs[0]).startswith(tf.MAGIC)
+    assert outs[0] == outs[1]
+
+
+def test_a_failing_stream_fails_the_export_with_its_own_error():
+    class Full:
+        def write(self, b):
+            raise IOError(28, "No space left on device")
+
+    w = tf.TreeWriter(Full(), {"root": "/"})
+    with pytest.raises(IOError, match="No space left"):
+        for i in range(50000):
+            w.add("/n%05d" % i, os.urandom(100), WORLD)
+        w.finish()
+    w.abort()
