@@ -4,13 +4,16 @@ It follows the layouts in plugins/module_utils (jute primitives from there); the
 files that the integration tests collect from ZooKeeper servers check both sides.
 """
 import gzip
+import os
 import struct
 import zlib
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as _txn
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
     pack_acl_list, pack_bool, pack_buffer, pack_int, pack_long, pack_string_list, pack_ustring)
 
 OPEN = ((31, "world", "anyone"),)
+MIXED = ((1, "world", "anyone"), (31, "digest", "alice:HQBdbHXUuvZQBTBGTvsHGThB3Rs="))
 READ = ((1, "world", "anyone"),)
 STAT = struct.Struct(">qqqqiiiqq")
 T0 = 1700000000000
@@ -157,3 +160,36 @@ def basic_tree(zxid=5, extra=()):
         ("/zookeeper/quota", b"", -1, stat()),
     ]
     return nodes
+
+
+def kinds_data_dir(d):
+    """A version-2 directory ``d``: a snapshot at 0x100000001 (/, /a, /zookeeper...) and a
+    log with every kind of create (container, TTL, ephemeral, sequential-looking names),
+    a delete and a setData, up to 0x10000000c."""
+    E = 0x100000000
+    T = _txn
+    nodes = [
+        ("", b"", -1, stat(pzxid=E + 1, cversion=2)),
+        ("/a", b"A", 1, stat(czxid=E + 1)),
+        ("/zookeeper", b"", -1, stat()),
+        ("/zookeeper/quota", b"", -1, stat()),
+    ]
+    write(os.path.join(d, "snapshot.%x" % (E + 1)), snapshot_stream(nodes))
+    raws = [
+        txn(E + 1, T.CREATE, create("/a", b"A", pcv=1)),              # in the snapshot
+        txn(E + 2, T.CREATE_CONTAINER, create_container("/a/c", b"box", pcv=-1)),
+        txn(E + 3, T.CREATE, create("/a/c/child", b"x", acl=MIXED, pcv=-1)),
+        txn(E + 4, T.CREATE_TTL, create_ttl("/a/t", 5000, b"ttl", pcv=-1)),
+        txn(E + 5, T.CREATE, create("/a/q-0000000003", b"", pcv=-1)),
+        txn(E + 6, T.CREATE, create("/a/q-0000000004", b"", pcv=-1)),
+        txn(E + 7, T.DELETE, delete("/a/q-0000000003")),
+        txn(E + 8, T.CREATE, create("/a/backup-1700000000", None, pcv=-1)),
+        txn(E + 9, T.CREATE, create("/a/e", b"eph", ephemeral=True, pcv=-1), client=99),
+        txn(E + 10, T.SET_DATA, set_data("/a", b"A2", 1)),
+        txn(E + 11, T.CREATE, create("/a-b", b"sibling", pcv=-1)),
+        txn(E + 12, T.CREATE_TTL, create_ttl("/a/t/q-0000000000", 7000, b"", pcv=-1)),
+    ]
+    write(os.path.join(d, "log.%x" % (E + 1)), log_bytes(raws))
+    write(os.path.join(d, "currentEpoch"), b"1")
+    write(os.path.join(d, "acceptedEpoch"), b"1")
+    return os.path.join(d, "snapshot.%x" % (E + 1)), os.path.join(d, "log.%x" % (E + 1))

@@ -21,6 +21,7 @@ need is damaged, and the epoch files agree with the last zxid.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import os
 import re
 
@@ -75,6 +76,20 @@ def read_epoch(path):
     if not _NUMBER.match(line):
         raise ValueError("%s holds %r, not a number" % (os.path.basename(path), line))
     return int(line)
+
+
+def parse_time(value):
+    """Milliseconds since the epoch from an integer or an ISO 8601 string (UTC default),
+    as a target time is given; raises ValueError."""
+    s = str(value).strip()
+    if s.lstrip("-").isdigit():
+        return int(s)
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    t = datetime.datetime.fromisoformat(s)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp() * 1000)
 
 
 def zxid_at_time(log_paths, target_time, limit=DEFAULT_LIMIT):

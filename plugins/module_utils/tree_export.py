@@ -171,11 +171,14 @@ def same_tree(path, root, exclude, ephemeral_policy, trailer):
 def export_file(source, dest, root, exclude, ephemeral_policy="skip", compresslevel=6,
                 check_mode=False, mode=0o600):
     """Export into the local file ``dest`` (atomically: a temporary file in the same
-    directory, renamed when complete).  Returns the summary with ``changed``."""
+    directory, renamed when complete).  Returns the summary with ``changed``.
+
+    In check mode nothing is written (``dest`` may be None): the summary says whether
+    ``dest`` would change."""
     if check_mode:
         sink = _NullStream()
         summary = export(source, sink, root, exclude, ephemeral_policy, compresslevel=1)
-        summary["changed"] = not (os.path.exists(dest) and same_tree(
+        summary["changed"] = dest is not None and not (os.path.exists(dest) and same_tree(
             dest, root, exclude, ephemeral_policy, summary["trailer"]))
         summary["bytes"] = None
         return summary

@@ -27,10 +27,11 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, sanity impo
     import Queue as queue
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
+from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version import (
+    COLLECTION_VERSION)
 
 FORMAT_VERSION = 1
 MAGIC = b"ZKTREE"
-COLLECTION_VERSION = "0.1.0"   # keep in step with galaxy.yml
 
 FRAME_HEADER = 0x48   # 'H'
 FRAME_NODE = 0x4E     # 'N'

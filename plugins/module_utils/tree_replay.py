@@ -104,7 +104,7 @@ class ReplaySource(object):
         return self.zxid
 
     def run(self, emit):
-        t0 = time.time()
+        t0 = getattr(self, "started", None) or time.time()
         tree = self.tree
         nodes = tree.nodes
         if tree_walk.excluded(self.root, self.exclude):
@@ -178,9 +178,11 @@ class DataDirSource(ReplaySource):
         self.target_time = target_time
         self.limit = limit
         self.warnings = []
+        self.started = None
 
     def start(self):
         if self.tree is None:
+            self.started = time.time()
             self.tree, self.zxid, self.about = replay_data_dir(
                 self.data_dir, self.data_log_dir, self.target_zxid, self.target_time,
                 self.limit, self.warnings)

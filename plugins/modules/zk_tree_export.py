@@ -12,44 +12,124 @@ module: zk_tree_export
 short_description: Export a ZooKeeper znode tree to a file, with data, ACLs and stats
 version_added: "0.1.0"
 description:
-  - Walks a subtree (or the whole tree) of a running ZooKeeper ensemble and writes every
-    znode (path, data, ACL, full stat, kind, sequential origin) to a compressed,
-    streamable export file that M(zkops.zookeeper.zk_tree_import) reads back.
+  - Writes every znode of a subtree (or of the whole tree), with its path, data, ACL, full
+    stat, kind and sequential origin, to a compressed, streamable export file that
+    M(zkops.zookeeper.zk_tree_import) reads back.
   - The file ends with a trailer holding the znode count and the tree digest of the
     collection, the same digest that a restore and an import verify against.
-  - Reads are pipelined and batched (multiRead on ZooKeeper 3.6 and later) over several
-    sessions spread over the members, so the export runs at the speed of the servers.
-    Every session first syncs with the leader; the zxid window the walk saw is reported,
-    and so are znodes modified or deleted while it ran.
-  - A running ensemble reports container and TTL znodes to clients as persistent ones;
-    a live export records them as persistent, has no typed digest and says so in
-    RV(kinds_exact) and RV(kinds_note).
+  - With O(source=live) (the default) it walks a running ensemble. Reads are pipelined and
+    batched (multiRead on ZooKeeper 3.6 and later) over several sessions spread over the
+    members, so the export runs at the speed of the servers. Every session first syncs
+    with the leader; the zxid window the walk saw is reported, and so are znodes modified
+    or deleted while it ran. A running ensemble reports container and TTL znodes to
+    clients as persistent ones; a live export records them as persistent, has no typed
+    digest and says so in RV(kinds_exact) and RV(kinds_note).
+  - With O(source=files) it runs on a member and computes the export from the member's
+    own data files (O(config_file), or O(data_dir) and O(data_log_dir)) without asking
+    any server for anything. It replays the newest valid snapshot and the transaction
+    logs after it as the server loads them on start, checks the replay against the
+    digests ZooKeeper 3.6 and later record in the files, and exports the tree at exactly
+    one zxid (RV(zxid)): the end of the logs, O(target_zxid) or O(target_time). It knows
+    container and TTL znodes (and their TTL), so the file has exact kinds and a typed
+    digest, and an import recreates them as such.
   - The file is written to a temporary file next to O(dest) and renamed when complete.
     When O(dest) already holds an export of the same tree (same root, exclusions,
     ephemeral policy and digest) it is kept and the task reports no change.
-  - Runs wherever kazoo reaches the ensemble, usually delegated to the controller or a
-    bastion host.
+  - With O(backup_hosts), the export is also stored on one or more backup hosts over SSH,
+    the way M(zkops.zookeeper.zk_backup) stores its archives, in
+    C(<backup_root>/<ensemble>/<backup id>/) (see RV(destinations)). Every host receives it
+    under a hidden temporary name, flushes it to disk and computes its SHA-256; only when
+    that matches what was sent is the directory renamed into place. Host keys are checked
+    before anything is sent. Without O(dest) the export streams to the backup hosts and
+    nothing is written locally. When every backup host's newest export of the same
+    subtree has the same digests, nothing is sent and the task reports no change.
+    M(zkops.zookeeper.zk_backup_catalog) lists and verifies stored exports (kind C(tree)).
+  - The live source runs wherever kazoo reaches the ensemble, usually delegated to the
+    controller or a bastion host; the files source runs on a member.
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
+  - zkops.zookeeper.ssh
   - ansible.builtin.files
 attributes:
   check_mode:
     support: full
-    description: Walks the tree and computes the digest; writes no file.
+    description: >-
+      Walks (or replays) the tree and computes the digest; writes no file. With
+      O(backup_hosts) it connects to them (checking their keys) and looks for a stored
+      export with the same digests, but sends nothing.
   diff_mode:
     support: none
     description: The module writes a file, not ZooKeeper data; there is nothing to diff.
 options:
+  source:
+    description:
+      - V(live) walks a running ensemble through O(hosts).
+      - V(files) replays the data files of the member the module runs on; O(hosts) and the
+        other connection options are not used.
+    type: str
+    choices: [live, files]
+    default: live
   hosts:
     description:
       - ZooKeeper connection string; the export opens sessions on every member listed.
-    required: true
+      - Required with O(source=live).
   dest:
     description:
       - Local path of the export file (conventionally ending in C(.zktree.gz)). Its
         directory must exist.
+      - At least one of O(dest) and O(backup_hosts) is required.
     type: path
-    required: true
+  config_file:
+    description:
+      - With O(source=files), the member's C(zoo.cfg); it gives C(dataDir) and C(dataLogDir).
+      - Used when O(data_dir) is not set.
+    type: path
+    default: /etc/zookeeper/conf/zoo.cfg
+  data_dir:
+    description:
+      - With O(source=files), the member's C(dataDir) (or its C(version-2) directory), which
+        holds the snapshots, and the logs unless O(data_log_dir) is set. Overrides
+        O(config_file).
+    type: path
+  data_log_dir:
+    description:
+      - With O(source=files), the member's C(dataLogDir) when it differs from O(data_dir).
+    type: path
+  target_zxid:
+    description:
+      - With O(source=files), export the tree as it was at this zxid (hex with C(0x), or
+        decimal) instead of at the end of the logs.
+    type: str
+  target_time:
+    description:
+      - With O(source=files), export the tree as it was at this time, after the last
+        transaction logged at or before it. An ISO 8601 date and time (UTC when it has no
+        zone) or milliseconds since the epoch. Transaction times are the leader's clock.
+      - With O(target_zxid) as well, the earlier of the two counts.
+    type: str
+  jute_maxbuffer:
+    description:
+      - With O(source=files), the C(jute.maxbuffer) the servers run with; longer records
+        are read as damage, as the server would.
+    type: int
+    default: 1048575
+  backup_hosts:
+    description:
+      - Also store the export on these backup hosts, as C(host), C(host:port) or
+        C(user@host:port). Every one receives the same file; the task fails unless all of
+        them verify it.
+    type: list
+    elements: str
+  backup_root:
+    description:
+      - The directory on the backup hosts that holds C(<ensemble>/<backup id>/). It must exist.
+    type: str
+    default: /srv/backups
+  ensemble:
+    description:
+      - The name of the ensemble, the directory below O(backup_root) (letters, digits, C(.),
+        C(_) and C(-)). Required with O(backup_hosts).
+    type: str
   root:
     description:
       - Absolute path of the subtree to export; C(/) exports the whole tree.
@@ -91,6 +171,11 @@ options:
       - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed.
     type: bool
 notes:
+  - O(source=files) holds the whole tree in memory while it exports, about 400 bytes per
+    znode plus its path and data, and reads C(.snappy) snapshots only with the
+    C(python-snappy) (or C(cramjam)) library. On a member that serves, the newest
+    transactions in its log may not be committed yet (a new leader could still drop
+    them); give O(target_zxid) to export a state known to be committed.
   - A digest ACL is exported as the server returns it. Without ADMIN permission on a
     znode the server hides the password hash of its digest ACLs; the export then fails
     and names the znode rather than write an ACL that could not be restored.
@@ -99,6 +184,8 @@ notes:
   - The file format is specified in the collection's C(docs/tree-export-format.md).
 seealso:
   - module: zkops.zookeeper.zk_tree_import
+  - module: zkops.zookeeper.zk_backup_catalog
+  - module: zkops.zookeeper.zk_verify
 author:
   - zkops maintainers (@zkops)
 """
@@ -128,6 +215,26 @@ EXAMPLES = r"""
 - name: Show the digest of what was exported
   ansible.builtin.debug:
     msg: "{{ export.count }} znodes, digest {{ export.digest }}"
+
+- name: Export a member's data files (exact kinds, one zxid) straight to two backup hosts
+  zkops.zookeeper.zk_tree_export:
+    source: files
+    config_file: /etc/zookeeper/conf/zoo.cfg
+    backup_hosts:
+      - backup1.example.com
+      - backup2.example.com
+    ensemble: prod-zk
+    ssh_private_key_file: /root/.ssh/zk_backup_ed25519
+    ssh_known_hosts_file: /etc/zookeeper/backup_known_hosts
+  run_once: true
+
+- name: The tree as it was at a given time, from a member's files
+  zkops.zookeeper.zk_tree_export:
+    source: files
+    data_dir: /var/lib/zookeeper
+    target_time: "2025-03-01T12:00:00Z"
+    dest: /var/tmp/zk-at-noon.zktree.gz
+  run_once: true
 """
 
 RETURN = r"""
@@ -185,12 +292,30 @@ sequential:
   description: Znodes recorded as sequential (a 10-digit suffix below the parent's counter).
   returned: success
   type: int
+source:
+  description:
+    - Where the znodes came from, C(type) V(live) or V(files). For V(files) also C(zxid)
+      (hex), C(data_dir), C(data_log_dir), the C(snapshot) and C(logs) replayed,
+      C(target_zxid), C(target_time), C(last_time) (the last transaction's time, ms),
+      C(applied) (transactions replayed) and C(zk_digest_checks) (points where the replay
+      matched ZooKeeper's own digest).
+  returned: success
+  type: dict
+zxid:
+  description: With O(source=files), the zxid (hex) the exported tree is exactly the state of.
+  returned: success with O(source=files)
+  type: str
+  sample: "0x10000a3f"
 zxid_start:
-  description: Highest zxid the members had applied when the walk started (after sync).
+  description:
+    - Highest zxid the members had applied when the walk started (after sync); with
+      O(source=files) the zxid of the exported tree.
   returned: success
   type: int
 zxid_end:
-  description: Highest zxid the members had applied when the walk ended.
+  description:
+    - Highest zxid the members had applied when the walk ended; with O(source=files) the
+      zxid of the exported tree.
   returned: success
   type: int
 modified_during_export:
@@ -206,34 +331,75 @@ bytes:
   returned: success
   type: int
 seconds:
-  description: Duration of the walk.
+  description: Duration of the task's export (and push), connections included.
   returned: success
   type: float
 rate:
-  description: Znodes exported per second.
+  description:
+    - Znodes exported per second of the walk (RV(walk.seconds)); with O(source=files) of
+      the verification, replay and export of the files.
   returned: success
   type: float
 walk:
-  description: Statistics of the walk (requests, sessions, multiRead used, lost sessions).
+  description:
+    - Statistics of the walk (requests, sessions, multiRead used, lost sessions, seconds);
+      with O(source=files) the znodes handed over and the seconds since the files were
+      first read.
   returned: success
   type: dict
+pushed:
+  description: Whether the export was stored on the backup hosts by this run.
+  returned: with O(backup_hosts)
+  type: bool
+backup_id:
+  description: The id (directory name) of the export stored by this run; null when nothing was sent.
+  returned: with O(backup_hosts)
+  type: str
+  sample: 20250301T020000Z-tree-3fa2c1
+destinations:
+  description:
+    - One entry per backup host, C(host) and C(path) of the export's directory,
+      C(backup_id), C(verified) (the host's own SHA-256 matched what was sent), C(sha256)
+      and C(bytes) of the export file. When nothing was sent, the export already stored
+      there with the same digests (C(verified) null), or in check mode the directory a push
+      would create.
+  returned: with O(backup_hosts)
+  type: list
+  elements: dict
+leftovers:
+  description: >-
+    On a failed push, hidden staging directories that could not be removed (host
+    unreachable), with the reason. They never look like a stored export.
+  returned: failure
+  type: list
+  elements: dict
 """
 
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
+    buffer_limit, hexzxid, parse_zxid)
+
+ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 
 
-def main():
+def argument_spec():
     spec = zk_client.zk_argument_spec()
-    spec["hosts"]["required"] = True
+    spec.update(ssh_transport.ssh_argument_spec())
     spec.update(
-        dest=dict(type="path", required=True),
+        source=dict(type="str", choices=["live", "files"], default="live"),
+        dest=dict(type="path"),
         root=dict(type="str", default="/"),
         exclude=dict(type="list", elements="str", default=["/zookeeper"]),
         ephemeral_policy=dict(type="str", choices=list(tree_export.EPHEMERAL_POLICIES),
@@ -242,44 +408,117 @@ def main():
         connections=dict(type="int"),
         batch=dict(type="int", default=64),
         multi_read=dict(type="bool"),
+        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
+        data_dir=dict(type="path"),
+        data_log_dir=dict(type="path"),
+        target_zxid=dict(type="str"),
+        target_time=dict(type="str"),
+        jute_maxbuffer=dict(type="int", default=1048575),
+        backup_hosts=dict(type="list", elements="str"),
+        backup_root=dict(type="str", default="/srv/backups"),
+        ensemble=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           add_file_common_args=True)
-    zk_client.require_kazoo(module)
+    return spec
+
+
+def files_source(module, root, exclude):
+    """A DataDirSource for the member's data files (fails the module on bad options)."""
     p = module.params
+    data_dir, log_dir = p["data_dir"], p["data_log_dir"]
+    if not data_dir:
+        try:
+            cfg = zoo_cfg.load(p["config_file"])
+        except zoo_cfg.ZooCfgError as exc:
+            module.fail_json(msg="cannot read dataDir from %s: %s; set config_file to the "
+                             "member's zoo.cfg, or data_dir" % (p["config_file"], exc))
+        data_dir, log_dir = cfg.data_dir, log_dir or cfg.data_log_dir
+    if not os.path.isdir(data_dir):
+        module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
+                         "runs on a member and reads its data files" % data_dir)
+    try:
+        target_zxid = parse_zxid(p["target_zxid"])
+    except ValueError:
+        module.fail_json(msg="target_zxid %r is neither hex (0x...) nor decimal" % p["target_zxid"])
+    try:
+        target_time = parse_time(p["target_time"]) if p["target_time"] is not None else None
+    except ValueError as exc:
+        module.fail_json(msg="target_time %r is not an ISO 8601 time or milliseconds: %s"
+                         % (p["target_time"], exc))
+    return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,
+                                     buffer_limit(p["jute_maxbuffer"]))
+
+
+def run(module, source, root, exclude, warnings):
+    """Export (and push); returns the summary."""
+    p = module.params
+    if p["backup_hosts"] is not None:
+        return tree_push.export(source, p, root, exclude, p["ephemeral_policy"],
+                                p["compression_level"], p["dest"], module.check_mode,
+                                warnings=warnings)
+    return tree_export.export_file(source, p["dest"], root, exclude, p["ephemeral_policy"],
+                                   p["compression_level"], module.check_mode)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           add_file_common_args=True,
+                           required_if=[("source", "live", ("hosts",))],
+                           required_one_of=[("dest", "backup_hosts")],
+                           required_by={"backup_hosts": ("ensemble",)},
+                           mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    p = module.params
+    live = p["source"] == "live"
+    if live:
+        zk_client.require_kazoo(module)
+    if p["backup_hosts"] is not None:
+        ssh_transport.require_paramiko(module)
     dest = p["dest"]
     try:
         root = tree_export.normalize_root(p["root"])
         exclude = tree_export.normalize_exclude(p["exclude"])
-    except tree_export.ExportError as exc:
+        if p["backup_hosts"] is not None:
+            tree_push.check_params(p)
+    except (tree_export.ExportError, tree_push.PushError) as exc:
         module.fail_json(msg=str(exc))
     if not 1 <= p["compression_level"] <= 9:
         module.fail_json(msg="compression_level must be between 1 and 9")
-    connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
     base = dict(dest=dest, root=root, exclude=exclude, changed=False)
+    warnings = []
 
     t0 = time.time()
-    try:
-        pool = zk_pipeline.open_pool(p, connections)
-    except zk_pipeline.PipelineError as exc:
-        module.fail_json(msg="%s; nothing was written" % exc, **base)
-    try:
+    pool = None
+    if live:
+        connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
+        try:
+            pool = zk_pipeline.open_pool(p, connections)
+        except zk_pipeline.PipelineError as exc:
+            module.fail_json(msg="%s; nothing was written" % exc, **base)
         source = tree_export.LiveSource(pool, root, exclude, hosts=p["hosts"],
                                         batch=p["batch"], multi_read=p["multi_read"])
-        summary = tree_export.export_file(source, dest, root, exclude, p["ephemeral_policy"],
-                                          p["compression_level"], module.check_mode)
-    except (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError) as exc:
+    else:
+        source = files_source(module, root, exclude)
+    try:
+        summary = run(module, source, root, exclude, warnings)
+    except tree_push.PushError as exc:
+        for w in warnings:
+            module.warn(w)
+        module.fail_json(msg="export of %s failed: %s" % (root, exc), leftovers=exc.leftovers,
+                         **base)
+    except ERRORS as exc:
         module.fail_json(msg="export of %s failed: %s; nothing was written" % (root, exc),
                          **base)
     except (IOError, OSError) as exc:
         module.fail_json(msg="export of %s failed writing %s: %s; nothing was written"
-                         % (root, dest, exc), **base)
+                         % (root, dest or "to the backup hosts", exc), **base)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
     seconds = time.time() - t0
+    for w in warnings + list(getattr(source, "warnings", [])):
+        module.warn(w)
 
     changed = summary["changed"]
-    if not module.check_mode and os.path.exists(dest):
+    if dest and not module.check_mode and os.path.exists(dest):
         file_args = module.load_file_common_arguments(p)
         changed = module.set_fs_attributes_if_different(file_args, changed)
     trailer = summary["trailer"]
@@ -292,17 +531,31 @@ def main():
                   kinds_exact=header["kinds_exact"], ephemeral_policy=p["ephemeral_policy"],
                   ephemeral_skipped=summary["ephemeral_skipped"],
                   ephemeral_kept=summary["ephemeral_kept"], sequential=summary["sequential"],
+                  source=header["source"],
                   zxid_start=header["zxid_start"], zxid_end=trailer["zxid_end"],
                   modified_during_export=summary["modified_during_export"],
                   vanished=trailer["vanished"], bytes=summary["bytes"],
                   seconds=round(seconds, 3),
                   rate=round(trailer["count"] / walk["seconds"], 1) if walk["seconds"] else None,
                   walk=walk)
+    if p["backup_hosts"] is not None:
+        result.update(pushed=summary["pushed"], backup_id=summary["backup_id"],
+                      destinations=summary["destinations"])
+    if not live:
+        result["zxid"] = hexzxid(header["zxid_start"])
     if not header["kinds_exact"]:
         result["kinds_note"] = tree_export.KINDS_NOTE
-    result["msg"] = "exported %d znodes of %s%s" % (
-        trailer["count"], root, "" if header["kinds_exact"] else
-        " (container and TTL znodes recorded as persistent: %s)" % tree_export.KINDS_NOTE)
+    what = "exported %d znodes of %s" % (trailer["count"], root)
+    if not live:
+        what += " at zxid %s from the data files" % result["zxid"]
+    if p["backup_hosts"] is not None and summary["pushed"]:
+        what += "; stored as %s on %s" % (summary["backup_id"], ", ".join(
+            d["host"] for d in summary["destinations"]))
+    elif p["backup_hosts"] is not None and not module.check_mode:
+        what += "; the backup hosts already hold an export with the same digests"
+    if not header["kinds_exact"]:
+        what += " (container and TTL znodes recorded as persistent: %s)" % tree_export.KINDS_NOTE
+    result["msg"] = what
     module.exit_json(**result)
 
 

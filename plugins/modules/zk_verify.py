@@ -246,25 +246,12 @@ replay:
   type: dict
 """
 
-import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit, parse_zxid
-
-
-def parse_time(value):
-    """Milliseconds since the epoch from an integer or an ISO 8601 string (UTC default)."""
-    s = str(value).strip()
-    if s.lstrip("-").isdigit():
-        return int(s)
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    t = datetime.datetime.fromisoformat(s)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.timezone.utc)
-    return int(t.timestamp() * 1000)
 
 
 def main():

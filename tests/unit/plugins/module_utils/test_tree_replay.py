@@ -13,48 +13,17 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_replay as tr
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
 
 E = 0x100000000
-ALICE = "alice:HQBdbHXUuvZQBTBGTvsHGThB3Rs="
-MIXED = ((1, "world", "anyone"), (31, "digest", ALICE))
+MIXED = W.MIXED
 CLIENT = struct.Struct(">qqqqiiiqiiq")
-
-
-def build(d):
-    """A snapshot at E+1 (/, /a, /zookeeper...) and a log of every kind of create."""
-    nodes = [
-        ("", b"", -1, W.stat(pzxid=E + 1, cversion=2)),
-        ("/a", b"A", 1, W.stat(czxid=E + 1)),
-        ("/zookeeper", b"", -1, W.stat()),
-        ("/zookeeper/quota", b"", -1, W.stat()),
-    ]
-    W.write(os.path.join(d, "snapshot.%x" % (E + 1)), W.snapshot_stream(nodes))
-    raws = [
-        W.txn(E + 1, T.CREATE, W.create("/a", b"A", pcv=1)),              # in the snapshot
-        W.txn(E + 2, T.CREATE_CONTAINER, W.create_container("/a/c", b"box", pcv=-1)),
-        W.txn(E + 3, T.CREATE, W.create("/a/c/child", b"x", acl=MIXED, pcv=-1)),
-        W.txn(E + 4, T.CREATE_TTL, W.create_ttl("/a/t", 5000, b"ttl", pcv=-1)),
-        W.txn(E + 5, T.CREATE, W.create("/a/q-0000000003", b"", pcv=-1)),
-        W.txn(E + 6, T.CREATE, W.create("/a/q-0000000004", b"", pcv=-1)),
-        W.txn(E + 7, T.DELETE, W.delete("/a/q-0000000003")),
-        W.txn(E + 8, T.CREATE, W.create("/a/backup-1700000000", None, pcv=-1)),
-        W.txn(E + 9, T.CREATE, W.create("/a/e", b"eph", ephemeral=True, pcv=-1), client=99),
-        W.txn(E + 10, T.SET_DATA, W.set_data("/a", b"A2", 1)),
-        W.txn(E + 11, T.CREATE, W.create("/a-b", b"sibling", pcv=-1)),
-        W.txn(E + 12, T.CREATE_TTL, W.create_ttl("/a/t/q-0000000000", 7000, b"", pcv=-1)),
-    ]
-    W.write(os.path.join(d, "log.%x" % (E + 1)), W.log_bytes(raws))
-    W.write(os.path.join(d, "currentEpoch"), b"1")
-    W.write(os.path.join(d, "acceptedEpoch"), b"1")
-    return os.path.join(d, "snapshot.%x" % (E + 1)), os.path.join(d, "log.%x" % (E + 1))
 
 
 @pytest.fixture
 def data_dir(tmp_path):
     v = tmp_path / "data" / "version-2"
     v.mkdir(parents=True)
-    build(str(v))
+    W.kinds_data_dir(str(v))
     return str(tmp_path / "data")
 
 
