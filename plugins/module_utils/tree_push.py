@@ -108,6 +108,7 @@ class TreePush(object):
         self.created = None
         self._push = None
         self._file = None
+        self._sha = None
         try:
             self.sessions = ssh_transport.connect_all(params, params["backup_hosts"], warnings)
         except ssh_transport.SshError as exc:
@@ -151,10 +152,22 @@ class TreePush(object):
             raise PushError(str(exc), self.abort())
         return self._file
 
+    def finish_file(self):
+        """Wait until every host acknowledged the export file; returns its SHA-256.
+
+        Must come before any other request to the hosts: the SFTP client would take the
+        answers to the file's pipelined writes for answers to that request."""
+        if self._sha is None:
+            try:
+                self._sha = self._file.close()
+            except ssh_transport.SshError as exc:
+                raise PushError(str(exc), self.abort())
+        return self._sha
+
     def commit(self, summary):
         """Finish the file, store the manifest, have every host verify, rename into place."""
+        sha = self.finish_file()
         try:
-            sha = self._file.close()
             archive = {"file": EXPORT_FILE, "bytes": self._file.size, "sha256": sha,
                        "compression": "gzip", "encryption": None}
             man = manifest(self.backup_id, self.ensemble, self.created, summary, archive)
@@ -208,6 +221,7 @@ def export(source, params, root, exclude, ephemeral_policy="skip", compresslevel
                 summary["changed"] = summary["changed"] or stored is None
                 return summary
             _copy(dest, push.open())
+            push.finish_file()
         else:
             stream = push.open()
             try:
@@ -216,6 +230,7 @@ def export(source, params, root, exclude, ephemeral_policy="skip", compresslevel
             except BaseException:
                 push.abort()
                 raise
+            push.finish_file()
             summary["bytes"] = stream.size
             stored = push.stored(identity(summary["header"], summary["trailer"]))
             if stored is not None:
