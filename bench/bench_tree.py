@@ -10,6 +10,9 @@ In one run, on one lab (3 members), on the same trees:
     ours       as above
     kazoo      a bare pipelined kazoo loop: get_children_async, get_async and
                get_acls_async for every znode, --window znodes in flight, results dropped
+  files       the large tree exported from a member's data files (zk_tree_export's
+              source files: verify the files, replay snapshot and logs, write the export),
+              against ours on the large tree, the live export of the same tree
   import      the small tree's export imported into the emptied subtree (zk_tree_import's
               library, merge mode): the write phase and the whole import (read the file,
               walk, plan, write, verify)
@@ -18,6 +21,7 @@ Prints znodes/s and the ratios and writes them as JSON (--out).  Needs root (the
 and zk-shell in the same Python (pip install zk-shell).  Usage, from the repository root:
 
   .venv/bin/python bench/bench_tree.py [--small 100000] [--large 500000] [--out FILE]
+      [--only ours_small,zkshell,ours_large,kazoo,files,import]
 """
 import argparse
 import collections
@@ -42,7 +46,9 @@ from kazoo.client import KazooClient  # noqa: E402
 from kazoo.security import make_digest_acl_credential  # noqa: E402
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import (  # noqa: E402
-    tree_export, tree_import, zk_pipeline, zk_protocol as zp)
+    tree_export, tree_import, tree_replay, zk_pipeline, zk_protocol as zp)
+
+RUNS = ("ours_small", "zkshell", "ours_large", "kazoo", "files", "import")
 
 WORLD = ((31, "world", "anyone"),)
 ALICE = ((31, "digest", make_digest_acl_credential("alice", "secret")), (1, "world", "anyone"))
@@ -121,6 +127,26 @@ def ours(hosts, root, dest):
                 digest=summary["trailer"]["digest"])
 
 
+def files(lab, root, dest):
+    """The export computed from a member's data files, as zk_tree_export source=files does
+    it on the member: the clock runs from the first read of the files to the renamed
+    export file."""
+    member = lab.members[0]
+    data_dir = member.path(lab.data_dir)
+    log_dir = member.path(lab.data_log_dir) if lab.data_log_dir != lab.data_dir else None
+    source = tree_replay.DataDirSource(data_dir, log_dir, root, ["/zookeeper"])
+    t0 = time.time()
+    summary = tree_export.export_file(source, dest, root, ["/zookeeper"])
+    dt = time.time() - t0
+    about = summary["header"]["source"]
+    return dict(count=summary["trailer"]["count"], seconds=dt,
+                rate=summary["trailer"]["count"] / dt, bytes=summary["bytes"],
+                digest=summary["trailer"]["digest"], zxid=about["zxid"],
+                verify_seconds=about["verify_seconds"], replay_seconds=about["replay_seconds"],
+                snapshot=about["snapshot"], logs=len(about["logs"]),
+                replayed_transactions=about["applied"], znodes_replayed=len(source.tree.nodes))
+
+
 def zkshell(hosts, root, out):
     exe = os.path.join(os.path.dirname(sys.executable), "zk-shell")
     if not os.path.exists(exe):
@@ -188,7 +214,12 @@ def main():
     ap.add_argument("--heap", default="1500m",
                     help="members' JVM heap (600k znodes need well over 512m)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "tree.json"))
+    ap.add_argument("--only", default=",".join(RUNS),
+                    help="comma-separated runs among %s" % ", ".join(RUNS))
     a = ap.parse_args()
+    only = set(a.only.split(","))
+    if only - set(RUNS):
+        ap.error("unknown runs: %s" % ", ".join(sorted(only - set(RUNS))))
 
     tmp = tempfile.mkdtemp(prefix="bench-tree-")
     lab = Lab(name="bench-tree", members=3, backups=0, heap=a.heap)
@@ -205,17 +236,25 @@ def main():
         with open("/proc/loadavg") as f:
             res["loadavg_before"] = f.read().split()[:3]
 
-        res["ours_small"] = ours(hosts, "/small", os.path.join(tmp, "small.zktree.gz"))
-        say("ours, small tree:", res["ours_small"])
-        res["zkshell_small"] = zkshell(hosts, "/small", os.path.join(tmp, "small.json"))
-        say("zk-shell, small tree:", res["zkshell_small"])
-        res["ours_large"] = ours(hosts, "/large", os.path.join(tmp, "large.zktree.gz"))
-        say("ours, large tree:", res["ours_large"])
-        res["kazoo_large"] = kazoo_loop(hosts, "/large", a.window)
-        say("kazoo loop, large tree:", res["kazoo_large"])
-        res["import_small"] = importing(hosts, "/small", os.path.join(tmp, "small.zktree.gz"),
-                                        zk)
-        say("import, small tree:", res["import_small"])
+        small_file = os.path.join(tmp, "small.zktree.gz")
+        if only & {"ours_small", "import"}:
+            res["ours_small"] = ours(hosts, "/small", small_file)
+            say("ours, small tree:", res["ours_small"])
+        if "zkshell" in only:
+            res["zkshell_small"] = zkshell(hosts, "/small", os.path.join(tmp, "small.json"))
+            say("zk-shell, small tree:", res["zkshell_small"])
+        if only & {"ours_large", "files"}:
+            res["ours_large"] = ours(hosts, "/large", os.path.join(tmp, "large.zktree.gz"))
+            say("ours, large tree:", res["ours_large"])
+        if "files" in only:
+            res["files_large"] = files(lab, "/large", os.path.join(tmp, "large-files.zktree.gz"))
+            say("files, large tree:", res["files_large"])
+        if "kazoo" in only:
+            res["kazoo_large"] = kazoo_loop(hosts, "/large", a.window)
+            say("kazoo loop, large tree:", res["kazoo_large"])
+        if "import" in only:
+            res["import_small"] = importing(hosts, "/small", small_file, zk)
+            say("import, small tree:", res["import_small"])
         with open("/proc/loadavg") as f:
             res["loadavg_after"] = f.read().split()[:3]
         zk.stop()
@@ -223,23 +262,37 @@ def main():
         lab.down()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    if "rate" in res["zkshell_small"]:
-        res["ratio_vs_zkshell"] = res["ours_small"]["rate"] / res["zkshell_small"]["rate"]
-    res["ratio_vs_kazoo"] = res["ours_large"]["rate"] / res["kazoo_large"]["rate"]
-    print("znodes/s  ours(small) %.0f  zk-shell(small) %s  ours(large) %.0f  kazoo(large) %.0f"
-          % (res["ours_small"]["rate"], "%.0f" % res["zkshell_small"]["rate"]
-             if "rate" in res["zkshell_small"] else res["zkshell_small"]["error"],
-             res["ours_large"]["rate"], res["kazoo_large"]["rate"]))
-    if "ratio_vs_zkshell" in res:
-        print("ours / zk-shell: %.1fx" % res["ratio_vs_zkshell"])
-    print("ours / kazoo loop: %.1fx" % res["ratio_vs_kazoo"])
-    imp = res["import_small"]
-    print("import: %d znodes, writes %.0f/s, whole import %.0f/s (verified: %s)"
-          % (imp["count"], imp["write_rate"], imp["total_rate"], imp["verified"]))
+    report(res)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     print("results in", a.out)
+
+
+def report(res):
+    """Print the rates and the ratios of the runs that ran (and add the ratios to res)."""
+    def rate(key):
+        return "%.0f" % res[key]["rate"] if "rate" in res.get(key, {}) else \
+            res.get(key, {}).get("error", "-")
+
+    print("znodes/s  ours(small) %s  zk-shell(small) %s  ours(large) %s  kazoo(large) %s  "
+          "files(large) %s" % tuple(rate(k) for k in ("ours_small", "zkshell_small", "ours_large",
+                                                      "kazoo_large", "files_large")))
+    for name, ours_key, base_key in (("ours / zk-shell", "ours_small", "zkshell_small"),
+                                     ("ours / kazoo loop", "ours_large", "kazoo_large"),
+                                     ("files / ours (live)", "files_large", "ours_large")):
+        if "rate" in res.get(ours_key, {}) and "rate" in res.get(base_key, {}):
+            ratio = res[ours_key]["rate"] / res[base_key]["rate"]
+            res["ratio_%s_vs_%s" % (ours_key, base_key)] = ratio
+            print("%s: %.1fx" % (name, ratio))
+    if "files_large" in res and "ours_large" in res:
+        same = res["files_large"]["digest"] == res["ours_large"]["digest"]
+        res["files_digest_equals_live"] = same
+        print("files export digest equals the live export's: %s" % same)
+    if "import_small" in res:
+        imp = res["import_small"]
+        print("import: %d znodes, writes %.0f/s, whole import %.0f/s (verified: %s)"
+              % (imp["count"], imp["write_rate"], imp["total_rate"], imp["verified"]))
 
 
 if __name__ == "__main__":

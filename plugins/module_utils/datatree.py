@@ -108,6 +108,7 @@ class DataTree:
         self.zk_digest = 0 if zk_digest else None
         self.last_zxid = 0
         self._acl_cache = {}
+        self._dirty = None         # paths whose digest waits for the end of the transaction
 
     # --- building from a snapshot -----------------------------------------------
     def acl(self, acl_list):
@@ -151,9 +152,25 @@ class DataTree:
             self.zk_digest = (self.zk_digest + zk_node_digest(path, node[0], node[2])) & _U64
 
     def _replace(self, path, old, new):
-        self._zk_sub(path, old)
         self.nodes[path] = new
-        self._zk_add(path, new)
+        dirty = self._dirty
+        if dirty is None:
+            self._zk_sub(path, old)
+            self._zk_add(path, new)
+        elif path not in dirty:
+            # Within a transaction a node (a parent gaining 500 children in one multi)
+            # may change many times: its digest leaves once and comes back at the end.
+            self._zk_sub(path, old)
+            dirty.add(path)
+
+    def _settle(self):
+        dirty, self._dirty = self._dirty, None
+        if dirty:
+            nodes = self.nodes
+            for path in dirty:
+                node = nodes.get(path)
+                if node is not None:
+                    self._zk_add(path, node)
 
     # --- DataTree operations -------------------------------------------------------
     @staticmethod
@@ -199,7 +216,10 @@ class DataTree:
         node = nodes.pop(path, None)
         if node is None:
             return NONODE
-        self._zk_sub(path, node)
+        if self._dirty is not None and path in self._dirty:
+            self._dirty.discard(path)          # its digest has left already
+        else:
+            self._zk_sub(path, node)
         owner = _OWNER.unpack_from(node[2], OWNER_OFFSET)[0]
         if owner:
             paths = self.ephemerals.get(owner)
@@ -261,7 +281,12 @@ class DataTree:
             self.sessions[txn.client_id] = txn.record.timeout
         elif op == T.CLOSE_SESSION:
             self.sessions.pop(txn.client_id, None)
-        rc = self._process(op, txn.record, txn.client_id, txn.zxid, txn.time)
+        if self.zk_digest is not None:
+            self._dirty = set()
+        try:
+            rc = self._process(op, txn.record, txn.client_id, txn.zxid, txn.time)
+        finally:
+            self._settle()
         if txn.zxid > self.last_zxid:
             self.last_zxid = txn.zxid
         return rc

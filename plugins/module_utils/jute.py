@@ -121,6 +121,15 @@ class Reader:
         self.pos += n
         return v
 
+    def buffer_span(self, what="buffer"):
+        """Skip a buffer; return (position of its bytes, length), the length -1 when null."""
+        n = self._length(what)
+        at = self.pos
+        if n > 0:
+            self._need(n, what)
+            self.pos += n
+        return at, n
+
     def ustring(self, what="string"):
         """str, or None for a null string."""
         at = self.pos

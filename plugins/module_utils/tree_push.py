@@ -117,6 +117,8 @@ class TreePush(object):
     def stored(self, ident):
         """[{host, path, backup_id}] of an export with the same identity and digests as
         ``ident`` that is the newest of its subtree on every host; None otherwise."""
+        if self._file is not None:
+            self.finish_file()
         found = []
         try:
             for s in self.sessions:
@@ -205,43 +207,52 @@ def export(source, params, root, exclude, ephemeral_policy="skip", compresslevel
            dest=None, check_mode=False, mode=0o600, warnings=None):
     """Export ``source`` and store it on the backup hosts of ``params`` (and in the local
     file ``dest`` when given).  Returns the export summary with ``changed``, ``pushed``,
-    ``backup_id`` and ``destinations``.  Raises PushError, or the export's errors."""
+    ``backup_id`` and ``destinations``.  Raises PushError, or the export's errors.
+
+    The connections (and host key checks) come first: nothing is read from the source
+    before every backup host has proved to be the one expected."""
     push = TreePush(params, warnings)
     try:
-        if dest is not None or check_mode:
-            summary = tree_export.export_file(source, dest, root, exclude, ephemeral_policy,
-                                              compresslevel, check_mode, mode)
-        else:
-            summary = None
-        if summary is not None:
-            stored = push.stored(identity(summary["header"], summary["trailer"]))
-            if stored is not None or check_mode:
-                summary.update(pushed=False, backup_id=None,
-                               destinations=stored if stored is not None else push.planned())
-                summary["changed"] = summary["changed"] or stored is None
-                return summary
-            _copy(dest, push.open())
-            push.finish_file()
-        else:
-            stream = push.open()
-            try:
-                summary = tree_export.export(source, stream, root, exclude, ephemeral_policy,
-                                             compresslevel)
-            except BaseException:
-                push.abort()
-                raise
-            push.finish_file()
-            summary["bytes"] = stream.size
-            stored = push.stored(identity(summary["header"], summary["trailer"]))
-            if stored is not None:
-                push.abort()
-                summary.update(changed=False, pushed=False, backup_id=None,
-                               destinations=stored)
-                return summary
-        summary["destinations"] = push.commit(summary)
-        summary.update(changed=True, pushed=True, backup_id=push.backup_id)
-        return summary
+        if dest is None and not check_mode:
+            return _streamed(push, source, root, exclude, ephemeral_policy, compresslevel)
+        return _from_file(push, source, root, exclude, ephemeral_policy, compresslevel, dest,
+                          check_mode, mode)
     except ssh_transport.SshError as exc:
         raise PushError(str(exc), push.abort())
     finally:
         push.close()
+
+
+def _streamed(push, source, root, exclude, ephemeral_policy, compresslevel):
+    """The export written straight into the push; dropped if the hosts hold it already."""
+    stream = push.open()
+    summary = tree_export.export(source, stream, root, exclude, ephemeral_policy, compresslevel)
+    summary["bytes"] = stream.size
+    stored = push.stored(identity(summary["header"], summary["trailer"]))
+    if stored is not None:
+        push.abort()
+        summary.update(changed=False, pushed=False, backup_id=None, destinations=stored)
+        return summary
+    return _committed(push, summary)
+
+
+def _from_file(push, source, root, exclude, ephemeral_policy, compresslevel, dest, check_mode,
+               mode):
+    """The export written to ``dest`` (or, in check mode, nowhere), then pushed unless the
+    hosts hold it already."""
+    summary = tree_export.export_file(source, dest, root, exclude, ephemeral_policy,
+                                      compresslevel, check_mode, mode)
+    stored = push.stored(identity(summary["header"], summary["trailer"]))
+    if stored is None and not check_mode:
+        _copy(dest, push.open())
+        return _committed(push, summary)
+    summary.update(pushed=False, backup_id=None,
+                   destinations=stored if stored is not None else push.planned())
+    summary["changed"] = summary["changed"] or stored is None
+    return summary
+
+
+def _committed(push, summary):
+    summary["destinations"] = push.commit(summary)
+    summary.update(changed=True, pushed=True, backup_id=push.backup_id)
+    return summary

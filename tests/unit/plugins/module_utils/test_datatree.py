@@ -116,3 +116,22 @@ def test_kind_of_edges():
     assert D.kind_of(0x0100000000000001) == ("ephemeral", 0)
     # Reserved bits set: not a TTL node.
     assert D.kind_of(-0x100000000000000 | 0x10000000000) == ("ephemeral", 0)
+
+
+def test_zk_digest_of_a_multi_that_changes_nodes_many_times():
+    t = tree()
+    ops = [(T.CREATE, W.create("/p", b"p", pcv=-1))]
+    ops += [(T.CREATE, W.create("/p/c%03d" % i, b"%d" % i, pcv=-1)) for i in range(50)]
+    ops += [(T.SET_DATA, W.set_data("/p", b"p2", 1)), (T.SET_DATA, W.set_data("/p", b"p3", 2)),
+            (T.DELETE, W.delete("/p/c007")), (T.CREATE, W.create("/p/c007", b"again", pcv=-1)),
+            (T.SET_DATA, W.set_data("/p/c008", b"x", 1)), (T.DELETE, W.delete("/p/c008"))]
+    assert apply(t, 1, T.MULTI, W.multi(ops)) == 0
+    check_zk_digest(t)
+    assert t.nodes["/p"][0] == b"p3" and t.nodes["/p/c007"][0] == b"again"
+    assert "/p/c008" not in t.nodes and t.stat("/p")["cversion"] == 51
+    # A closeSession deleting several ephemeral children of one parent.
+    for i in range(5):
+        apply(t, 2 + i, T.CREATE, W.create("/p/e%d" % i, ephemeral=True, pcv=-1), client=9)
+    apply(t, 8, T.CLOSE_SESSION, W.close_session(None), client=9)
+    assert not any(p.startswith("/p/e") for p in t.nodes)
+    check_zk_digest(t)

@@ -4,9 +4,10 @@ import pytest
 
 import zkfiles as W
 from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, Truncated
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, Reader, Truncated
 
 DIGEST = (2, -123456789)
+E = 0x100000000
 
 
 @pytest.mark.parametrize("digest", [None, DIGEST])
@@ -110,3 +111,60 @@ def test_failed_multi_as_a_leader_logs_it():
     t = T.decode_txn(raw)
     assert [op for op, _x in t.record.ops] == [T.ERROR, T.ERROR]
     assert t.record.ops[1][1].err == -103
+
+
+CREATES = [
+    W.create("/a", b"data"),
+    W.create("/a/b", None, acl=((1, "digest", "u:h="), (31, "world", "anyone")), ephemeral=True, pcv=7),
+    W.create("/a/\u00e9", b"", acl=()),
+    W.create("/seq-0000000001", b"x" * 1000, pcv=-1),
+]
+BROKEN = [
+    W.create("a/relative", b""),                                 # not absolute
+    W.create("", b""),                                           # empty path
+    W.create("/x", b"", acl=((1, "world", "anyone"),))[:-3],     # cut inside parentCVersion
+    W.create_v0("/old", b"v0"),                                  # 3.3's CreateTxnV0
+    W.pack_ustring("/nul") + W.pack_buffer(b"") + W.pack_int(-1) + W.pack_bool(False) + W.pack_int(1),
+    W.pack_int(4) + b"/\xff\xfe\x00" + W.pack_buffer(b"") + W.pack_int(0) + W.pack_bool(False)
+    + W.pack_int(1),                                             # path not UTF-8
+    W.pack_ustring("/acl") + W.pack_buffer(b"") + W.pack_int(1) + W.pack_int(1)
+    + W.pack_int(2) + b"\xff\xfe" + W.pack_ustring("id") + W.pack_bool(False) + W.pack_int(1),
+    W.pack_ustring("/big") + W.pack_int(1 << 30) + b"",          # unreasonable data length
+]
+
+
+def _decoded(raw):
+    try:
+        t = T.decode_txn(raw, base=100)
+    except FormatError as exc:
+        return ("error", str(exc))
+    rec = t.record
+    return (t.type, t.digest, rec.path, rec.data, rec.acl, rec.ephemeral, rec.parent_cversion)
+
+
+def test_the_fast_create_decoder_gives_the_careful_decoders_results(monkeypatch):
+    raws = []
+    for rec in CREATES + BROKEN:
+        raws.append(W.txn(E + 1, T.CREATE, rec))
+        raws.append(W.txn(E + 2, T.CREATE2, rec, digest=(2, 12345)))
+    raws.append(W.txn(E + 3, T.MULTI, W.multi([(T.CREATE, r) for r in CREATES])))
+    fast = [_decoded(r) if T.peek_header(r)[4] != T.MULTI else T.decode_txn(r).record.ops
+            for r in raws]
+    monkeypatch.setattr(T, "_create_fast", lambda r: None)
+    careful = [_decoded(r) if T.peek_header(r)[4] != T.MULTI else T.decode_txn(r).record.ops
+               for r in raws]
+    assert [repr(x) for x in fast[:-1]] == [repr(x) for x in careful[:-1]]
+    assert [(op, vars_of(rec)) for op, rec in fast[-1]] == [(op, vars_of(rec)) for op, rec in careful[-1]]
+    assert sum(1 for x in careful if x[0] == "error") >= 10
+    # The fast decoder did take the ordinary records, and left the others alone.
+    monkeypatch.undo()
+    for rec in CREATES:
+        r = Reader(rec)
+        assert T._create_fast(r) is not None and r.remaining() == 0
+    for rec in BROKEN:
+        r = Reader(rec)
+        assert T._create_fast(r) is None and r.pos == 0
+
+
+def vars_of(rec):
+    return tuple(getattr(rec, k) for k in rec.__slots__)
