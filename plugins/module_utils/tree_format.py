@@ -263,7 +263,7 @@ class TreeWriter(object):
         if block is None:
             block = encode_acl_entries(acl)
             self._acl_blocks[acl] = block
-        if stat is not None and (type(stat) is not bytes or len(stat) != STAT_SIZE):
+        if stat is not None and (not isinstance(stat, bytes) or len(stat) != STAT_SIZE):
             stat = pack_stat(stat)
         parts, size = record_parts(path.encode("utf-8"), data, block, code, flags,
                                    int(ttl) if code == 3 else 0, stat)

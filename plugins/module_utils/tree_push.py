@@ -76,16 +76,17 @@ def identity(header, trailer):
 
 def manifest(backup_id, ensemble, created, summary, archive):
     header, trailer = summary["header"], summary["trailer"]
-    keep = ("count", "sequential", "ephemeral_skipped", "ephemeral_kept",
-            "modified_during_export", "vanished")
+    fields = IDENTITY + ("kinds_exact", "source", "format_version")
+    tree = dict((k, header.get(k)) for k in fields)
+    for k in ("count", "sequential", "ephemeral_skipped", "ephemeral_kept",
+              "modified_during_export", "vanished"):
+        tree[k] = trailer.get(k)
     return {
         "backup_id": backup_id, "kind": KIND, "ensemble": ensemble, "created": created,
         "collection_version": COLLECTION_VERSION,
         "zxid": {"start": hexzxid(header.get("zxid_start")),
                  "end": hexzxid(trailer.get("zxid_end"))},
-        "tree": dict([(k, header.get(k)) for k in IDENTITY + ("kinds_exact", "source",
-                                                               "format_version")]
-                     + [(k, trailer.get(k)) for k in keep]),
+        "tree": tree,
         "digest": identity(header, trailer),
         "archive": archive,
     }

@@ -29,7 +29,7 @@ description:
     any server for anything. It replays the newest valid snapshot and the transaction
     logs after it as the server loads them on start, checks the replay against the
     digests ZooKeeper 3.6 and later record in the files, and exports the tree at exactly
-    one zxid (RV(zxid)): the end of the logs, O(target_zxid) or O(target_time). It knows
+    one zxid, returned in RV(zxid), the end of the logs, O(target_zxid) or O(target_time). It knows
     container and TTL znodes (and their TTL), so the file has exact kinds and a typed
     digest, and an import recreates them as such.
   - The file is written to a temporary file next to O(dest) and renamed when complete.
@@ -336,7 +336,7 @@ seconds:
   type: float
 rate:
   description:
-    - Znodes exported per second of the walk (RV(walk.seconds)); with O(source=files) of
+    - Znodes exported per second of the walk (C(seconds) of RV(walk)); with O(source=files) of
       the verification, replay and export of the files.
   returned: success
   type: float

@@ -87,4 +87,3 @@ def test_unreachable_backup_host_fails_before_the_export(run_module, data_dir, t
                        ssh_private_key="not a key")
     assert not ok
     assert "nothing was exported or sent" in r["msg"] and "not a key" not in str(r), r
-
