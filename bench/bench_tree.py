@@ -221,6 +221,8 @@ def main():
                     help="members' snapCount (ZooKeeper's default 100000 transactions leaves "
                     "the trees, loaded in multis of 500 creates, in the log after the first, "
                     "empty snapshot; 100 puts most of them into snapshots)")
+    ap.add_argument("--keep-data", metavar="DIR",
+                    help="copy the first member's data files to DIR before the lab goes down")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "tree.json"))
     ap.add_argument("--only", default=",".join(RUNS),
                     help="comma-separated runs among %s" % ", ".join(RUNS))
@@ -267,6 +269,11 @@ def main():
         with open("/proc/loadavg") as f:
             res["loadavg_after"] = f.read().split()[:3]
         zk.stop()
+        if a.keep_data:
+            member = lab.members[0]
+            shutil.copytree(member.path(lab.data_dir), a.keep_data, symlinks=True)
+            if lab.data_log_dir != lab.data_dir:
+                shutil.copytree(member.path(lab.data_log_dir), a.keep_data + "-log")
     finally:
         lab.down()
         shutil.rmtree(tmp, ignore_errors=True)
