@@ -89,6 +89,13 @@ def test_files_export_matches_live_keeps_kinds_and_pushes_verified(lab3, playboo
         build(zk, holder)
         lab3.wait_zxid_agree()
         dest = str(tmp_path / "live.zktree.gz")
+        # Check mode: both exports computed, the backup host's key checked, nothing stored.
+        res = run(playbook, exports_play(lab3, dest, ensemble), check=True)
+        assert res.rc == 0, res.output()
+        planned = res.result("files", "zk2")
+        assert planned["changed"] and not planned["pushed"] and planned["backup_id"] is None
+        assert planned["destinations"][0]["path"].endswith("/<backup id>")
+        assert not os.path.exists(dest) and stored(lab3, ensemble) == []
         res = run(playbook, exports_play(lab3, dest, ensemble))
         assert res.rc == 0, res.output()
         live, files, rep = res.result("live"), res.result("files", "zk2"), res.result("replay", "zk2")
