@@ -13,8 +13,13 @@ by the same rule as the live walk (tree_walk.created_sequential).
 export starts it finds what a server would load (datadir: the newest valid snapshot and
 the logs after it), replays that as the server does (replay) up to the end of the logs,
 a target zxid or a target time, and checks the replay against ZooKeeper's own digests
-where the files carry them.  The export is then the tree at exactly that zxid, and the
-servers do no work for it.  Pure Python, no kazoo.
+where the files carry them.  The export is then the tree at exactly
+that zxid, and the servers do no work for it.  Pure Python, no kazoo.
+
+A serving member logs a transaction before the leader commits it, so the newest records
+of its log may still be dropped by a new leader.  ``applied_zxid()`` asks the member's own
+server (one ``srvr``) for the zxid it has applied, which is committed: an export of a
+serving member's files stops there.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +32,7 @@ import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datatree
+from ansible_collections.zkops.zookeeper.plugins.module_utils import member
 from ansible_collections.zkops.zookeeper.plugins.module_utils import replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
@@ -170,10 +176,14 @@ class DataDirSource(ReplaySource):
     """A member's data files, replayed when the export starts (start())."""
 
     def __init__(self, data_dir, data_log_dir=None, root="/", exclude=(), target_zxid=None,
-                 target_time=None, limit=DEFAULT_LIMIT):
+                 target_time=None, limit=DEFAULT_LIMIT, applied=None):
         super(DataDirSource, self).__init__(None, None, root, exclude)
         self.data_dir = data_dir
         self.data_log_dir = data_log_dir
+        # The serving member's applied (committed) zxid: nothing above it is exported.
+        self.applied = applied
+        if applied is not None and (target_zxid is None or target_zxid > applied):
+            target_zxid = applied
         self.target_zxid = target_zxid
         self.target_time = target_time
         self.limit = limit
@@ -186,6 +196,7 @@ class DataDirSource(ReplaySource):
             self.tree, self.zxid, self.about = replay_data_dir(
                 self.data_dir, self.data_log_dir, self.target_zxid, self.target_time,
                 self.limit, self.warnings)
+            self.about["applied_zxid"] = hexzxid(self.applied)
         return self.zxid
 
 
@@ -234,3 +245,20 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
                  zk_digest_checks=zk.get("checked", 0),
                  verify_seconds=round(t1 - t0, 3), replay_seconds=round(time.time() - t1, 3))
     return tree, zxid, about
+
+
+def applied_zxid(cfg, timeout=5.0):
+    """(zxid, note): the zxid the local server of ``cfg`` (a zoo_cfg.ZooCfg) has applied,
+    every transaction up to it committed; None when it does not serve (stopped: its files
+    are all there is), with a note when that could not be told."""
+    me = member.local_id(cfg)
+    ep = cfg.client_endpoint(me, local=True)
+    if ep is None:
+        return None, ("%s gives no plain client port to ask the server which transactions it "
+                      "has committed" % (cfg.path or "zoo.cfg"))
+    st = member.query(ep[0], ep[1], me, timeout=timeout, extra=())
+    if st.get("serving") and st.get("zxid"):
+        return int(st["zxid"], 16), None
+    if st.get("reachable") and st.get("error"):
+        return None, "the server could not tell which transactions it has committed: %s" % st["error"]
+    return None, None

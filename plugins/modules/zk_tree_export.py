@@ -25,8 +25,8 @@ description:
     clients as persistent ones; a live export records them as persistent, has no typed
     digest and says so in RV(kinds_exact) and RV(kinds_note).
   - With O(source=files) it runs on a member and computes the export from the member's
-    own data files (O(config_file), or O(data_dir) and O(data_log_dir)) without asking
-    any server for anything. It replays the newest valid snapshot and the transaction
+    own data files (O(config_file), or O(data_dir) and O(data_log_dir)); no znode is read
+    through a server, so the servers do no work for it. It replays the newest valid snapshot and the transaction
     logs after it as the server loads them on start, checks the replay against the
     digests ZooKeeper 3.6 and later record in the files, and exports the tree at exactly
     one zxid, returned in RV(zxid), the end of the logs, O(target_zxid) or O(target_time). It knows
@@ -173,9 +173,12 @@ options:
 notes:
   - O(source=files) holds the whole tree in memory while it exports, about 400 bytes per
     znode plus its path and data, and reads C(.snappy) snapshots only with the
-    C(python-snappy) (or C(cramjam)) library. On a member that serves, the newest
-    transactions in its log may not be committed yet (a new leader could still drop
-    them); give O(target_zxid) to export a state known to be committed.
+    C(python-snappy) (or C(cramjam)) library.
+  - A member logs a transaction before the leader commits it, so the newest records of a
+    serving member's log may still be dropped by a new leader. When the files are those of
+    the server of O(config_file) and it serves, O(source=files) asks it (one C(srvr) on its
+    client port) which zxid it has applied and exports nothing after it
+    (C(applied_zxid) in RV(source)). A stopped server's files are exported to their end.
   - A digest ACL is exported as the server returns it. Without ADMIN permission on a
     znode the server hides the password hash of its digest ACLs; the export then fails
     and names the znode rather than write an ACL that could not be restored.
@@ -296,7 +299,8 @@ source:
   description:
     - Where the znodes came from, C(type) V(live) or V(files). For V(files) also C(zxid)
       (hex), C(data_dir), C(data_log_dir), the C(snapshot) and C(logs) replayed,
-      C(target_zxid), C(target_time), C(last_time) (the last transaction's time, ms),
+      C(target_zxid), C(target_time), C(applied_zxid) (the serving server's applied zxid,
+      the export's upper bound), C(last_time) (the last transaction's time, ms),
       C(applied) (transactions replayed) and C(zk_digest_checks) (points where the replay
       matched ZooKeeper's own digest).
   returned: success
@@ -379,6 +383,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_push
@@ -421,17 +426,30 @@ def argument_spec():
     return spec
 
 
-def files_source(module, root, exclude):
+def _same_dir(a, b):
+    return os.path.realpath(datadir.version_dir(a)) == os.path.realpath(datadir.version_dir(b))
+
+
+def files_source(module, root, exclude, warnings):
     """A DataDirSource for the member's data files (fails the module on bad options)."""
     p = module.params
     data_dir, log_dir = p["data_dir"], p["data_log_dir"]
-    if not data_dir:
-        try:
-            cfg = zoo_cfg.load(p["config_file"])
-        except zoo_cfg.ZooCfgError as exc:
+    try:
+        cfg = zoo_cfg.load(p["config_file"])
+    except zoo_cfg.ZooCfgError as exc:
+        if not data_dir:
             module.fail_json(msg="cannot read dataDir from %s: %s; set config_file to the "
                              "member's zoo.cfg, or data_dir" % (p["config_file"], exc))
+        cfg = None
+    if not data_dir:
         data_dir, log_dir = cfg.data_dir, log_dir or cfg.data_log_dir
+    applied = None
+    if cfg is not None and os.path.isdir(data_dir) and _same_dir(data_dir, cfg.data_dir):
+        # The running server's own files: export nothing it has not committed.
+        applied, note = tree_replay.applied_zxid(cfg)
+        if note:
+            warnings.append("%s; the export holds every logged transaction, and the newest "
+                            "may not be committed yet (target_zxid sets the end)" % note)
     if not os.path.isdir(data_dir):
         module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
                          "runs on a member and reads its data files" % data_dir)
@@ -445,7 +463,7 @@ def files_source(module, root, exclude):
         module.fail_json(msg="target_time %r is not an ISO 8601 time or milliseconds: %s"
                          % (p["target_time"], exc))
     return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,
-                                     buffer_limit(p["jute_maxbuffer"]))
+                                     buffer_limit(p["jute_maxbuffer"]), applied)
 
 
 def run(module, source, root, exclude, warnings):
@@ -496,7 +514,7 @@ def main():
         source = tree_export.LiveSource(pool, root, exclude, hosts=p["hosts"],
                                         batch=p["batch"], multi_read=p["multi_read"])
     else:
-        source = files_source(module, root, exclude)
+        source = files_source(module, root, exclude, warnings)
     try:
         summary = run(module, source, root, exclude, warnings)
     except tree_push.PushError as exc:

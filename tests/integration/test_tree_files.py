@@ -108,6 +108,8 @@ def test_files_export_matches_live_keeps_kinds_and_pushes_verified(lab3, playboo
         assert files["kinds_exact"] and files["typed_digest"] == rep["typed_digest"]
         assert files["digest"] == rep["digest"] and files["typed_digest"] != files["digest"]
         assert files["zxid_start"] == files["zxid_end"] == int(files["zxid"], 16)
+        # zk2 serves: the export asked it what it had applied (all of it, quiet as it is).
+        assert files["source"]["applied_zxid"] == files["zxid"]
         assert files["ephemeral_skipped"] == live["ephemeral_skipped"] == 1
         assert files["sequential"] == live["sequential"] == 4
         assert files["changed"] and files["pushed"] and files["bytes"] > 300000

@@ -8,7 +8,8 @@ import pytest
 import zkfiles as W
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from zk_fakes import closed_port  # noqa: E402
+from zk_fakes import FakeZk, closed_port, srvr_text  # noqa: E402
+from ansible.module_utils.common.warnings import get_warning_messages  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_tree_export  # noqa: E402
 
@@ -48,11 +49,34 @@ def test_files_export_is_idempotent_and_check_mode_writes_nothing(run_module, da
 
 def test_config_file_gives_the_directories(run_module, data_dir, tmp_path):
     cfg = tmp_path / "zoo.cfg"
-    cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=2181\n" % data_dir)
+    cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=%d\n" % (data_dir, closed_port()))
     ok, r = run_module(zk_tree_export, source="files", config_file=str(cfg),
                        dest=str(tmp_path / "c.zktree.gz"), root="/a", exclude=["/a/t"])
     assert ok, r
     assert r["count"] == 5 and r["source"]["data_dir"] == data_dir and r["root"] == "/a"
+    # No server answers: a stopped member's files are exported to their end.
+    assert r["zxid"] == LAST and r["source"]["applied_zxid"] is None
+
+
+def test_a_serving_members_files_end_at_its_applied_zxid(run_module, data_dir, tmp_path):
+    zk = FakeZk({"srvr": srvr_text("follower", 0x100000004)})
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("dataDir=%s\nclientPort=%d\n" % (data_dir, zk.port))
+    args = dict(source="files", config_file=str(cfg), dest=str(tmp_path / "s.zktree.gz"))
+    ok, r = run_module(zk_tree_export, **args)
+    assert ok and r["zxid"] == r["source"]["applied_zxid"] == "0x100000004", r
+    assert r["count"] == 5
+    # A later target is bounded too; an earlier one is kept.
+    assert run_module(zk_tree_export, target_zxid=LAST, **args)[1]["zxid"] == "0x100000004"
+    assert run_module(zk_tree_export, target_zxid="0x100000003", **args)[1]["zxid"] == "0x100000003"
+    # The same files named by data_dir are still the server's own.
+    assert run_module(zk_tree_export, data_dir=data_dir, **args)[1]["zxid"] == "0x100000004"
+    # srvr not allowed: everything logged, and a warning that says why.
+    zk.answers.clear()
+    ok, r = run_module(zk_tree_export, **dict(args, dest=str(tmp_path / "w.zktree.gz")))
+    assert ok and r["zxid"] == LAST
+    assert any("srvr is not whitelisted" in w and "may not be committed" in w
+               for w in get_warning_messages())
 
 
 @pytest.mark.parametrize("args, message", [
