@@ -72,9 +72,12 @@ def write(session, ensemble_dir, ensemble, last_zxid, backup_id):
 
 
 def from_backups(backups):
-    """The last zxid covered by any complete backup in ``backups`` (catalog entries)."""
+    """The last zxid covered by any complete physical backup (full or logs) in ``backups``
+    (catalog entries); logical tree exports do not count."""
     last = None
     for b in backups:
+        if b.get("kind") not in ("full", "logs"):
+            continue
         z = _parse_zxid((b.get("zxid") or {}).get("last"))
         if b.get("complete") and z is not None and (last is None or z > last):
             last = z

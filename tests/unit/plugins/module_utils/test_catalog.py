@@ -92,3 +92,6 @@ def test_debris_by_age():
 def test_last_shipped_from_the_backups():
     assert ship_state.from_backups(HISTORY) == E + 400
     assert ship_state.from_backups([]) is None
+    # A tree export reaching further does not move the shipping position.
+    tree = {"id": "T", "kind": "tree", "complete": True, "zxid": {"last": "0x%x" % (E + 900)}}
+    assert ship_state.from_backups(HISTORY + [tree]) == E + 400
