@@ -147,9 +147,9 @@ def parse_equals_lines(text):
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 
-def srvr(host, port, timeout=5.0, ssl_context=None):
+def srvr(host, port, timeout=5.0, ssl_context=None, retries=3):
     """Parsed ``srvr``: a dict, with ``serving`` False when the member is not serving."""
-    text = send(host, port, "srvr", timeout, ssl_context)
+    text = send(host, port, "srvr", timeout, ssl_context, retries)
     if NOT_SERVING in text:
         return {"serving": False, "raw": text.strip()}
     parsed = parse_colon_lines(text)

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import copy
 import logging
+import time
 import traceback
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import four_letter
@@ -175,6 +176,25 @@ def _explain(hp, exc):
     if reason in ("empty", "reset"):
         return "%s: the port accepts connections but does not answer like ZooKeeper" % hp
     return "%s: %s" % (hp, exc)
+
+
+def client_check(params, address, path="/"):
+    """Open a session to the member at ``address`` alone, sync ``path`` and read it.
+
+    Proves that the member serves clients with the given credentials and TLS settings.
+    Returns {'address', 'path', 'ok', 'seconds'}; raises ZkConnectError with the reason.
+    """
+    t0 = time.time()
+    client = connect(params, hosts=address)
+    try:
+        client.sync(path)
+        client.get(path)
+    except Exception as exc:
+        raise ZkConnectError("%s: %s" % (address, explain_zk_error(exc, path)))
+    finally:
+        close_quietly(client)
+    return {"address": address, "path": path, "ok": True,
+            "seconds": round(time.time() - t0, 3)}
 
 
 def split_hosts(hosts):

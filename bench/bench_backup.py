@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Benchmark: zk_backup against `tar cf - version-2 | ssh backup 'cat > f'` on one member.
+
+Builds a lab (3 members, 1 backup host, dataLogDir apart), loads --znodes znodes in
+batched multi transactions (values of --value-size bytes: JSON-like text with random ids),
+then, on the same follower and in the same run, alternates for --rounds rounds:
+
+  baseline   tar cf - -C <dataDir> version-2 -C <dataLogDir> version-2
+               | ssh backup1 'cat > /srv/backups/bench.tar'
+  zk_backup  the module itself, run on the member by the member's /usr/bin/python3 with
+             Debian's libraries (paramiko 2.12, zstandard), kind full, hot, default
+             compression, remote SHA-256 verification and fsync on the backup host
+
+Both are timed on the member from process start to exit (python start-up and imports
+included for zk_backup).  Reports the medians, their ratio, the bytes each sent and the
+data's apparent and real size; writes bench/results/backup.json.  Needs root (the lab).
+From the repository root:
+
+  .venv/bin/python bench/bench_backup.py [--znodes 500000] [--value-size 390] [--rounds 5]
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+from lab import Lab  # noqa: E402
+from lab.ansible import collections_path  # noqa: E402
+
+LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+         "incididunt ut labore et dolore magna aliqua ") * 8
+
+
+def value(rnd, n, size):
+    head = '{"id":"%032x","seq":%d,"owner":"service-%d","endpoint":"10.%d.%d.%d:%d","meta":"' % (
+        rnd.getrandbits(128), n, rnd.randrange(50), rnd.randrange(256), rnd.randrange(256),
+        rnd.randrange(256), rnd.randrange(1024, 65535))
+    return (head + LOREM[:max(0, size - len(head) - 2)] + '"}').encode()
+
+
+def load(lab, znodes, value_size, per_parent=1000, batch=200):
+    from kazoo.client import KazooClient
+    zk = KazooClient(hosts=lab.connect_string, timeout=30)
+    zk.start()
+    rnd = random.Random(42)
+    pending = []
+    t0 = time.time()
+    try:
+        zk.ensure_path("/bench")
+        for p in range((znodes + per_parent - 1) // per_parent):
+            zk.create("/bench/p%04d" % p, b"")
+            for b0 in range(0, per_parent, batch):
+                t = zk.transaction()
+                for i in range(b0, min(b0 + batch, per_parent)):
+                    t.create("/bench/p%04d/n%06d" % (p, i), value(rnd, p * per_parent + i, value_size))
+                pending.append(t.commit_async())
+                if len(pending) > 20:
+                    pending.pop(0).get()
+        for a in pending:
+            a.get()
+    finally:
+        zk.stop()
+        zk.close()
+    return time.time() - t0
+
+
+def du(host, paths, apparent):
+    flag = "--apparent-size " if apparent else ""
+    out = host.sh("du -sc --block-size=1 %s%s" % (flag, " ".join(paths))).stdout
+    return int(out.strip().splitlines()[-1].split()[0])
+
+
+def timed(host, command):
+    """Seconds the command takes on the host (measured there), and its stdout."""
+    r = host.sh("s=$(date +%%s%%N); %s; rc=$?; e=$(date +%%s%%N); echo \"@@ $rc $((e - s))\"" % command,
+                timeout=600)
+    out, tail = r.stdout.rsplit("@@ ", 1)
+    rc, ns = tail.split()
+    if rc != "0":
+        raise SystemExit("%s failed (%s): %s %s" % (command, rc, out[-2000:], r.stderr[-2000:]))
+    return int(ns) / 1e9, out
+
+
+def module_runner(lab, host, backup):
+    """A python path on the member with ansible and this collection, and the args file."""
+    pp = host.path("/tmp") + "/bench-pp"
+    os.makedirs(pp, exist_ok=True)
+    import ansible
+    for name, target in (("ansible", os.path.dirname(ansible.__file__)),
+                         ("ansible_collections", os.path.join(collections_path(), "ansible_collections"))):
+        link = os.path.join(pp, name)
+        if not os.path.islink(link):
+            os.symlink(target, link)
+    args = {"ANSIBLE_MODULE_ARGS": {
+        "ensemble": lab.name, "backup_hosts": [backup.name], "kind": "full", "force": True,
+        "ssh_private_key_file": "/root/.ssh/id_ed25519", "ssh_known_hosts_file": "/root/.ssh/known_hosts"}}
+    with open(os.path.join(host.path("/tmp"), "bench-args.json"), "w") as f:
+        json.dump(args, f)
+    return ("PYTHONPATH=/tmp/bench-pp /usr/bin/python3 -m "
+            "ansible_collections.zkops.zookeeper.plugins.modules.zk_backup /tmp/bench-args.json")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--znodes", type=int, default=500000)
+    ap.add_argument("--value-size", type=int, default=390)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "backup.json"))
+    a = ap.parse_args()
+
+    lab = Lab(name="bench-backup", members=3, backups=1, separate_datalog=True, heap="1g")
+    lab.up()
+    try:
+        took = load(lab, a.znodes, a.value_size)
+        lab.wait_zxid_agree()
+        member = lab.followers()[0]
+        backup = lab.backup_hosts[0]
+        dirs = ["%s/version-2" % lab.data_dir, "%s/version-2" % lab.data_log_dir]
+        apparent, real = du(member, dirs, True), du(member, dirs, False)
+        print("loaded %d znodes in %.1f s; %s: %.1f MB apparent, %.1f MB real"
+              % (a.znodes, took, member.name, apparent / 1e6, real / 1e6))
+        baseline = ("tar cf - -C %s version-2 -C %s version-2 | ssh %s 'cat > /srv/backups/bench.tar'"
+                    % (lab.data_dir, lab.data_log_dir, backup.name))
+        ours = module_runner(lab, member, backup)
+        tar_t, zk_t, tar_bytes, results = [], [], [], []
+        for i in range(a.rounds):
+            backup.sh("rm -rf /srv/backups/bench.tar /srv/backups/%s" % lab.name)
+            t, _out = timed(member, baseline)
+            tar_t.append(t)
+            tar_bytes.append(int(backup.sh("stat -c %s /srv/backups/bench.tar").stdout))
+            backup.sh("rm -f /srv/backups/bench.tar")
+            t, out = timed(member, ours)
+            res = json.loads(out)
+            if res.get("failed") or not all(d["verified"] for d in res["destinations"]):
+                raise SystemExit("zk_backup failed: %s" % out[-3000:])
+            zk_t.append(t)
+            results.append(res)
+            print("round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, phases %s"
+                  % (i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6, res["phases"]))
+        tar_med, zk_med = statistics.median(tar_t), statistics.median(zk_t)
+        last = results[-1]
+        report = {
+            "znodes": a.znodes, "value_size": a.value_size, "member": member.name,
+            "apparent_bytes": apparent, "real_bytes": real, "rounds": a.rounds,
+            "tar_ssh_seconds": tar_t, "zk_backup_seconds": zk_t,
+            "tar_ssh_median": tar_med, "zk_backup_median": zk_med, "ratio": zk_med / tar_med,
+            "tar_ssh_bytes_sent": statistics.median(tar_bytes), "zk_backup_bytes_sent": last["bytes_sent"],
+            "zk_backup_bytes_raw": last["bytes_raw"], "compression": last["compression"],
+            "phases": last["phases"],
+            "target": {"ratio_max": 1.2, "bytes_sent_max": real},
+        }
+        report["pass"] = report["ratio"] <= 1.2 and report["zk_backup_bytes_sent"] <= real
+        os.makedirs(os.path.dirname(a.output), exist_ok=True)
+        with open(a.output, "w") as f:
+            json.dump(report, f, indent=1)
+        print("median: tar|ssh %.3f s, zk_backup %.3f s, ratio %.2f (target <= 1.2)" % (tar_med, zk_med, report["ratio"]))
+        print("bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent"
+              % (report["tar_ssh_bytes_sent"] / 1e6, report["zk_backup_bytes_sent"] / 1e6, report["compression"],
+                 real / 1e6, apparent / 1e6))
+        print("PASS" if report["pass"] else "FAIL")
+        return 0 if report["pass"] else 1
+    finally:
+        lab.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

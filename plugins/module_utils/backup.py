@@ -1,0 +1,451 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Back up the ZooKeeper member on this host to backup hosts (the work of zk_backup).
+
+Composes the pieces: the member's configuration and status (zoo_cfg.py, member.py), what
+to archive (backup_source.py), the archive stream (archive.py), the verified push to
+every backup host (ssh_transport.py, ssh_push.py) and the log-shipping state
+(ship_state.py).
+
+Hot backups (the server runs) read the member's committed zxid first: the member must
+serve, catch up with the highest zxid any member had when the backup started, and the
+archive holds nothing above the zxid it had committed then, so an archive never holds a
+transaction the ensemble could still drop.  The server must still serve when the
+archive has been sent, or the backup is thrown away.  Cold backups (the server is
+stopped, for instance by zk_quiesce) take every whole record.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import binascii
+import os
+import posixpath
+import re
+import threading
+import time
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import backup_source
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
+from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zxid as zxid_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version import COLLECTION_VERSION
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.stream_pipe import BackgroundProducer
+
+ENSEMBLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SECRET_KEY = re.compile(r"(password|passwd|secret)", re.I)
+ARCHIVE_SIDECAR = "manifest.json"
+
+
+class BackupError(Exception):
+    def __init__(self, message, **details):
+        super(BackupError, self).__init__(message)
+        self.details = details
+
+
+def redact_config(text):
+    """zoo.cfg text with the values of password-like settings replaced."""
+    out = []
+    for line in text.splitlines():
+        key = re.split(r"[=:\s]", line.strip(), 1)[0] if line.strip() else ""
+        if key and not key.startswith(("#", "!")) and _SECRET_KEY.search(key):
+            out.append("%s=********" % key)
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def new_backup_id(kind, now=None):
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    return "%s-%s-%s" % (stamp, kind, binascii.hexlify(os.urandom(3)).decode("ascii"))
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t is not None else None
+
+
+def _iso_ms(ms):
+    return _iso(ms / 1000.0) if ms is not None else None
+
+
+class LocalMember:
+    """The ZooKeeper member on this host: configuration, directories, status."""
+
+    def __init__(self, params):
+        self.config_file = params["config_file"]
+        try:
+            self.cfg = zoo_cfg.load(self.config_file)
+            self.me = member_mod.local_id(self.cfg, params.get("server_id"))
+        except zoo_cfg.ZooCfgError as exc:
+            raise BackupError("%s. Set config_file to this member's zoo.cfg" % exc)
+        self.data_dir = params.get("data_dir") or self.cfg.data_dir
+        self.data_log_dir = params.get("data_log_dir") or self.cfg.data_log_dir or self.data_dir
+        with open(self.config_file) as f:
+            self.config_text = redact_config(f.read())
+        self.timeout = params.get("status_timeout") or 5.0
+
+    def running(self):
+        info, _others = member_mod.process_info(self.config_file)
+        return info is not None
+
+    def status(self):
+        ep = self.cfg.client_endpoint(self.me, local=True)
+        if ep is None:
+            raise BackupError("%s gives no client port for this member: a hot backup reads its status there"
+                              % self.config_file)
+        return member_mod.query(ep[0], ep[1], self.me, timeout=self.timeout, extra=())
+
+    def highest_zxid(self):
+        """The highest zxid of a transaction any serving member reports (None when none
+        answers).  A zxid with counter 0 only marks a new epoch whose leader has logged
+        nothing yet: the serving members synchronised with it hold everything before."""
+        best = None
+        targets = member_mod.config_targets(self.cfg, self.me)
+        for st in member_mod.query_all(targets, timeout=self.timeout, extra=()):
+            if st.get("serving") and st.get("zxid"):
+                z = zxid_mod.parse(st["zxid"])
+                if zxid_mod.counter(z) and (best is None or z > best):
+                    best = z
+        return best
+
+
+def decide_mode(local, requested):
+    """'hot' or 'cold' for ``requested`` (auto, hot, cold); raise when impossible."""
+    running = local.running()
+    if requested == "auto":
+        return "hot" if running else "cold"
+    if requested == "cold" and running:
+        raise BackupError("the ZooKeeper server of %s is running: a cold backup needs it stopped "
+                          "(zkops.zookeeper.zk_quiesce state=quiesced), or use mode hot" % local.config_file)
+    if requested == "hot" and not running:
+        raise BackupError("no ZooKeeper server runs with %s: a hot backup needs a serving member "
+                          "(use mode cold for a stopped one)" % local.config_file)
+    return requested
+
+
+def committed_ceiling(local, catch_up_timeout):
+    """(status, ceiling): wait until this member has applied the highest zxid seen at the
+    start, then return its applied zxid: nothing above it goes into a hot archive."""
+    floor = local.highest_zxid()
+    deadline = time.time() + catch_up_timeout
+    while True:
+        st = local.status()
+        if not st.get("serving"):
+            raise BackupError("the ZooKeeper server on this member does not serve (%s): a hot backup needs "
+                              "a serving member; back up another one, or quiesce this one for a cold backup"
+                              % (st.get("error") or st.get("mode")))
+        z = zxid_mod.parse(st["zxid"])
+        if floor is None or z >= floor:
+            return st, z
+        if time.time() > deadline:
+            raise BackupError("this member stays behind: it applied %s, but a member had %s when the backup "
+                              "started (%ss ago); back up a member that is in sync"
+                              % (hexzxid(z), hexzxid(floor), catch_up_timeout))
+        time.sleep(0.05)
+
+
+def _source_plan(local, kind, ceiling, after):
+    try:
+        if kind == "full":
+            return backup_source.plan_full(local.data_dir, local.data_log_dir, ceiling)
+        return backup_source.plan_logs(local.data_log_dir, after, ceiling)
+    except FormatError as exc:
+        raise BackupError("the member's data files are unusable: %s" % exc)
+    except backup_source.SourceError as exc:
+        raise BackupError(str(exc))
+
+
+def shipped_zxid(session, root, ensemble):
+    """The last zxid stored for the ensemble on the host (state file, else the catalog)."""
+    edir = posixpath.join(root, ensemble)
+    state = ship_state.read(session, edir)
+    if state is not None and state.get("last_zxid") is not None:
+        return state["last_zxid"]
+    backups, _debris = catalog.list_backups(session, root, ensemble)
+    return ship_state.from_backups(backups)
+
+
+def newest_full(session, root, ensemble):
+    backups, _debris = catalog.list_backups(session, root, ensemble, kinds=("full",))
+    return backups[-1] if backups else None
+
+
+def deep_digest(plan):
+    """Replay the archived files up to the archive's last zxid: znode count and digests."""
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import replay
+    try:
+        tree, res = replay.replay(plan.snapshot_path, plan.log_paths, target_zxid=plan.last_zxid)
+    except FormatError as exc:
+        raise BackupError("the replay of the files to back up failed: %s" % exc)
+    if res["last_zxid"] != hexzxid(plan.last_zxid):
+        raise BackupError("the replay of the files to back up ended at %s, not at the archive's last zxid %s"
+                          % (res["last_zxid"], hexzxid(plan.last_zxid)))
+    out = replay.summarize(tree)
+    out["zxid"] = hexzxid(plan.last_zxid)
+    return out
+
+
+def build_manifest(backup_id, params, local, st, mode, plan, digest, created):
+    member = {"id": local.me, "address": st.get("address") if st else None,
+              "role": st.get("mode") if st else None, "zookeeper_version": st.get("version") if st else None,
+              "data_dir": local.data_dir, "data_log_dir": local.data_log_dir}
+    return {
+        "backup_id": backup_id, "kind": plan.kind, "mode": mode, "ensemble": params["ensemble"],
+        "member": member, "created": created, "collection_version": COLLECTION_VERSION,
+        "zookeeper_version": member["zookeeper_version"],
+        "zxid": plan.zxids(),
+        "time_range": {"first": _iso_ms(plan.first_time), "last": _iso_ms(plan.last_time),
+                       "first_ms": plan.first_time, "last_ms": plan.last_time},
+        "epochs": dict(plan.epochs, last_zxid_epoch=zxid_mod.epoch(plan.last_zxid) if plan.last_zxid else None),
+        "records": plan.records,
+        "zoo_cfg": {"path": local.config_file, "text": local.config_text},
+        "digest": digest,
+    }
+
+
+class _Background:
+    """Call ``fn(*args)`` in a thread; ``result()`` waits and returns (or raises) its outcome."""
+
+    def __init__(self, fn, *args):
+        self._out = self._exc = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="zkops-background")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._out = fn(*args)
+        except BaseException as exc:  # handed to result()
+            self._exc = exc
+
+    def result(self, raise_error=True):
+        self._thread.join()
+        if self._exc is not None and raise_error:
+            raise self._exc
+        return self._out
+
+
+class _Phases:
+    """Seconds spent in each phase, for the result."""
+
+    def __init__(self):
+        self.seconds = {}
+        self._t = time.time()
+
+    def done(self, name):
+        now = time.time()
+        self.seconds[name] = round(now - self._t, 3)
+        self._t = now
+
+
+class _Throttle:
+    def __init__(self, rate):
+        self.rate = rate
+        self.start = time.time()
+        self.sent = 0
+
+    def __call__(self, n):
+        if not self.rate:
+            return
+        self.sent += n
+        ahead = self.sent / float(self.rate) - (time.time() - self.start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0):
+    """Stream the archive to every host of ``push``; return (archive section, final manifest)."""
+    name = archive_mod.archive_name(codec, key is not None)
+    out = push.open(name)
+    throttle = _Throttle(rate)
+    box = {}
+
+    def produce(write):
+        encoder = archive_mod.Encoder(write, codec, level, key, threads)
+        writer = archive_mod.ArchiveWriter(encoder)
+        for m in plan.members:
+            writer.add(m.name, m.parts, meta=m.meta)
+        box["manifest"] = writer.finish(manifest)
+        box["encoder"] = encoder
+
+    with BackgroundProducer(produce) as producer:
+        for chunk in producer:
+            out.write(chunk)
+            throttle(len(chunk))
+    sha = out.close()
+    enc = box["encoder"]
+    section = {"file": name, "bytes": out.size, "sha256": sha, "compression": codec,
+               "raw_bytes": enc.raw_bytes,
+               "encryption": {"scheme": encryption.SCHEME, "key_id": enc.key_id} if key is not None else None}
+    return section, box["manifest"]
+
+
+def run(params, check_mode=False, warnings=None):
+    """Take the backup; returns the module result (raises BackupError)."""
+    t0 = time.time()
+    warnings = warnings if warnings is not None else []
+    ensemble, kind, root = params["ensemble"], params["kind"], params["backup_root"]
+    if not ENSEMBLE_NAME.match(ensemble or ""):
+        raise BackupError("ensemble %r is not a valid name (letters, digits, '.', '_', '-'; not starting with "
+                          "'.' or '-')" % ensemble)
+    try:
+        codec = compression.resolve(params["compression"])
+        key = encryption.parse_key(params["encryption_key"]) if params.get("encryption_key") else None
+    except (compression.CompressionError, encryption.EncryptionError) as exc:
+        raise BackupError(str(exc))
+    if kind == "logs" and params.get("deep"):
+        warnings.append("deep is ignored for kind logs (a log chunk has no snapshot to replay)")
+    local = LocalMember(params)
+    mode = decide_mode(local, params["mode"])
+
+    sessions = []
+    push = None
+    phases = _Phases()
+    connecting = _Background(ssh_transport.connect_all, params, params["backup_hosts"], warnings)
+    try:
+        # The connections (and their host key checks) are made while the member's files are
+        # planned: nothing is sent before every host key checked out.
+        st, ceiling = (committed_ceiling(local, params["catch_up_timeout"]) if mode == "hot" else (None, None))
+        phases.done("status")
+        after = None
+        if kind == "logs":
+            sessions = connecting.result()
+            after = _common_shipped(sessions, root, ensemble)
+        plan = _source_plan(local, kind, ceiling, after)
+        phases.done("plan")
+        sessions = connecting.result()
+        phases.done("connect")
+        warnings.extend(plan.warnings)
+        result = _base_result(params, local, st, mode, plan, codec, key, sessions)
+        result["phases"] = phases.seconds
+        if plan.empty:
+            result.update(changed=False, skipped=True, reason="no transaction after %s to ship" % hexzxid(after))
+            return _finish(result, t0)
+        if kind == "full" and not params.get("force"):
+            same = _unchanged_full(sessions, root, ensemble, plan.last_zxid)
+            if same is not None:
+                result.update(changed=False, skipped=True, backup_id=same,
+                              reason="the newest full backup %s on every backup host already holds the last "
+                                     "zxid %s (force: true takes another)" % (same, hexzxid(plan.last_zxid)))
+                return _finish(result, t0)
+        if check_mode:
+            result.update(changed=True, skipped=False)
+            return _finish(result, t0)
+
+        digest = deep_digest(plan) if params.get("deep") and kind == "full" else None
+        phases.done("deep")
+        backup_id = new_backup_id(kind)
+        created = _iso(time.time())
+        manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
+        push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True)).begin()
+        section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
+                                           params.get("bandwidth_limit"), params.get("compression_threads", 1))
+        phases.done("stream")
+        if mode == "hot":
+            _still_serving(local, st)
+        sidecar = dict(manifest, archive=section)
+        push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
+        destinations = push.commit()
+        push = None
+        phases.done("verify")
+        _advance_state(sessions, root, ensemble, plan.last_zxid, backup_id, warnings)
+        for d in destinations:
+            d["sha256"] = d["sha256"][section["file"]]
+        result.update(changed=True, skipped=False, backup_id=backup_id, created=created,
+                      destinations=destinations, archive=section, bytes_sent=section["bytes"],
+                      digest=digest)
+        return _finish(result, t0)
+    except ssh_transport.SshError as exc:
+        raise BackupError(str(exc), host=exc.host, leftovers=_abort(push))
+    except archive_mod.ArchiveError as exc:
+        raise BackupError("reading the member's files failed: %s" % exc, leftovers=_abort(push))
+    except BackupError as exc:
+        exc.details.setdefault("leftovers", _abort(push))
+        raise
+    except BaseException:
+        _abort(push)
+        raise
+    finally:
+        ssh_transport.close_all(connecting.result(raise_error=False) or [])
+
+
+def _abort(push):
+    if push is None:
+        return []
+    return push.abort()
+
+
+def _common_shipped(sessions, root, ensemble):
+    after = None
+    for s in sessions:
+        z = shipped_zxid(s, root, ensemble)
+        if z is None:
+            raise BackupError("%s holds no backup of ensemble %s yet: take a full backup first (kind full), "
+                              "which starts the chain that shipped logs continue" % (s.label, ensemble))
+        after = z if after is None else min(after, z)
+    return after
+
+
+def _unchanged_full(sessions, root, ensemble, last_zxid):
+    """The id of the newest full backup when it is the same on every host and holds
+    ``last_zxid``; else None."""
+    ids = set()
+    for s in sessions:
+        b = newest_full(s, root, ensemble)
+        if b is None or catalog.zxid_int(b["zxid"].get("last")) != last_zxid:
+            return None
+        ids.add(b["id"])
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _still_serving(local, before):
+    st = local.status()
+    if not st.get("serving"):
+        raise BackupError("the ZooKeeper server on this member stopped serving during the backup (%s); the "
+                          "backup was thrown away: take it again, from another member if this one stays down"
+                          % (st.get("error") or st.get("mode")))
+
+
+def _advance_state(sessions, root, ensemble, last_zxid, backup_id, warnings):
+    for s in sessions:
+        try:
+            ship_state.write(s, posixpath.join(root, ensemble), ensemble, last_zxid, backup_id)
+        except ssh_transport.SshError as exc:
+            warnings.append("%s; the next log shipment to it repeats some transactions" % exc)
+
+
+def _base_result(params, local, st, mode, plan, codec, key, sessions):
+    root, ensemble = params["backup_root"], params["ensemble"]
+    return {
+        "backup_id": None, "kind": plan.kind, "mode": mode, "ensemble": ensemble,
+        "member": {"id": local.me, "role": st.get("mode") if st else None,
+                   "address": st.get("address") if st else None,
+                   "zookeeper_version": st.get("version") if st else None},
+        "zxid": plan.zxids(),
+        "time_range": {"first": _iso_ms(plan.first_time), "last": _iso_ms(plan.last_time)},
+        "epochs": dict(plan.epochs),
+        "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.members],
+        "records": plan.records,
+        "bytes_raw": plan.raw_bytes, "bytes_apparent": plan.apparent_bytes,
+        "bytes_allocated": plan.allocated_bytes, "bytes_sent": 0,
+        "compression": codec, "encrypted": key is not None,
+        "destinations": [{"host": s.label, "path": posixpath.join(root, ensemble, "<backup id>"),
+                          "verified": False} for s in sessions],
+        "archive": None, "digest": None,
+    }
+
+
+def _finish(result, t0):
+    result["duration"] = round(time.time() - t0, 3)
+    raw = result.get("bytes_raw") or 0
+    result["throughput"] = int(raw / result["duration"]) if result["duration"] > 0 and result.get("bytes_sent") else 0
+    return result

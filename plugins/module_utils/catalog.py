@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backups stored on a backup host: listing, verification, retention, deletion.
+
+Layout under the root: ``<ensemble>/<backup id>/`` holding the archive, a copy of its
+``manifest.json`` (with an ``archive`` section: file name, size, SHA-256, compression,
+encryption) and ``SHA256SUMS``.  A directory is a complete backup only when its name
+does not start with a dot and it holds both files; hidden directories with ``.partial-``
+or ``.deleting-`` in their name are debris of interrupted pushes or deletions.
+
+Retention (``plan_retention``) keeps the newest ``keep_last`` full backups and every full
+backup younger than ``keep_days`` plus the newest one before that window (the base a
+restore to the start of the window needs), never fewer than one, and every shipped log chunk
+that a kept full backup may need for a point-in-time restore: a chunk goes only when all
+its transactions are already inside the oldest kept full backup.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import binascii
+import calendar
+import json
+import os
+import posixpath
+import shlex
+import stat
+import time
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
+
+MANIFEST = "manifest.json"
+DELETING_MARK = ".deleting-"
+
+
+def parse_time(text):
+    """'2025-01-02T03:04:05Z' -> seconds since the epoch (None when unparsable)."""
+    try:
+        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return None
+
+
+def zxid_int(value):
+    return int(value, 16) if isinstance(value, str) else value
+
+
+def _listdir(session, path):
+    try:
+        return session.sftp.listdir_attr(path)
+    except IOError:
+        return None
+
+
+def ensembles(session, root):
+    """Names of the ensembles with a directory under ``root``."""
+    entries = _listdir(session, root)
+    if entries is None:
+        raise SshError(session.label, "%s does not exist or cannot be listed" % root)
+    return sorted(e.filename for e in entries if stat.S_ISDIR(e.st_mode or 0) and not e.filename.startswith("."))
+
+
+def _entry(ensemble, name, path, manifest):
+    arch = manifest.get("archive") or {}
+    return {
+        "id": name, "ensemble": ensemble, "path": path, "complete": True,
+        "kind": manifest.get("kind"), "mode": manifest.get("mode"),
+        "created": manifest.get("created"),
+        "member": manifest.get("member"),
+        "zxid": manifest.get("zxid") or {},
+        "time_range": manifest.get("time_range"),
+        "archive": {k: arch.get(k) for k in ("file", "bytes", "sha256", "compression", "encryption")},
+        "raw_bytes": (manifest.get("totals") or {}).get("bytes"),
+        "files": len(manifest.get("files") or []),
+        "digest": manifest.get("digest"),
+        "verified": None,
+    }
+
+
+def list_backups(session, root, ensemble, kinds=None):
+    """(complete backups sorted by creation time, debris) of one ensemble.
+
+    ``kinds`` (e.g. ('full',)) skips, by their id, backups of other kinds without
+    reading their manifests."""
+    edir = posixpath.join(root, ensemble)
+    entries = _listdir(session, edir) or []
+    backups, debris = [], []
+    for e in entries:
+        if not stat.S_ISDIR(e.st_mode or 0):
+            continue
+        path = posixpath.join(edir, e.filename)
+        if e.filename.startswith("."):
+            if ssh_push.PARTIAL_MARK in e.filename or DELETING_MARK in e.filename:
+                debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime,
+                               "kind": "deleting" if DELETING_MARK in e.filename else "partial"})
+            continue
+        if kinds and not any("-%s-" % k in e.filename for k in kinds):
+            continue
+        names = set(session.sftp.listdir(path))
+        if ssh_push.CHECKSUMS not in names or MANIFEST not in names:
+            debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime, "kind": "incomplete"})
+            continue
+        try:
+            with session.sftp.open(posixpath.join(path, MANIFEST), "rb") as f:
+                manifest = json.loads(f.read().decode("utf-8"))
+        except (IOError, ValueError) as exc:
+            b = {"id": e.filename, "ensemble": ensemble, "path": path, "complete": True, "kind": None,
+                 "created": None, "zxid": {}, "verified": False, "problems": ["manifest.json is unreadable: %s" % exc]}
+            backups.append(b)
+            continue
+        backups.append(_entry(ensemble, e.filename, path, manifest))
+    backups.sort(key=lambda b: (b.get("created") or "", b["id"]))
+    return backups, debris
+
+
+def verify(session, backup):
+    """Have the host check every file against SHA256SUMS; updates and returns ``backup``."""
+    cmd = "cd %s && sha256sum --strict -c %s" % (shlex.quote(backup["path"]), ssh_push.CHECKSUMS)
+    rc, out, err = session.run(cmd)
+    problems = [line for line in (out + err).splitlines() if line and not line.endswith(": OK")]
+    listed = [line.split(":")[0] for line in out.splitlines() if line.endswith(": OK")]
+    arch = (backup.get("archive") or {}).get("file")
+    if rc == 0 and arch and arch not in listed:
+        problems.append("%s is not covered by %s" % (arch, ssh_push.CHECKSUMS))
+    backup["verified"] = rc == 0 and not problems
+    backup["problems"] = backup.get("problems", []) + problems
+    return backup
+
+
+def plan_retention(backups, keep_last=None, keep_days=None, now=None):
+    """Split complete backups into (keep, delete) lists of (backup, reason).
+
+    ``backups`` are catalog entries of one ensemble.  A full backup whose verification
+    failed (``verified`` False) neither counts toward ``keep_last`` nor serves as a base
+    for point-in-time restores; it is deleted only when it is older than the oldest
+    full backup kept.
+    """
+    now = time.time() if now is None else now
+    fulls = sorted((b for b in backups if b.get("kind") == "full"),
+                   key=lambda b: (b.get("created") or "", b["id"]), reverse=True)
+    keep, delete, bases, undecided = [], [], [], []
+    for b in fulls:
+        ok = b.get("verified") is not False
+        age_days = (now - (parse_time(b.get("created")) or now)) / 86400.0
+        reason = None
+        if ok and keep_last and len(bases) < keep_last:
+            reason = "one of the newest %d full backups" % keep_last
+        elif keep_days is not None and age_days <= keep_days:
+            reason = "younger than %s days" % keep_days
+        elif ok and not bases:
+            reason = "the newest full backup that verifies"
+        if reason:
+            keep.append((b, reason))
+            if ok:
+                bases.append(b)
+        else:
+            undecided.append(b)
+    if keep_days is not None:
+        # A restore to the start of the window needs the newest full backup before it.
+        for b in undecided:
+            if b.get("verified") is not False:
+                keep.append((b, "the base for point-in-time restores back to %s days" % keep_days))
+                bases.append(b)
+                undecided.remove(b)
+                break
+    oldest_base = min((b.get("created") or "" for b in bases), default=None)
+    for b in undecided:
+        if b.get("verified") is False and oldest_base is not None and (b.get("created") or "") > oldest_base:
+            keep.append((b, "fails verification; newer than the oldest kept full backup, so left for inspection"))
+        else:
+            delete.append((b, "older than the full backups kept"))
+    lasts = [zxid_int((b.get("zxid") or {}).get("last")) for b in bases]
+    oldest = min((z for z in lasts if z is not None), default=None)
+    for c in backups:
+        if c.get("kind") == "full":
+            continue
+        if c.get("kind") != "logs":
+            keep.append((c, "unknown kind: never deleted automatically"))
+            continue
+        last = zxid_int((c.get("zxid") or {}).get("last"))
+        if oldest is None or last is None or last > oldest:
+            keep.append((c, "holds transactions after the oldest kept full backup (point-in-time restore)"))
+        else:
+            delete.append((c, "all its transactions are inside the oldest kept full backup"))
+    return keep, delete
+
+
+def plan_debris(debris, max_age_hours, now=None):
+    """The debris entries older than ``max_age_hours``."""
+    now = time.time() if now is None else now
+    return [d for d in debris if d.get("mtime") is not None and now - d["mtime"] > max_age_hours * 3600.0]
+
+
+def delete(session, path):
+    """Delete a backup directory: first hide it (atomic rename), then remove it."""
+    parent, name = posixpath.split(path)
+    if not name.startswith("."):
+        hidden = posixpath.join(parent, ".%s%s%s" % (name, DELETING_MARK,
+                                                     binascii.hexlify(os.urandom(4)).decode("ascii")))
+        try:
+            session.sftp.rename(path, hidden)
+        except IOError as exc:
+            raise SshError(session.label, "cannot delete %s: %s" % (path, exc))
+        path = hidden
+    why = ssh_push.remove_tree(session, path, timeout=session.timeout)
+    if why is not None:
+        raise SshError(session.label, "%s was hidden but not removed (%s); the next prune retries" % (path, why))

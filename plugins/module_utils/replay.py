@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Replay: a snapshot plus the transaction logs after it, as a ZooKeeper server loads
+them on start (``FileTxnSnapLog.restore``), up to the end, a target zxid or a target
+time; then the canonical tree digest.
+
+ZooKeeper's own digest is checked on the way where the files carry it (3.6+): the
+snapshot's digest once the replay reaches the snapshot's digest zxid, then the digest
+logged with every later transaction.  A mismatch means the files, or this replay,
+differ from what the server had.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.datatree import DataTree
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
+    DEFAULT_LIMIT, FormatError, hexzxid)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.snapshot import read_snapshot
+from ansible_collections.zkops.zookeeper.plugins.module_utils.txnlog import LogReader
+
+ZK_DIGEST_VERSION = 2
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+class ReplayError(FormatError):
+    pass
+
+
+def load_snapshot(path, zk_digest=True, limit=DEFAULT_LIMIT):
+    """(DataTree, SnapshotInfo) of one snapshot; raises FormatError when it is damaged."""
+    tree = DataTree(zk_digest=zk_digest)
+    info = read_snapshot(path, nodes=tree.nodes, acl_encoder=tree.snapshot_acl_encoder,
+                         limit=limit, zk_digest=zk_digest, raise_errors=True)
+    if info.errors:
+        e = info.errors[0]
+        raise FormatError(e["message"], e["offset"], path)
+    tree.sessions = dict(info.sessions)
+    tree.index_ephemerals()
+    if zk_digest:
+        tree.zk_digest = info.zk_digest
+    tree.last_zxid = info.zxid or 0
+    return tree, info
+
+
+class DigestCheck:
+    """ZooKeeper's digest, compared where the files record it."""
+
+    def __init__(self, info):
+        self.checked = 0
+        self.mismatches = []
+        self.pending = None
+        d = info.digest
+        if d and d[0] > 0 and d[0] >= (info.zxid or 0):
+            self.pending = d           # fuzzy until the replay reaches d[0]
+        self.skipped_version = 0
+
+    def _compare(self, zxid, version, expect, actual):
+        if version != ZK_DIGEST_VERSION:
+            self.skipped_version += 1
+            return
+        self.checked += 1
+        if expect & _U64 != actual:
+            if len(self.mismatches) < 20:
+                self.mismatches.append({"zxid": hexzxid(zxid), "expected": expect & _U64,
+                                        "computed": actual})
+
+    def after_snapshot(self, tree, snap_zxid):
+        if self.pending and self.pending[0] == snap_zxid:
+            self._compare(snap_zxid, self.pending[1], self.pending[2], tree.zk_digest)
+            self.pending = None
+
+    def after_txn(self, tree, txn):
+        if self.pending is not None:
+            if txn.zxid == self.pending[0]:
+                self._compare(txn.zxid, self.pending[1], self.pending[2], tree.zk_digest)
+                self.pending = None
+            return
+        if txn.digest is not None:
+            self._compare(txn.zxid, txn.digest[0], txn.digest[1], tree.zk_digest)
+
+    def result(self):
+        return {"checked": self.checked, "mismatches": self.mismatches,
+                "unreached_snapshot_digest": hexzxid(self.pending[0]) if self.pending else None,
+                "other_versions": self.skipped_version}
+
+
+def replay(snapshot_path, log_paths, target_zxid=None, target_time=None, zk_digest=True,
+           limit=DEFAULT_LIMIT, on_txn=None):
+    """Load ``snapshot_path`` and apply the logs (paths in zxid order).
+
+    Like ZooKeeper, transactions at or below the snapshot's zxid at the start of the
+    logs are skipped, and every later one is applied.  Stops before the first
+    transaction above ``target_zxid`` or later than ``target_time`` (milliseconds since
+    the epoch, as logged by the leader).  Stops at the first damaged record (raising
+    ReplayError): replaying past it would not give a state the ensemble ever had.
+
+    Returns (DataTree, result dict).
+    """
+    tree, info = load_snapshot(snapshot_path, zk_digest=zk_digest, limit=limit)
+    snap_zxid = info.zxid or 0
+    check = DigestCheck(info) if zk_digest else None
+    if check:
+        check.after_snapshot(tree, snap_zxid)
+    applied = 0
+    skipped = 0
+    last_time = None
+    stopped = None
+    started = False
+    errors = {}
+    for path in log_paths:
+        reader = LogReader(path, limit=limit, stop_after=target_zxid)
+        for txn in reader:
+            if not started:
+                if txn.zxid <= snap_zxid:
+                    skipped += 1
+                    continue
+                started = True
+            if target_zxid is not None and txn.zxid > target_zxid:
+                stopped = "target_zxid"
+                break
+            if target_time is not None and txn.time > target_time:
+                stopped = "target_time"
+                break
+            rc = tree.apply(txn)
+            if rc:
+                errors[rc] = errors.get(rc, 0) + 1
+            if check:
+                check.after_txn(tree, txn)
+            applied += 1
+            last_time = txn.time
+            if on_txn is not None:
+                on_txn(tree, txn)
+        if reader.errors:
+            e = reader.errors[0]
+            raise ReplayError("replay stopped: %s" % e["message"], e["offset"], path)
+        if stopped:
+            break
+        if target_zxid is not None and started and tree.last_zxid >= target_zxid:
+            stopped = "target_zxid"
+            break
+    result = {
+        "snapshot": info.name,
+        "snapshot_zxid": hexzxid(snap_zxid),
+        "snapshot_end_zxid": hexzxid(info.end_zxid),
+        "last_zxid": hexzxid(tree.last_zxid),
+        "last_time": last_time,
+        "applied": applied,
+        "skipped": skipped,
+        "stopped_by": stopped,
+        "ignored_errors": {str(k): v for k, v in sorted(errors.items())},
+        "zk_digest": check.result() if check else None,
+        "sessions": len(tree.sessions),
+        "snapshot_info": info,
+    }
+    return tree, result
+
+
+def summarize(tree, include_ephemeral=False):
+    """Znode counts and both canonical digests of a replayed tree."""
+    d = tree.digest(include_ephemeral=include_ephemeral)
+    ephemeral = sum(len(v) for v in tree.ephemerals.values())
+    return {
+        "znodes": len(tree.nodes),
+        "znode_count": d["count"],
+        "ephemeral_znodes": ephemeral,
+        "digest": d["digest"],
+        "typed_digest": d["typed_digest"],
+        "digest_version": d["version"],
+        "include_ephemeral": include_ephemeral,
+    }

@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Push files to one or more storage hosts so that they arrive verified or not at all.
+
+Knows nothing of what is pushed.  ``Push`` writes into a hidden staging directory
+``<root>/<parent>/.<name>.partial-<random>`` on every host, streaming (data written to
+``open()``'s file goes to every host as it comes, so nothing needs to fit on the local
+disk).  ``commit()`` flushes the files to stable storage on each host, has each host
+compute the SHA-256 of what it holds, compares with what was sent, writes a checksum
+file (``SHA256SUMS``, the format of ``sha256sum``) and only then renames the staging
+directory to ``<root>/<parent>/<name>``.  A directory without the leading dot and
+with its checksum file is therefore complete and verified; anything else is debris of
+an interrupted push (``PARTIAL_MARK`` in its name) that readers ignore.
+
+The storage host needs an SFTP server and a shell with coreutils (``sha256sum``,
+``sync``, ``df``).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import binascii
+import hashlib
+import os
+import posixpath
+import shlex
+import socket
+import stat
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
+
+CHECKSUMS = "SHA256SUMS"
+PARTIAL_MARK = ".partial-"
+CLEANUP_TIMEOUT = 10.0
+
+
+def staging_name(name):
+    return ".%s%s%s" % (name, PARTIAL_MARK, binascii.hexlify(os.urandom(4)).decode("ascii"))
+
+
+def _q(path):
+    return shlex.quote(path)
+
+
+def free_space(session, path):
+    """Free bytes on the file system of ``path`` on the host (None when unknown)."""
+    try:
+        rc, out, _err = session.run("df -Pk -- %s" % _q(path), timeout=CLEANUP_TIMEOUT)
+    except SshError:
+        return None
+    lines = out.strip().splitlines()
+    if rc != 0 or len(lines) < 2:
+        return None
+    try:
+        return int(lines[-1].split()[3]) * 1024
+    except (IndexError, ValueError):
+        return None
+
+
+def explain_io(session, path, exc, what):
+    """An SshError for an I/O failure on ``session`` while doing ``what``."""
+    if isinstance(exc, SshError):
+        return exc
+    if isinstance(exc, socket.timeout):
+        return SshError(session.label, "no progress for %ss while %s: the backup host stopped answering "
+                                       "(down, cut off, or overloaded)" % (session.timeout, what))
+    text = str(exc) or exc.__class__.__name__
+    free = free_space(session, posixpath.dirname(path))
+    if free is not None and free < 1 << 20:
+        return SshError(session.label, "no space left while %s: %s has %d bytes free (%s)"
+                        % (what, posixpath.dirname(posixpath.dirname(path)), free, text))
+    return SshError(session.label, "%s failed: %s" % (what, text))
+
+
+def ensure_dirs(session, root, parts, mode=0o700):
+    """Make ``root/parts...`` exist (``root`` itself must); return the path."""
+    sftp = session.sftp
+    try:
+        st = sftp.stat(root)
+    except IOError:
+        raise SshError(session.label, "%s does not exist on the host: create it (owned by the SSH user, "
+                                      "mode 0700) or set the root directory option" % root)
+    if not stat.S_ISDIR(st.st_mode):
+        raise SshError(session.label, "%s is not a directory" % root)
+    path = root
+    for part in parts:
+        path = posixpath.join(path, part)
+        try:
+            sftp.stat(path)
+        except IOError:
+            try:
+                sftp.mkdir(path, mode)
+            except IOError as exc:
+                try:
+                    sftp.stat(path)      # made by a concurrent push
+                except IOError:
+                    raise explain_io(session, path + "/x", exc, "creating %s" % path)
+    return path
+
+
+def exists(session, path):
+    try:
+        session.sftp.stat(path)
+        return True
+    except IOError:
+        return False
+
+
+def remove_tree(session, path, timeout=CLEANUP_TIMEOUT):
+    """rm -rf on the host; returns None or the reason it failed."""
+    try:
+        rc, _out, err = session.run("rm -rf -- %s" % _q(path), timeout=timeout)
+    except SshError as exc:
+        return exc.reason
+    return None if rc == 0 else (err.strip() or "rm exited %d" % rc)
+
+
+def checksums_text(files):
+    """SHA256SUMS content for {name: sha256}."""
+    return "".join("%s  %s\n" % (files[n], n) for n in sorted(files)).encode("utf-8")
+
+
+def remote_sha256(session, directory, names, sync=True, timeout=None):
+    """{name: sha256} computed on the host (after flushing the files when ``sync``)."""
+    files = " ".join(_q(n) for n in names)
+    cmd = "cd %s && " % _q(directory)
+    if sync:
+        cmd += "{ sync -- %s 2>/dev/null || sync; } && " % files
+    cmd += "sha256sum -- %s" % files
+    rc, out, err = session.run(cmd, timeout=timeout)
+    if rc != 0:
+        raise SshError(session.label, "verifying %s failed: %s" % (directory, err.strip() or "exit code %d" % rc))
+    got = {}
+    for line in out.splitlines():
+        parts = line.strip().split(None, 1)
+        if len(parts) == 2:
+            got[parts[1].lstrip("*")] = parts[0].lower()
+    return got
+
+
+class _Dest:
+    def __init__(self, session, final, staging):
+        self.session = session
+        self.final = final
+        self.staging = staging
+        self.file = None
+        self.committed = False
+        self.broken = False
+
+    def failed(self, exc, path, what):
+        """Mark this destination as unusable after ``exc`` (a stalled connection stays
+        unusable); return the SshError to raise."""
+        if isinstance(exc, (socket.timeout, EOFError)) or "closed" in str(exc).lower():
+            self.broken = True
+        return explain_io(self.session, path, exc, what)
+
+
+class FanOutFile:
+    """A file being written to every destination; tracks size and SHA-256."""
+
+    def __init__(self, push, name):
+        self.push = push
+        self.name = name
+        self.size = 0
+        self._hash = hashlib.sha256()
+        for d in push.dests:
+            path = posixpath.join(d.staging, name)
+            try:
+                f = d.session.sftp.open(path, "wb", bufsize=0)
+                f.set_pipelined(True)
+            except (IOError, OSError, socket.timeout) as exc:
+                raise explain_io(d.session, path, exc, "creating %s" % path)
+            d.file = f
+
+    def write(self, data):
+        self._hash.update(data)
+        self.size += len(data)
+        for d in self.push.dests:
+            try:
+                d.file.write(data)
+            except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
+                raise d.failed(exc, posixpath.join(d.staging, self.name), "writing %s" % self.name)
+
+    def close(self):
+        """Wait until every host acknowledged every write; return the SHA-256."""
+        for d in self.push.dests:
+            f, d.file = d.file, None
+            if f is None:
+                continue
+            try:
+                f.close()
+            except Exception as exc:
+                raise d.failed(exc, posixpath.join(d.staging, self.name), "finishing %s" % self.name)
+        digest = self._hash.hexdigest()
+        self.push.files[self.name] = digest
+        self.push.sizes[self.name] = self.size
+        return digest
+
+
+class Push:
+    """A new directory ``root/parent.../name`` written to every session's host."""
+
+    def __init__(self, sessions, root, parent_parts, name, checksums=CHECKSUMS, sync=True):
+        self.sessions = sessions
+        self.root = root
+        self.parent_parts = list(parent_parts)
+        self.name = name
+        self.checksums = checksums
+        self.sync = sync
+        self.dests = []
+        self.files = {}
+        self.sizes = {}
+        self.leftovers = []
+
+    def begin(self):
+        stage = staging_name(self.name)
+        for s in self.sessions:
+            parent = ensure_dirs(s, self.root, self.parent_parts)
+            final = posixpath.join(parent, self.name)
+            if exists(s, final):
+                raise SshError(s.label, "%s already exists: refusing to overwrite a stored backup" % final)
+            staging = posixpath.join(parent, stage)
+            try:
+                s.sftp.mkdir(staging, 0o700)
+            except (IOError, OSError, socket.timeout) as exc:
+                raise explain_io(s, staging + "/x", exc, "creating %s" % staging)
+            self.dests.append(_Dest(s, final, staging))
+        return self
+
+    def open(self, name):
+        return FanOutFile(self, name)
+
+    def put(self, name, data):
+        f = self.open(name)
+        f.write(data)
+        return f.close()
+
+    def commit(self):
+        """Verify on every host, then rename into place; returns one dict per host."""
+        self.put(self.checksums, checksums_text(self.files))
+        names = sorted(self.files)
+        for d in self.dests:
+            got = remote_sha256(d.session, d.staging, names, sync=self.sync)
+            bad = [n for n in names if got.get(n) != self.files[n]]
+            if bad:
+                raise SshError(d.session.label, "verification failed: the SHA-256 computed on the host differs "
+                                                "from what was sent for %s" % ", ".join(bad))
+        out = []
+        for d in self.dests:
+            try:
+                d.session.sftp.rename(d.staging, d.final)
+            except (IOError, OSError, socket.timeout) as exc:
+                raise explain_io(d.session, d.final + "/x", exc, "renaming %s to %s" % (d.staging, d.final))
+            d.committed = True
+            if self.sync:
+                d.session.run("sync -- %s 2>/dev/null || true" % _q(posixpath.dirname(d.final)))
+            out.append({"host": d.session.label, "path": d.final, "verified": True,
+                        "sha256": dict(self.files), "bytes": sum(self.sizes.values())})
+        return out
+
+    def abort(self):
+        """Remove the staging directories that can be reached; remember the others."""
+        for d in self.dests:
+            if d.committed:
+                continue
+            d.file = None
+            if d.broken:
+                self.leftovers.append({"host": d.session.label, "path": d.staging,
+                                       "reason": "the host stopped answering"})
+                d.session.close()
+                continue
+            why = remove_tree(d.session, d.staging)
+            if why is not None:
+                self.leftovers.append({"host": d.session.label, "path": d.staging, "reason": why})
+        return self.leftovers

@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SSH connections to storage hosts with paramiko: strict host keys, key authentication.
+
+Knows nothing of what is stored.  Every module that reaches a backup host takes
+``ssh_argument_spec()`` (documented once in the ``zkops.zookeeper.ssh`` doc fragment)
+and calls ``connect()``, which returns an ``SshSession`` with an SFTP client and a way to
+run a command.  Host keys are checked against a known_hosts file with paramiko's
+RejectPolicy unless the user turns checking off: an unknown or changed host key fails
+before authentication, so nothing is sent to a host that is not the one expected.
+
+Works with paramiko 2.12 (Debian 12) and current releases.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import io
+import os
+import socket
+import traceback
+
+PARAMIKO_IMP_ERR = None
+try:
+    import paramiko
+    import paramiko.common
+    HAS_PARAMIKO = True
+except ImportError:  # pragma: no cover - depends on the host
+    paramiko = None
+    PARAMIKO_IMP_ERR = traceback.format_exc()
+    HAS_PARAMIKO = False
+
+_ARGSPEC = dict(
+    ssh_user=dict(type="str", default="root"),
+    ssh_port=dict(type="int", default=22),
+    ssh_private_key_file=dict(type="path"),
+    ssh_private_key=dict(type="str", no_log=True),
+    ssh_private_key_passphrase=dict(type="str", no_log=True),
+    ssh_known_hosts_file=dict(type="path", default="~/.ssh/known_hosts"),
+    ssh_host_key_checking=dict(type="bool", default=True),
+    ssh_connect_timeout=dict(type="float", default=10.0),
+    ssh_timeout=dict(type="float", default=60.0),
+)
+MUTUALLY_EXCLUSIVE = [("ssh_private_key_file", "ssh_private_key")]
+
+# Large SFTP windows: the receiving side of a push is the storage host's, but the
+# client's own window matters for reads (catalog, restores).
+WINDOW_SIZE = 1 << 27
+MAX_PACKET_SIZE = 1 << 15
+
+
+def ssh_argument_spec():
+    """A fresh copy of the common SSH options; modules .update() it with their own."""
+    return copy.deepcopy(_ARGSPEC)
+
+
+class SshError(Exception):
+    """An SSH problem, with the host it concerns and a message that says what to do."""
+
+    def __init__(self, host, message):
+        super(SshError, self).__init__("%s: %s" % (host, message))
+        self.host = host
+        self.reason = message
+
+
+def require_paramiko(module):
+    if not HAS_PARAMIKO:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib(
+            "paramiko", reason="to reach backup hosts over SSH (apt install python3-paramiko, or pip install paramiko)"),
+            exception=PARAMIKO_IMP_ERR)
+
+
+def _fast_bytes(s, encoding="utf8"):
+    if isinstance(s, bytes):
+        return s
+    if isinstance(s, str):
+        return s.encode(encoding)
+    raise TypeError("Expected unicode or bytes, got %s" % type(s))
+
+
+def _speed_up_old_paramiko():
+    """paramiko before 3.0 formats repr() of every 32 KiB message into an exception it
+    then discards (common.asbytes -> py3compat.b), which makes SFTP three times slower.
+    Give it a b() whose error message names only the type; behaviour is unchanged."""
+    version = getattr(paramiko, "__version_info__", (3,))
+    if version < (3,) and getattr(paramiko.common, "b", None) is not None:
+        paramiko.common.b = _fast_bytes
+
+
+if HAS_PARAMIKO:
+    _speed_up_old_paramiko()
+
+
+def split_host(text, default_port):
+    """'host', 'host:port', '[v6]:port' or 'user@host...' -> (user or None, host, port)."""
+    user = None
+    if "@" in text:
+        user, text = text.rsplit("@", 1)
+    if text.startswith("["):
+        host, _sep, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    if not host:
+        raise ValueError("no host name in %r" % text)
+    try:
+        return user, host, int(port) if port else default_port
+    except ValueError:
+        raise ValueError("%r is not a port number in %r" % (port, text))
+
+
+def _load_key(params):
+    """The private key from ssh_private_key (content), or None to use the key file."""
+    text = params.get("ssh_private_key")
+    if not text:
+        return None
+    passphrase = params.get("ssh_private_key_passphrase")
+    errors = []
+    for name in ("Ed25519Key", "ECDSAKey", "RSAKey", "DSSKey"):
+        cls = getattr(paramiko, name, None)
+        if cls is None:
+            continue
+        try:
+            return cls.from_private_key(io.StringIO(text), password=passphrase)
+        except paramiko.PasswordRequiredException:
+            raise SshError("-", "ssh_private_key is encrypted: give ssh_private_key_passphrase")
+        except (paramiko.SSHException, ValueError, TypeError, IndexError) as exc:
+            errors.append(exc.__class__.__name__)
+    raise SshError("-", "ssh_private_key is not a private key paramiko can read (OpenSSH or PEM format "
+                        "of an ed25519, ECDSA or RSA key), or the passphrase is wrong")
+
+
+class SshSession:
+    """One authenticated SSH connection: ``sftp`` and ``run()``."""
+
+    def __init__(self, label, client, timeout):
+        self.label = label
+        self.client = client
+        self.timeout = timeout
+        self._sftp = None
+
+    @property
+    def sftp(self):
+        if self._sftp is None:
+            self._sftp = paramiko.SFTPClient.from_transport(
+                self.client.get_transport(), window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE)
+            self._sftp.get_channel().settimeout(self.timeout)
+        return self._sftp
+
+    def run(self, command, timeout=None):
+        """Run a command; return (rc, stdout, stderr) as text."""
+        try:
+            chan = self.client.get_transport().open_session()
+            chan.settimeout(timeout or self.timeout)
+            chan.exec_command(command)
+            out, err = [], []
+            while True:
+                if chan.recv_ready():
+                    out.append(chan.recv(65536))
+                    continue
+                if chan.recv_stderr_ready():
+                    err.append(chan.recv_stderr(65536))
+                    continue
+                data = chan.recv(65536)
+                if not data:
+                    break
+                out.append(data)
+            while chan.recv_stderr_ready():
+                err.append(chan.recv_stderr(65536))
+            rc = chan.recv_exit_status()
+            chan.close()
+        except socket.timeout:
+            raise SshError(self.label, "no answer within %ss while running a command (host down or "
+                                       "cut off?)" % (timeout or self.timeout))
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SshError(self.label, "the connection failed while running a command: %s" % exc)
+        return (rc, b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace"))
+
+    def close(self):
+        for thing in (self._sftp, self.client):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:
+                    pass
+        self._sftp = None
+
+
+class _AcceptPolicy(object):
+    """Host key checking turned off: accept, but remember what was accepted."""
+
+    def __init__(self):
+        self.accepted = []
+
+    def missing_host_key(self, client, hostname, key):
+        self.accepted.append("%s %s" % (key.get_name(), key.get_base64()))
+
+
+def connect(params, target, warnings=None):
+    """Open an SshSession to ``target`` ('host', 'host:port', 'user@host:port').
+
+    Raises SshError with a message that says what went wrong and what to check.
+    """
+    try:
+        user, host, port = split_host(target, params.get("ssh_port") or 22)
+    except ValueError as exc:
+        raise SshError(target, str(exc))
+    user = user or params.get("ssh_user") or "root"
+    label = host if port == 22 else "%s:%d" % (host, port)
+    client = paramiko.SSHClient()
+    known = os.path.expanduser(params.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")
+    if params.get("ssh_host_key_checking", True):
+        if not os.path.isfile(known):
+            raise SshError(label, "the known_hosts file %s does not exist: strict host key checking needs "
+                                  "the backup host's key there (ssh-keyscan it once and check the fingerprint), "
+                                  "or set ssh_known_hosts_file" % known)
+        try:
+            client.load_host_keys(known)
+        except (IOError, paramiko.SSHException) as exc:
+            raise SshError(label, "cannot read the known_hosts file %s: %s" % (known, exc))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    else:
+        policy = _AcceptPolicy()
+        client.set_missing_host_key_policy(policy)
+    try:
+        pkey = _load_key(params)
+    except SshError as exc:
+        raise SshError(label, exc.reason)
+    key_file = params.get("ssh_private_key_file")
+    if key_file:
+        key_file = os.path.expanduser(key_file)
+        if not os.path.isfile(key_file):
+            raise SshError(label, "the private key file %s does not exist (ssh_private_key_file)" % key_file)
+    timeout = params.get("ssh_connect_timeout") or 10.0
+    try:
+        client.connect(host, port=port, username=user, pkey=pkey, key_filename=key_file,
+                       passphrase=params.get("ssh_private_key_passphrase"),
+                       look_for_keys=pkey is None and not key_file, allow_agent=False,
+                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+    except paramiko.BadHostKeyException as exc:
+        client.close()
+        raise SshError(label, "host key verification failed: %s offered a %s key that differs from the one in "
+                              "%s. This can be a man-in-the-middle attack or a reinstalled host; nothing "
+                              "was sent. Check the fingerprint before you update the known_hosts file."
+                       % (label, exc.key.get_name(), known))
+    except paramiko.AuthenticationException as exc:
+        client.close()
+        raise SshError(label, "authentication as %s failed (%s): check that the key is in the user's "
+                              "authorized_keys on the backup host" % (user, exc))
+    except paramiko.SSHException as exc:
+        client.close()
+        if "not found in known_hosts" in str(exc):
+            raise SshError(label, "the host key of %s is not in %s: strict host key checking refuses unknown "
+                                  "hosts; nothing was sent. Add the host's key after checking its fingerprint."
+                           % (label, known))
+        raise SshError(label, "SSH failed: %s" % exc)
+    except socket.timeout:
+        client.close()
+        raise SshError(label, "no SSH answer from %s port %d within %ss (host down, cut off, or a firewall)"
+                       % (host, port, timeout))
+    except (socket.error, OSError, EOFError) as exc:
+        client.close()
+        raise SshError(label, "cannot connect to %s port %d: %s" % (host, port, exc))
+    if not params.get("ssh_host_key_checking", True) and warnings is not None and policy.accepted:
+        warnings.append("%s: host key checking is off; accepted the host key %s without checking it"
+                        % (label, policy.accepted[0][:80]))
+    return SshSession(label, client, params.get("ssh_timeout") or 60.0)
+
+
+def connect_all(params, targets, warnings=None):
+    """connect() to every target, in order; on any failure close the others and raise."""
+    sessions = []
+    try:
+        for t in targets:
+            sessions.append(connect(params, t, warnings))
+    except SshError:
+        close_all(sessions)
+        raise
+    return sessions
+
+
+def close_all(sessions):
+    for s in sessions:
+        s.close()

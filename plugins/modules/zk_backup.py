@@ -1,0 +1,383 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: zk_backup
+short_description: Back up a ZooKeeper member's data files to backup hosts over SSH, verified
+version_added: 0.1.0
+description:
+  - Runs on a member of a ZooKeeper ensemble. Reads the member's snapshot and transaction
+    logs wherever its zoo.cfg puts them (C(dataDir), and C(dataLogDir) when separate),
+    writes one archive and streams it over SFTP to every host in O(backup_hosts). Nothing
+    is staged on the member's disk.
+  - O(kind=full) archives the restorable set, the newest valid snapshot, the log that began
+    before it and every later log, each log cut after its last whole record (the
+    preallocated zeros are never read or sent), plus the epoch files.
+  - O(kind=logs) archives only the transaction records after the last zxid already stored
+    on the backup hosts for the ensemble (continuous log shipping, the base of
+    point-in-time restores). The first full backup starts the chain.
+  - Hot by default (O(mode=auto) with a running server). The member must serve and catch up
+    with the highest zxid any member had when the backup started; the archive holds nothing
+    above the zxid the member had committed then. If the server stops serving before the
+    archive is stored, the backup is thrown away. With the server stopped (for instance by
+    M(zkops.zookeeper.zk_quiesce)) the backup is cold and takes every whole record.
+  - The archive is a tar stream with a C(manifest.json) (backup id, ensemble, member,
+    ZooKeeper version, zxids, time range, epochs, SHA-256 and size of every file, zoo.cfg
+    with passwords masked, the collection version and with O(deep=true) the znode count
+    and tree digest at the last zxid), compressed and optionally encrypted; see
+    C(docs/archive-format.md).
+  - Each backup host receives the files under a hidden temporary name, flushes them to
+    disk and computes their SHA-256; only when it matches what was sent is the directory
+    renamed to C(<backup_root>/<ensemble>/<backup id>/). A backup is therefore complete and
+    verified, or absent; an interrupted one leaves at most a hidden C(.partial-)
+    directory, which M(zkops.zookeeper.zk_backup_catalog) removes.
+  - Idempotent for O(kind=full) unless O(force=true), when the newest full backup on every
+    backup host already holds the member's last zxid, and for O(kind=logs), when there is
+    nothing new to ship.
+author:
+  - zkops maintainers
+extends_documentation_fragment:
+  - zkops.zookeeper.ssh
+attributes:
+  check_mode:
+    support: full
+    description: >-
+      Connects to the backup hosts (checking their keys), reads the log-shipping state and
+      plans the archive, then reports what would be sent without sending or writing anything.
+  diff_mode:
+    support: none
+options:
+  backup_hosts:
+    description:
+      - The backup hosts to push to, as C(host), C(host:port) or C(user@host:port). Every one
+        receives the same archive; the backup fails unless all of them verify it.
+    type: list
+    elements: str
+    required: true
+  backup_root:
+    description:
+      - The directory on the backup hosts that holds C(<ensemble>/<backup id>/). It must exist.
+    type: str
+    default: /srv/backups
+  ensemble:
+    description:
+      - The name of the ensemble, the directory below O(backup_root). Letters, digits, C(.),
+        C(_) and C(-).
+    type: str
+    required: true
+  kind:
+    description:
+      - V(full) archives the restorable set; V(logs) the transactions after those already shipped.
+    type: str
+    choices: [full, logs]
+    default: full
+  mode:
+    description:
+      - V(hot) backs up a serving member, V(cold) a stopped one; V(auto) chooses by whether the
+        server process of O(config_file) runs.
+    type: str
+    choices: [auto, hot, cold]
+    default: auto
+  config_file:
+    description: The member's zoo.cfg; it gives C(dataDir), C(dataLogDir) and the client port.
+    type: path
+    default: /etc/zookeeper/conf/zoo.cfg
+  data_dir:
+    description: Overrides C(dataDir) of O(config_file).
+    type: path
+  data_log_dir:
+    description: Overrides C(dataLogDir) of O(config_file).
+    type: path
+  server_id:
+    description: The server id of this member. Defaults to the number in C(<dataDir>/myid).
+    type: int
+  compression:
+    description:
+      - V(zstd) and V(lz4) need the C(zstandard) or C(lz4) Python library on the member
+        (python3-zstandard, python3-lz4); V(gzip) needs nothing. V(auto) chooses zstd, then
+        lz4, then gzip, by what is installed.
+    type: str
+    choices: [auto, none, gzip, zstd, lz4]
+    default: auto
+  compression_level:
+    description: The codec's level; the default is the codec's fastest useful one.
+    type: int
+  compression_threads:
+    description:
+      - With V(zstd), the number of worker threads that compress while the module reads and
+        hashes the files (V(0) compresses in the reading thread). Other codecs ignore it.
+    type: int
+    default: 1
+  encryption_key:
+    description:
+      - Encrypt the archive at rest with this key (AES-256-GCM in the STREAM construction,
+        through the C(cryptography) library; see C(docs/archive-format.md)). 32 random bytes
+        written in base64 (C(openssl rand -base64 32)) or hex. Never logged or returned; keep
+        it apart from the backups, which cannot be restored without it.
+      - The manifest next to the archive stays readable (file names, zxids, sizes, hashes,
+        zoo.cfg with passwords masked) so that the catalog works without the key.
+    type: str
+  deep:
+    description:
+      - Replay the archived snapshot and logs up to the archive's last zxid before sending, and
+        record the znode count and tree digest in the manifest. Costs a full read of the data
+        and memory for every znode; ignored for O(kind=logs).
+    type: bool
+    default: false
+  force:
+    description: With O(kind=full), take a backup even when the newest one holds the same last zxid.
+    type: bool
+    default: false
+  catch_up_timeout:
+    description:
+      - Hot backups, seconds to wait for the member to apply the highest zxid any member
+        reported at the start.
+    type: float
+    default: 30
+  status_timeout:
+    description: Seconds to wait for a member's answer to C(srvr).
+    type: float
+    default: 5
+  bandwidth_limit:
+    description:
+      - Send at most this many bytes per second (after compression), for instance V(50MB).
+        Unlimited when not set.
+    type: str
+  sync:
+    description:
+      - Have the backup hosts flush the files to stable storage before they verify them and
+        before the rename makes the backup visible.
+    type: bool
+    default: true
+notes:
+  - The backup hosts need SFTP and coreutils; the member needs paramiko and, for the codecs
+    and encryption, zstandard, lz4 or cryptography. The zkops.zookeeper.backup role installs them.
+  - The member's status is read with C(srvr) on its plain client port.
+  - An ensemble's logs are shipped from any member; a member that joined from a snapshot of
+    the leader may not hold the transactions right after the last shipped zxid and fails
+    with a message saying so (the role then tries another member).
+seealso:
+  - module: zkops.zookeeper.zk_backup_catalog
+  - module: zkops.zookeeper.zk_info
+  - module: zkops.zookeeper.zk_quiesce
+  - role: zkops.zookeeper.backup
+"""
+
+EXAMPLES = r"""
+- name: Hot full backup of this member to two backup hosts
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    backup_hosts:
+      - backup1.example.com
+      - backup2.example.com
+    ssh_private_key_file: /root/.ssh/zk_backup_ed25519
+    ssh_known_hosts_file: /etc/zookeeper/backup_known_hosts
+  register: backup
+
+- name: Ship the transactions logged since the last backup
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    kind: logs
+    backup_hosts: [backup1.example.com]
+
+- name: Encrypted, gzip, with the tree digest in the manifest, at most 50 MB/s
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    backup_hosts: [backup1.example.com:2222]
+    compression: gzip
+    encryption_key: "{{ vault_zk_backup_key }}"
+    deep: true
+    bandwidth_limit: 50MB
+    ssh_private_key: "{{ vault_zk_backup_ssh_key }}"
+
+- name: Cold backup of a quiesced member
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    mode: cold
+    backup_hosts: [backup1.example.com]
+"""
+
+RETURN = r"""
+backup_id:
+  description: The id of the backup (its directory name), or of the existing one when skipped.
+  returned: success, except in check mode
+  type: str
+  sample: 20250301T020000Z-full-3fa2c1
+skipped:
+  description: True when nothing was sent (nothing new to ship, or the newest full backup is current).
+  returned: always
+  type: bool
+reason:
+  description: Why nothing was sent.
+  returned: when skipped
+  type: str
+kind:
+  description: V(full) or V(logs).
+  returned: always
+  type: str
+mode:
+  description: V(hot) or V(cold).
+  returned: always
+  type: str
+ensemble:
+  description: The ensemble name.
+  returned: always
+  type: str
+member:
+  description: This member, C(id), C(role) (leader, follower...), C(address), C(zookeeper_version).
+  returned: always
+  type: dict
+zxid:
+  description: >-
+    The zxids of the archive as hex, C(snapshot) (full), C(base) (logs: the last zxid shipped
+    before), C(first) and C(last) transaction.
+  returned: always
+  type: dict
+  sample: {"snapshot": "0x100000000", "base": null, "first": "0x100000001", "last": "0x1000059f6"}
+time_range:
+  description: Times (ISO 8601 UTC) of the C(first) and C(last) transaction in the archive.
+  returned: always
+  type: dict
+epochs:
+  description: C(current) and C(accepted) epoch of the member (full backups).
+  returned: always
+  type: dict
+files:
+  description: The files archived, with C(path) in the archive, C(size), C(role), C(source) and zxids.
+  returned: always
+  type: list
+  elements: dict
+records:
+  description: The number of transaction records archived.
+  returned: always
+  type: int
+bytes_raw:
+  description: Bytes of data files archived (logs counted up to their last whole record).
+  returned: always
+  type: int
+bytes_apparent:
+  description: Apparent size of the source files (preallocated logs count 64 MiB each).
+  returned: always
+  type: int
+bytes_allocated:
+  description: Disk space the source files occupy.
+  returned: always
+  type: int
+bytes_sent:
+  description: Bytes of archive sent to each backup host (after compression and encryption).
+  returned: always
+  type: int
+duration:
+  description: Seconds the module took, connections and verification included.
+  returned: always
+  type: float
+throughput:
+  description: O(bytes_raw) per second of RV(duration), in bytes per second (0 when nothing was sent).
+  returned: always
+  type: int
+compression:
+  description: The codec used.
+  returned: always
+  type: str
+encrypted:
+  description: Whether the archive is encrypted.
+  returned: always
+  type: bool
+archive:
+  description: >-
+    The archive as stored: C(file) name, C(bytes), C(sha256), C(compression), C(raw_bytes)
+    (the tar stream) and C(encryption) (C(scheme) and C(key_id), or null).
+  returned: when a backup was taken
+  type: dict
+destinations:
+  description: >-
+    One entry per backup host: C(host), C(path) of the backup directory, C(verified) (the
+    host's own SHA-256 matched), C(sha256) of the archive, C(bytes).
+  returned: always
+  type: list
+  elements: dict
+digest:
+  description: >-
+    With O(deep=true), the replay's C(znode_count), C(digest), C(typed_digest),
+    C(digest_version) and C(zxid) (see docs/tree-digest.md).
+  returned: always
+  type: dict
+leftovers:
+  description: >-
+    On failure, hidden staging directories that could not be removed (host unreachable),
+    with the reason. They never look like a complete backup.
+  returned: failure
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.formatters import human_to_bytes
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
+from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+
+
+def argument_spec():
+    spec = ssh_transport.ssh_argument_spec()
+    spec.update(
+        backup_hosts=dict(type="list", elements="str", required=True),
+        backup_root=dict(type="str", default="/srv/backups"),
+        ensemble=dict(type="str", required=True),
+        kind=dict(type="str", choices=["full", "logs"], default="full"),
+        mode=dict(type="str", choices=["auto", "hot", "cold"], default="auto"),
+        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
+        data_dir=dict(type="path"),
+        data_log_dir=dict(type="path"),
+        server_id=dict(type="int"),
+        compression=dict(type="str", choices=["auto", "none", "gzip", "zstd", "lz4"], default="auto"),
+        compression_level=dict(type="int"),
+        compression_threads=dict(type="int", default=1),
+        encryption_key=dict(type="str", no_log=True),
+        deep=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+        catch_up_timeout=dict(type="float", default=30.0),
+        status_timeout=dict(type="float", default=5.0),
+        bandwidth_limit=dict(type="str"),
+        sync=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    ssh_transport.require_paramiko(module)
+    params = dict(module.params)
+    if params["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt the archive "
+                                                  "(apt install python3-cryptography)"),
+                         exception=encryption.CRYPTOGRAPHY_IMP_ERR)
+    if not params["backup_hosts"]:
+        module.fail_json(msg="backup_hosts is empty: give at least one backup host")
+    if params["bandwidth_limit"]:
+        try:
+            params["bandwidth_limit"] = human_to_bytes(params["bandwidth_limit"])
+        except ValueError as exc:
+            module.fail_json(msg="bandwidth_limit: %s (for instance 50MB)" % exc)
+    warnings = []
+    try:
+        result = backup.run(params, check_mode=module.check_mode, warnings=warnings)
+    except backup.BackupError as exc:
+        for w in warnings:
+            module.warn(w)
+        module.fail_json(msg=str(exc), changed=False, **exc.details)
+    for w in warnings:
+        module.warn(w)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: zk_backup_catalog
+short_description: List, verify and prune the ZooKeeper backups stored on a backup host
+version_added: 0.1.0
+description:
+  - Runs on any host that reaches the backup host over SSH (a member, the controller, a
+    bastion) and looks at what M(zkops.zookeeper.zk_backup) stored under
+    C(<backup_root>/<ensemble>/<backup id>/).
+  - Lists every complete backup with its kind, member, creation time and zxid range, and with
+    O(verify=true) whether it still verifies, that is whether the SHA-256 of every file,
+    computed on the backup host, still matches the one recorded when it was stored.
+  - Lists the debris of interrupted backups (hidden C(.partial-) and C(.deleting-)
+    directories). They never count as backups.
+  - With O(prune=true) deletes full backups beyond the retention (O(keep_last), O(keep_days))
+    and the shipped log chunks that no kept full backup needs for a point-in-time restore,
+    and debris older than O(debris_max_age). Never deletes the newest full backup that
+    verifies, nor a log chunk holding a transaction after the oldest kept full backup.
+    A backup is first hidden by an atomic rename, then removed.
+author:
+  - zkops maintainers
+extends_documentation_fragment:
+  - zkops.zookeeper.ssh
+attributes:
+  check_mode:
+    support: full
+    description: Lists and verifies; with O(prune=true) reports what it would delete and deletes nothing.
+  diff_mode:
+    support: none
+options:
+  backup_host:
+    description: The backup host, as C(host), C(host:port) or C(user@host:port).
+    type: str
+    required: true
+  backup_root:
+    description: The directory on the backup host that holds one directory per ensemble.
+    type: str
+    default: /srv/backups
+  ensemble:
+    description: Only this ensemble. All ensembles under O(backup_root) when not set.
+    type: str
+  backup_id:
+    description: Only this backup (for instance to verify the one just taken).
+    type: str
+  verify:
+    description: Have the backup host check every backup against its C(SHA256SUMS).
+    type: bool
+    default: true
+  prune:
+    description: Delete what the retention does not keep (needs O(keep_last) or O(keep_days)).
+    type: bool
+    default: false
+  keep_last:
+    description: Keep the newest this many full backups that verify.
+    type: int
+  keep_days:
+    description:
+      - Keep every full backup younger than this many days, and the newest one before that
+        window (a point-in-time restore to the start of the window needs it).
+    type: float
+  debris_max_age:
+    description: With O(prune=true), remove debris of interrupted backups older than this many hours.
+    type: float
+    default: 24
+notes:
+  - Kept full backups are the union of what O(keep_last) and O(keep_days) keep.
+  - A full backup that fails verification does not count toward O(keep_last); it is deleted only
+    when it is older than the oldest full backup kept, and newer ones are left for inspection.
+seealso:
+  - module: zkops.zookeeper.zk_backup
+  - role: zkops.zookeeper.backup
+"""
+
+EXAMPLES = r"""
+- name: List and verify the backups of one ensemble
+  zkops.zookeeper.zk_backup_catalog:
+    backup_host: backup1.example.com
+    ensemble: prod-zk
+  register: catalog
+
+- name: Keep the last 7 full backups and what they need; show what would go first
+  zkops.zookeeper.zk_backup_catalog:
+    backup_host: backup1.example.com
+    ensemble: prod-zk
+    prune: true
+    keep_last: 7
+  check_mode: true
+
+- name: Keep two weeks of point-in-time restores, from the controller
+  zkops.zookeeper.zk_backup_catalog:
+    backup_host: backup1.example.com
+    prune: true
+    keep_days: 14
+    ssh_private_key: "{{ vault_zk_backup_ssh_key }}"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+backups:
+  description: >-
+    The complete backups found (before any pruning), oldest first: C(id), C(ensemble), C(path), C(kind), C(mode),
+    C(created), C(member), C(zxid) (C(snapshot), C(base), C(first), C(last)), C(time_range),
+    C(archive) (C(file), C(bytes), C(sha256), C(compression), C(encryption)), C(raw_bytes),
+    C(files), C(digest), C(verified) (null when not checked) and C(problems).
+  returned: always
+  type: list
+  elements: dict
+unverified:
+  description: The ids of the backups that failed verification.
+  returned: always
+  type: list
+  elements: str
+debris:
+  description: Hidden leftovers of interrupted backups or deletions (C(path), C(kind), C(mtime)).
+  returned: always
+  type: list
+  elements: dict
+ensembles:
+  description: The ensembles looked at.
+  returned: always
+  type: list
+  elements: str
+log_shipping:
+  description: Per ensemble, the last zxid stored on the host (C(last_zxid), C(backup_id), C(updated)).
+  returned: always
+  type: dict
+pruned:
+  description: >-
+    What was deleted (or, in check mode, would be): C(id) or C(path), C(ensemble), C(kind)
+    and the C(reason).
+  returned: always
+  type: list
+  elements: dict
+kept:
+  description: With O(prune=true), every backup kept and why.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+
+
+def argument_spec():
+    spec = ssh_transport.ssh_argument_spec()
+    spec.update(
+        backup_host=dict(type="str", required=True),
+        backup_root=dict(type="str", default="/srv/backups"),
+        ensemble=dict(type="str"),
+        backup_id=dict(type="str"),
+        verify=dict(type="bool", default=True),
+        prune=dict(type="bool", default=False),
+        keep_last=dict(type="int"),
+        keep_days=dict(type="float"),
+        debris_max_age=dict(type="float", default=24.0),
+    )
+    return spec
+
+
+def _brief(b, reason):
+    return {"id": b.get("id"), "ensemble": b.get("ensemble"), "kind": b.get("kind"),
+            "path": b.get("path"), "created": b.get("created"),
+            "last_zxid": (b.get("zxid") or {}).get("last"), "reason": reason}
+
+
+def inspect(module, session):
+    p = module.params
+    root = p["backup_root"]
+    names = [p["ensemble"]] if p["ensemble"] else catalog.ensembles(session, root)
+    out = {"backups": [], "debris": [], "ensembles": names, "log_shipping": {}, "by_ensemble": {}}
+    for name in names:
+        backups, debris = catalog.list_backups(session, root, name)
+        if p["backup_id"]:
+            backups = [b for b in backups if b["id"] == p["backup_id"]]
+        if p["verify"]:
+            for b in backups:
+                if b.get("verified") is None:
+                    catalog.verify(session, b)
+        state = ship_state.read(session, "%s/%s" % (root.rstrip("/"), name))
+        if state is not None:
+            state = dict(state, last_zxid="0x%x" % state["last_zxid"] if state.get("last_zxid") is not None else None)
+        out["log_shipping"][name] = state
+        out["backups"].extend(backups)
+        out["debris"].extend(debris)
+        out["by_ensemble"][name] = (backups, debris)
+    return out
+
+
+def prune(module, session, found):
+    p = module.params
+    pruned, kept = [], []
+    for name, (backups, debris) in sorted(found["by_ensemble"].items()):
+        keep, delete = catalog.plan_retention(backups, p["keep_last"], p["keep_days"])
+        kept.extend(_brief(b, why) for b, why in keep)
+        targets = [(b["path"], _brief(b, why)) for b, why in delete]
+        targets += [(d["path"], {"path": d["path"], "ensemble": name, "kind": d["kind"],
+                                 "reason": "debris older than %s hours" % p["debris_max_age"]})
+                    for d in catalog.plan_debris(debris, p["debris_max_age"])]
+        for path, brief in targets:
+            if not module.check_mode:
+                catalog.delete(session, path)
+            pruned.append(brief)
+    return pruned, kept
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE,
+                           required_if=[("prune", True, ("keep_last", "keep_days"), True)])
+    ssh_transport.require_paramiko(module)
+    p = module.params
+    if p["keep_last"] is not None and p["keep_last"] < 1:
+        module.fail_json(msg="keep_last must be at least 1 (the newest full backup is always kept)")
+    if p["keep_days"] is not None and p["keep_days"] < 0:
+        module.fail_json(msg="keep_days must not be negative")
+    if p["prune"] and p["backup_id"]:
+        module.fail_json(msg="prune looks at every backup of an ensemble: do not combine it with backup_id")
+    warnings = []
+    session = None
+    try:
+        session = ssh_transport.connect(p, p["backup_host"], warnings)
+        found = inspect(module, session)
+        pruned, kept = prune(module, session, found) if p["prune"] else ([], [])
+    except ssh_transport.SshError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    finally:
+        if session is not None:
+            session.close()
+    for w in warnings:
+        module.warn(w)
+    unverified = [b["id"] for b in found["backups"] if b.get("verified") is False]
+    for b in found["backups"]:
+        if b.get("verified") is False:
+            module.warn("backup %s/%s fails verification: %s" % (b["ensemble"], b["id"], "; ".join(b.get("problems") or [])))
+    module.exit_json(changed=bool(pruned), backups=found["backups"], unverified=unverified,
+                     debris=found["debris"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
+                     pruned=pruned, kept=kept)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,390 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: zk_info
+short_description: Report on ZooKeeper ensemble members and the ensemble as a whole
+version_added: 0.1.0
+description:
+  - For every member of the ensemble (or the members given in O(hosts)) reports the
+    server id, the mode (leader, follower, observer, standalone, not serving, down), the
+    last zxid as hex, epoch and counter, the version, znode count, outstanding requests,
+    latency, dataDir and dataLogDir.
+  - For the member it runs on, adds what is on disk (snapshots and transaction logs with
+    the zxids in their names and their sizes, the epoch files), the server process and
+    whether a configuration change waits for a restart.
+  - For the ensemble, reports the leader, how many voters serve, whether the quorum
+    holds and which member has the highest zxid.
+  - Talks to the members with four-letter words over the client port and needs nothing
+    but Python on the host it runs on. Only C(srvr) has to be whitelisted; what C(mntr)
+    and C(conf) would add is listed in RV(not_learned) when they are not.
+  - Never changes anything.
+author:
+  - zkops maintainers
+extends_documentation_fragment:
+  - zkops.zookeeper.zookeeper
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode returns the same report.
+  diff_mode:
+    support: none
+options:
+  hosts:
+    description:
+      - The members to report on, C(host:port) pairs separated by commas.
+      - When not set, every server listed in O(config_file) is queried at its client
+        port.
+    type: str
+  config_file:
+    description:
+      - The server configuration file of the member on this host. Its C(dynamicConfigFile)
+        is read as well.
+      - Read when O(hosts) is not set (default V(/etc/zookeeper/conf/zoo.cfg)), or when
+        given explicitly. It must exist then.
+      - It gives the membership (voters and observers, for the quorum), the client
+        ports, the directories to list and the local server id.
+    type: path
+  server_id:
+    description:
+      - The server id of the member on this host. Defaults to the number in
+        C(<dataDir>/myid).
+    type: int
+  client_check:
+    description:
+      - Also open a client session to every serving member alone, with O(auth) and the TLS
+        options, and read O(client_check_path). Fails when a member refuses (for
+        instance wrong credentials for an ACL'd znode).
+      - Needs the kazoo Python library on the host the module runs on.
+    type: bool
+    default: false
+  client_check_path:
+    description:
+      - The znode that O(client_check) reads.
+    type: str
+    default: /
+  restart_triggers:
+    description:
+      - More files whose change after the server started means a restart is pending (see
+        RV(member.restart_pending)). O(config_file) and C(java.env), C(environment),
+        C(zookeeper-env.sh) next to it always count.
+    type: list
+    elements: path
+    default: []
+notes:
+  - Members that are down are reported (mode V(down)) and named in warnings; the module
+    fails only for bad input, that is when no member in O(hosts) answers, when an address
+    answers but is not ZooKeeper, when O(config_file) cannot be read, or when
+    O(client_check) fails.
+  - Remote members whose C(conf) is not whitelisted are given the dataDir and dataLogDir of
+    the local O(config_file); RV(members[].data_dir_source) says so.
+  - The highest zxid is taken among the members that serve; a member that is down or does
+    not serve tells no zxid.
+requirements:
+  - kazoo >= 2.8 only for O(client_check)
+seealso:
+  - module: zkops.zookeeper.zk_quiesce
+"""
+
+EXAMPLES = r"""
+- name: Report on the ensemble from every member
+  zkops.zookeeper.zk_info:
+  register: zk
+
+- name: Show leader and quorum
+  ansible.builtin.debug:
+    msg: "leader {{ zk.ensemble.leader }}, {{ zk.ensemble.serving_voter_count }} of
+      {{ zk.ensemble.voter_count }} voters serve, quorum {{ zk.ensemble.quorum }}"
+  run_once: true
+
+- name: Query given members from a bastion, without reading any zoo.cfg
+  zkops.zookeeper.zk_info:
+    hosts: zk1.example.com:2181,zk2.example.com:2181,zk3.example.com:2181
+  delegate_to: bastion
+  run_once: true
+
+- name: Prove that clients with the application's credentials are served
+  zkops.zookeeper.zk_info:
+    client_check: true
+    client_check_path: /app/config
+    auth:
+      - scheme: digest
+        credential: "app:{{ vault_zk_app_password }}"
+
+- name: Fail unless the ensemble is fully healthy
+  zkops.zookeeper.zk_info:
+  register: zk
+  failed_when: >-
+    not zk.ensemble.quorum or zk.ensemble.serving_voter_count != zk.ensemble.voter_count
+"""
+
+RETURN = r"""
+members:
+  description: The status of every member queried, in server id order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Server id (from C(conf), else from the address in zoo.cfg); null when unknown.
+      type: int
+    address:
+      description: The client address queried, C(host:port).
+      type: str
+    mode:
+      description: >-
+        V(leader), V(follower), V(observer), V(standalone), V(read_only),
+        V(not_serving) (the process answers but does not serve), V(down) (nothing
+        answers) or V(not_zookeeper).
+      type: str
+      sample: follower
+    serving:
+      description: Whether the member serves clients.
+      type: bool
+    error:
+      description: Why the member does not serve or could not be queried.
+      type: str
+    zxid:
+      description: The last transaction id the member applied, as hex.
+      type: str
+      sample: "0x200000005"
+    epoch:
+      description: The epoch of RV(members[].zxid) (its high 32 bits).
+      type: int
+    counter:
+      description: The counter of RV(members[].zxid) within its epoch (low 32 bits).
+      type: int
+    version:
+      description: ZooKeeper version.
+      type: str
+      sample: 3.8.0
+    znode_count:
+      description: Number of znodes.
+      type: int
+    outstanding_requests:
+      description: Requests queued and not answered yet.
+      type: int
+    latency:
+      description: Request latency in milliseconds, C(min), C(avg) and C(max).
+      type: dict
+    data_dir:
+      description: dataDir (without C(version-2)).
+      type: str
+    data_log_dir:
+      description: dataLogDir (without C(version-2)); equals RV(members[].data_dir) when not set.
+      type: str
+    data_dir_source:
+      description: V(conf) (the member told), V(zoo.cfg) or V(zoo.cfg (local copy)).
+      type: str
+    learners:
+      description: On the leader, from C(mntr), the number of followers and observers
+        connected (null when unknown).
+      type: int
+    synced_followers:
+      description: On the leader, from C(mntr), the followers in sync.
+      type: int
+    learned_from:
+      description: The four-letter words the member answered.
+      type: list
+      elements: str
+      sample: [srvr, mntr, conf]
+    not_learned:
+      description: What the member did not tell, with the reason.
+      type: list
+      elements: dict
+    client_check:
+      description: Result of O(client_check) for this member, when requested.
+      type: dict
+member:
+  description: >-
+    The member on this host: its entry of RV(members) plus what only the host knows.
+    Null when no zoo.cfg was read.
+  returned: when a zoo.cfg was read
+  type: dict
+  contains:
+    myid:
+      description: The local server id.
+      type: int
+    process:
+      description: The server process started with O(config_file) (C(pid), C(started) as
+        ISO 8601 UTC, C(uptime_seconds)); null when it does not run.
+      type: dict
+    restart_pending:
+      description: >-
+        True when a file in RV(member.restart_triggers) changed after the server started,
+        so the running server does not use it yet. Null when the server does not run.
+      type: bool
+    restart_pending_files:
+      description: The files that changed after the server started.
+      type: list
+      elements: str
+    disk:
+      description: >-
+        What is in the data directories: C(snapshots) and C(logs) (each with C(name),
+        C(path), C(zxid), C(epoch), C(counter), C(size), C(allocated) bytes, C(mtime)),
+        C(current_epoch) and C(accepted_epoch) from the epoch files, counts and totals,
+        and C(problems) (directories that could not be listed).
+      type: dict
+ensemble:
+  description: The ensemble as the queried members describe it.
+  returned: always
+  type: dict
+  contains:
+    leader:
+      description: Server id of the leader (or the standalone server); null when none serves.
+      type: int
+    leader_address:
+      description: Client address of the leader.
+      type: str
+    voters:
+      description: Server ids of the voters (participants); null when the membership is unknown.
+      type: list
+      elements: int
+    voter_count:
+      description: Number of voters.
+      type: int
+    serving_voters:
+      description: The voters that serve as leader or follower.
+      type: list
+      elements: int
+    serving_voter_count:
+      description: Number of serving voters.
+      type: int
+    quorum_size:
+      description: Voters needed for a quorum (majority rule).
+      type: int
+    quorum:
+      description: Whether a leader serves with a quorum of voters behind it.
+      type: bool
+    tolerance:
+      description: How many more voters may fail, whichever they are, without losing the quorum.
+      type: int
+    highest:
+      description: The highest zxid among the serving members (C(zxid), C(epoch), C(counter))
+        and the C(members) that have it.
+      type: dict
+    lag:
+      description: Per member, how many transactions it is behind the leader.
+      type: dict
+config:
+  description: The settings read from zoo.cfg (never passwords); null when none was read.
+  returned: always
+  type: dict
+not_learned:
+  description: Sentences saying what could not be learned, and why.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "'mntr' is not in 4lw.commands.whitelist on zk1:2181: unknown peer_state, learners"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+
+
+def argument_spec():
+    spec = zk_client.zk_argument_spec()
+    spec.update(
+        config_file=dict(type="path"),
+        server_id=dict(type="int"),
+        client_check=dict(type="bool", default=False),
+        client_check_path=dict(type="str", default="/"),
+        restart_triggers=dict(type="list", elements="path", default=[]),
+    )
+    return spec
+
+
+def run_client_checks(module, members):
+    failures = []
+    for st in members:
+        if not st["serving"]:
+            continue
+        try:
+            st["client_check"] = zk_client.client_check(module.params, st["address"],
+                                                        module.params["client_check_path"])
+        except zk_client.ZkConnectError as exc:
+            st["client_check"] = {"address": st["address"], "ok": False, "error": str(exc)}
+            failures.append(str(exc))
+    return failures
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    p = module.params
+    if p["client_check"]:
+        zk_client.require_kazoo(module)
+
+    cfg = None
+    config_file = p["config_file"] or (None if p["hosts"] else zoo_cfg.DEFAULT_CONFIG_FILE)
+    if config_file:
+        try:
+            cfg = zoo_cfg.load(config_file)
+        except zoo_cfg.ZooCfgError as exc:
+            module.fail_json(msg="%s. Set config_file to the zoo.cfg of the ZooKeeper server "
+                                 "on this host, or hosts to query members over the network "
+                                 "without one." % exc, changed=False)
+    me = None
+    if cfg is not None:
+        try:
+            me = member_mod.local_id(cfg, p["server_id"])
+        except zoo_cfg.ZooCfgError as exc:
+            module.fail_json(msg="%s; set server_id" % exc, changed=False)
+        if me is None:
+            module.warn("no server id: %s/myid does not exist and server_id is not set; "
+                        "no local member is reported" % cfg.data_dir)
+        elif cfg.servers and me not in cfg.servers:
+            module.warn("server id %s is not among the servers of %s" % (me, cfg.path))
+    try:
+        ctx = zk_client.tls_context(p)
+    except Exception as exc:
+        module.fail_json(msg="the TLS settings are unusable: %s" % exc, changed=False)
+
+    hosts = zk_client.split_hosts(p["hosts"]) if p["hosts"] else None
+    if cfg is not None and not hosts and not member_mod.config_targets(cfg, me, p["tls"]):
+        module.fail_json(msg="%s gives no client port to query (%s); set hosts"
+                         % (cfg.path, "no secureClientPort while tls is true" if p["tls"]
+                            else "no clientPort and no client port in the server lines"),
+                         changed=False)
+    res = member_mod.report(cfg=cfg, me=me, hosts=hosts, ssl_context=ctx,
+                            timeout=p["connect_timeout"], secure=p["tls"],
+                            extra_triggers=p["restart_triggers"], local=me is not None)
+
+    members = res["members"]
+    if hosts:
+        bad = [st for st in members if st["mode"] == "not_zookeeper"]
+        if bad:
+            module.fail_json(msg="not ZooKeeper: %s. Check the ports in hosts (the client "
+                                 "port is usually 2181)." % "; ".join(st["error"] for st in bad),
+                             changed=False, **res)
+        if not any(st["reachable"] for st in members):
+            module.fail_json(msg="no ZooKeeper answered at %s. %s"
+                             % (", ".join(hosts), zk_client.diagnose(hosts, p)),
+                             changed=False, **res)
+    for st in members:
+        if st["mode"] in ("down", "not_zookeeper", "not_serving") or st["error"]:
+            module.warn("member %s (%s): %s" % (st["id"] if st["id"] is not None else "?",
+                                                st["address"], st["error"]))
+
+    if p["client_check"]:
+        failures = run_client_checks(module, members)
+        if res["member"] is not None:
+            for st in members:
+                if st.get("client_check") and st["id"] == res["member"]["id"]:
+                    res["member"]["client_check"] = st["client_check"]
+        if failures:
+            module.fail_json(msg="client check failed: %s" % "; ".join(failures),
+                             changed=False, **res)
+    module.exit_json(changed=False, **res)
+
+
+if __name__ == "__main__":
+    main()
