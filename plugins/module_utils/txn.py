@@ -242,7 +242,12 @@ def _multi(r):
             raise FormatError("unknown sub-transaction type %d in multi" % op, r.base + at)
         sub = Reader(data or b"", base=r.base + data_at, limit=r.limit)
         rec = decode(sub)
-        if sub.remaining():
+        if op == ERROR:
+            # In a failed multi the leader may log the original record of an operation
+            # with the type changed to error; ZooKeeper reads its first int and ignores
+            # the rest, and so does this.
+            pass
+        elif sub.remaining():
             raise FormatError("%d unexpected bytes after a %s sub-transaction"
                               % (sub.remaining(), op_name(op)), sub.base + sub.pos)
         ops.append((op, rec))

@@ -101,3 +101,12 @@ def test_op_names_match_zookeeper():
     assert T.op_name(T.CREATE_TTL) == "createTtl"
     assert T.op_name(T.CLOSE_SESSION) == "closeSession"
     assert T.op_name(1234) == "unknown 1234"
+
+
+def test_failed_multi_as_a_leader_logs_it():
+    # The leader's own log of a failed multi: the operation before the failing one keeps
+    # its record but has the type error (seen in the lab with ZooKeeper 3.8).
+    raw = W.txn(5, T.MULTI, W.multi([(T.ERROR, W.create("/never", b"")), (T.ERROR, W.error(-103))]))
+    t = T.decode_txn(raw)
+    assert [op for op, _ in t.record.ops] == [T.ERROR, T.ERROR]
+    assert t.record.ops[1][1].err == -103

@@ -1,0 +1,395 @@
+"""The format readers against files written by real ZooKeeper servers.
+
+One lab (3 members, separate dataLogDir, gzip snapshots, a low snapCount so that there
+are many snapshots and logs) runs a workload with every transaction type.  Then:
+
+* our snapshot and log readers agree with ZooKeeper's SnapshotFormatter and
+  TxnLogToolkit on every file;
+* our replay agrees with the snapshot a server writes after it replayed the same files
+  itself, node by node and stat by stat, and with ZooKeeper's own digests;
+* our replay's tree digest equals the digest of the live tree at the same zxid, also
+  for a copy of a member's files taken while it was writing;
+* every single-byte change of a small real snapshot and a small real log is detected
+  or harmless for a stated reason;
+* a data directory cut at a zxid starts under real servers with the tree of that zxid;
+* zk_verify runs on the members through ansible-playbook, in check mode too, and fails
+  on a damaged directory with the reason.
+"""
+import glob
+import gzip
+import os
+import re
+import shutil
+import time
+
+import pytest
+
+import zkjava
+import zklive
+from lab import Lab
+from ansible_collections.zkops.zookeeper.plugins.module_utils import (
+    datadir, datatree, replay, snapshot, surgery, txnlog)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.txn import op_name
+
+pytestmark = pytest.mark.lab
+
+DATA = "/var/lib/zookeeper"
+TXNLOG = "/srv/zookeeper-txnlog"
+
+
+def member_files(h):
+    return sorted(glob.glob(h.path(DATA + "/version-2") + "/*") + glob.glob(h.path(TXNLOG + "/version-2") + "/*"))
+
+
+def copy_files(h, dst):
+    """Copy a member's version-2 files, reading each file front to back as cp does."""
+    os.makedirs(dst, exist_ok=True)
+    for p in member_files(h):
+        if os.path.basename(p) in ("currentEpoch", "acceptedEpoch") or datadir.classify(os.path.basename(p))[0] in ("snapshot", "log"):
+            shutil.copyfile(p, os.path.join(dst, os.path.basename(p)))
+    return sorted(os.path.join(dst, n) for n in os.listdir(dst))
+
+
+def stop_all(lab):
+    for h in lab.members:
+        h.stop_zk()
+    for h in lab.members:
+        deadline = time.time() + 20
+        while h.zk_running() and time.time() < deadline:
+            time.sleep(0.1)
+
+
+def start_all(lab):
+    for h in lab.members:
+        h.start_zk()
+    lab.wait_quorum()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("formats")
+    lab = Lab(name="formats", members=3, backups=0, snap_count=40, snapshot_compression="gz",
+              separate_datalog=True)
+    lab.up()
+    try:
+        # Let the server delete empty containers and expired TTL nodes quickly.
+        for h in lab.members:
+            env = h.path("/etc/zookeeper/conf/environment")
+            text = open(env).read().replace('-XX:+UseSerialGC', '-XX:+UseSerialGC -Dznode.container.checkIntervalMs=200')
+            open(env, "w").write(text)
+        stop_all(lab)
+        start_all(lab)
+        w = {"lab": lab, "tmp": str(tmp)}
+        zk = zklive.client(lab.connect_string)
+        w["zk"] = zk
+        # Phase 1: a few small nodes of every kind, then every transaction type.
+        for i in range(30):
+            zk.create("/small/n%02d" % i, b"%d" % i, makepath=True)
+        gone = zklive.every_txn_type(zk, lab.connect_string, "/fmt")
+        zklive.wait_gone(zk, gone)
+        w["z1"], w["d1"] = zklive.quiesced_digest(lab, zk)
+        # Phase 2: a continuous writer; a member's files are copied meanwhile.
+        writer = zklive.Writer(zk, "/load")
+        writer.start()
+        time.sleep(1.0)
+        w["live_copy"] = copy_files(lab.followers()[0], str(tmp / "live"))
+        time.sleep(0.5)
+        writer.stop()
+        zklive.every_txn_type(zk, lab.connect_string, "/fmt2", big=900_000)
+        zklive.wait_gone(zk, ["/fmt2/ctr-gone", "/fmt2/ttl-gone"])
+        w["z2"], w["d2"] = zklive.quiesced_digest(lab, zk)
+        # Quiet copies of every member, then a restart: the new leader writes a snapshot
+        # of what ZooKeeper itself replayed from those files.
+        stop_all(lab)
+        w["quiet"] = {h.name: copy_files(h, str(tmp / "quiet" / h.name)) for h in lab.members}
+        start_all(lab)
+        leader = lab.leader()
+        deadline = time.time() + 30
+        fresh = None
+        while time.time() < deadline and fresh is None:
+            known = {os.path.basename(p) for p in w["quiet"][leader.name]}
+            new = [p for p in glob.glob(leader.path(DATA + "/version-2") + "/snapshot.*")
+                   if os.path.basename(p) not in known]
+            fresh = new[0] if new else None
+            time.sleep(0.2)
+        assert fresh, "the new leader wrote no snapshot"
+        w["fresh"] = shutil.copyfile(fresh, str(tmp / os.path.basename(fresh)))
+        w["leader"] = leader.name
+        yield w
+        zk.stop()
+        zk.close()
+    finally:
+        lab.down()
+
+
+def test_workload_has_every_transaction_type(world):
+    seen = set()
+    for p in world["quiet"][world["leader"]]:
+        if datadir.classify(os.path.basename(p))[0] == "log":
+            for t in txnlog.scan_log(p, keep_txns=True)["txns"]:
+                seen.add(t.op)
+                if t.type == 14:
+                    seen.update("multi:" + str(op) for op, _ in t.record.ops)
+    for op in ("create", "create2", "createContainer", "createTtl", "delete", "deleteContainer",
+               "setData", "setACL", "multi", "createSession", "closeSession", "error",
+               "multi:1", "multi:2", "multi:5", "multi:13", "multi:19", "multi:21", "multi:-1"):
+        assert op in seen, (op, sorted(seen))
+
+
+def test_snapshots_agree_with_snapshot_formatter(world):
+    snaps = [p for p in world["quiet"][world["leader"]] if "snapshot." in p] + [world["fresh"]]
+    assert len(snaps) >= 4
+    for p in snaps:
+        ours = {}
+        info = snapshot.read_snapshot(p, nodes=ours)
+        assert info.valid, info.findings
+        java = zkjava.snapshot_nodes(p)
+        assert set(java) == set(ours), p
+        for path, n in ours.items():
+            st = datatree.STAT.unpack(n[2])
+            j = java[path]
+            assert j["data"] == (n[0] or b""), path
+            assert (j["czxid"], j["mzxid"], j["version"], j["cversion"], j["aversion"], j["owner"], j["pzxid"]) == \
+                (st[0], st[1], st[4], st[5], st[6], st[7], st[8]), path
+
+
+def test_logs_agree_with_txn_log_toolkit(world):
+    logs = [p for p in world["quiet"][world["leader"]] if "/log." in p]
+    assert len(logs) >= 4
+    total = 0
+    for p in logs:
+        ours = txnlog.scan_log(p, keep_txns=True)
+        assert ours["valid"] and ours["end"] == "padding", ours["findings"]
+        java = zkjava.log_records(p)
+        assert len(java) == len(ours["txns"]) == ours["records"], p
+        for t, j in zip(ours["txns"], java):
+            assert (t.zxid, t.client_id & (2 ** 64 - 1), t.cxid & 0xFFFFFFFF, t.op) == \
+                (j["zxid"], j["session"], j["cxid"] & 0xFFFFFFFF, j["op"]), (p, t)
+            rec = t.record
+            if t.op in ("create", "create2", "createContainer", "createTtl", "setData"):
+                assert j["text"].startswith(rec.path + ","), (j, rec.path)
+            if t.op in ("delete", "deleteContainer", "setACL"):
+                assert j["text"].startswith("'" + rec.path), (j, rec.path)     # jute's toString
+            if t.op in ("create", "create2", "setData") and rec.data:
+                try:
+                    text = rec.data.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+                if text is not None:
+                    assert j["text"].startswith("%s,%s," % (rec.path, text))
+            if t.op == "multi":
+                assert _multi_names(j["text"]) == [op_name(op) for op, _ in rec.ops], j
+        total += len(java)
+    assert total > 200
+
+
+def _multi_names(text):
+    # TxnLogToolkit prints "create:<raw bytes>;setData:<raw bytes>...".
+    return re.findall(r"(?:^|;)(createContainer|createTtl|create2|create|deleteContainer|delete|"
+                      r"setData|check|error):", text)
+
+
+def test_replay_equals_what_zookeeper_replayed(world):
+    """The leader's startup snapshot holds what ZooKeeper made of its own files."""
+    files = world["quiet"][world["leader"]]
+    rep = datadir.verify_files(files, deep=True)
+    assert rep["restorable"], rep["reasons"]
+    assert rep["last_zxid"] == "0x%x" % world["z2"]
+    zd = rep["replay"]["zk_digest"]
+    assert zd["checked"] > 0 and zd["mismatches"] == [], zd
+    tree, res = replay.replay(rep["restorable_set"]["snapshot_path"], rep["restorable_set"]["log_paths"])
+    java = zkjava.snapshot_nodes(world["fresh"])
+    assert set(java) == set(tree.nodes)
+    for path, n in tree.nodes.items():
+        st = datatree.STAT.unpack(n[2])
+        j = java[path]
+        assert (j["data"], j["czxid"], j["mzxid"], j["version"], j["cversion"], j["aversion"], j["owner"], j["pzxid"]) == \
+            (n[0] or b"", st[0], st[1], st[4], st[5], st[6], st[7], st[8]), path
+    # Every kind is there, with its TTL.
+    kinds = {p: datatree.kind_of(datatree.owner_of(n[2])) for p, n in tree.nodes.items()}
+    assert kinds["/fmt/ctr"] == ("container", 0) and kinds["/fmt/ttl"] == ("ttl", 3600_000)
+    assert kinds["/fmt/mttl"] == ("ttl", 7200_000) and kinds["/fmt/mctr"] == ("container", 0)
+    assert "/fmt/ctr-gone" not in tree.nodes and "/fmt/eph" not in tree.nodes
+    assert len(tree.nodes["/fmt/big"][0]) == 1_000_000
+
+
+def test_replay_digest_equals_live_digest_on_every_member(world):
+    for name, files in world["quiet"].items():
+        rep = datadir.verify_files(files, deep=True)
+        assert rep["restorable"], (name, rep["reasons"])
+        assert rep["digest"] == world["d2"]["digest"], name
+        assert rep["znode_count"] == world["d2"]["count"]
+        assert rep["typed_digest"] != rep["digest"]          # containers and TTL nodes
+        at1 = datadir.verify_files(files, deep=True, target_zxid=world["z1"])
+        assert at1["restorable"], at1["reasons"]
+        assert at1["last_zxid"] == "0x%x" % world["z1"]
+        assert at1["digest"] == world["d1"]["digest"], name
+        assert at1["replay"]["zk_digest"]["mismatches"] == []
+
+
+def test_copy_taken_while_writing(world):
+    rep = datadir.verify_files(world["live_copy"], deep=True)
+    assert rep["restorable"], rep["reasons"]
+    assert rep["replay"]["zk_digest"]["mismatches"] == []
+    last = int(rep["last_zxid"], 16)
+    assert world["z1"] < last < world["z2"]
+    # The same state from the quiet files of another member, cut at the same zxid.
+    other = [n for n in world["quiet"] if n != world["leader"]][0]
+    ref = datadir.verify_files(world["quiet"][other], deep=True, target_zxid=last)
+    assert ref["restorable"] and ref["last_zxid"] == rep["last_zxid"]
+    assert ref["digest"] == rep["digest"] and ref["znode_count"] == rep["znode_count"]
+
+
+def _small_real_files(world):
+    files = world["quiet"][world["leader"]]
+    snaps = sorted((os.path.getsize(p), p) for p in files if "snapshot." in p)
+    snap = [p for s, p in snaps if 600 < s][0]
+    logs = []
+    for p in files:
+        if "/log." in p:
+            sc = txnlog.scan_log(p)
+            if sc["records"] >= 10 and sc["end_offset"] < 12000:
+                logs.append((sc["end_offset"], p))
+    return snap, sorted(logs)[0][1]
+
+
+def test_every_single_byte_change_is_detected_or_harmless(world):
+    snap_gz, log = _small_real_files(world)
+    tmp = world["tmp"]
+    # The plain snapshot is the uncompressed stream: what ZooKeeper writes without compression.
+    plain = os.path.join(tmp, os.path.basename(snap_gz)[:-3])
+    with open(plain, "wb") as f:
+        f.write(gzip.decompress(open(snap_gz, "rb").read()))
+    cut = os.path.join(tmp, "cut", os.path.basename(log))
+    os.makedirs(os.path.dirname(cut), exist_ok=True)
+    txnlog.cut_log(log, dst=cut)
+    with open(cut, "ab") as f:
+        f.write(bytes(256))                       # some of the zero padding
+    outcomes = {}
+    outcomes["snapshot"] = _flip_all(plain, _snapshot_content, os.path.join(tmp, "flip-snap"))
+    outcomes["snapshot.gz"] = _flip_all(snap_gz, _snapshot_content, os.path.join(tmp, "flip-gz"))
+    outcomes["log"] = _flip_all(cut, _log_content, os.path.join(tmp, "flip-log"))
+    for what, out in outcomes.items():
+        assert not out["silent"], (what, out["silent"][:5])
+    # Harmless: only the dbid of the plain snapshot (ZooKeeper ignores it) ...
+    assert set(out_offsets(outcomes["snapshot"])) == set(range(8, 16))
+    # ... gzip header fields no checksum covers (FTEXT flag, MTIME, XFL, OS) ...
+    assert set(out_offsets(outcomes["snapshot.gz"])) <= {3} | set(range(4, 10))
+    # ... and the log's dbid and zero padding past its end (ZooKeeper never reads it).
+    end = txnlog.scan_log(cut)["end_offset"]
+    harmless = set(out_offsets(outcomes["log"]))
+    assert set(range(8, 16)) <= harmless <= set(range(8, 16)) | set(range(end, end + 256))
+    sizes = {k: (os.path.getsize(p)) for k, p in (("snapshot", plain), ("snapshot.gz", snap_gz), ("log", cut))}
+    assert sizes["snapshot"] > 500 and sizes["log"] > 1000
+
+
+def out_offsets(out):
+    return [o for o, _x, _why in out["harmless"]]
+
+
+def _snapshot_content(path):
+    nodes = {}
+    info = snapshot.read_snapshot(path, nodes=nodes)
+    return info.findings, (nodes, info.sessions, info.digest, info.last_processed_zxid)
+
+
+def _log_content(path):
+    sc = txnlog.scan_log(path, keep_txns=True)
+    return sc["findings"], [(t.zxid, t.type, t.offset) for t in sc["txns"]] + [sc["records"]]
+
+
+def _flip_all(path, content, tmpdir):
+    """Change every byte (two ways) and sort the outcomes."""
+    os.makedirs(tmpdir, exist_ok=True)
+    data = open(path, "rb").read()
+    target = os.path.join(tmpdir, os.path.basename(path))
+    _, ref = content(path)
+    out = {"error": 0, "warned": 0, "harmless": [], "silent": []}
+    for i in range(len(data)):
+        for x in (0xFF, 0x01):
+            b = bytearray(data)
+            b[i] ^= x
+            with open(target, "wb") as f:
+                f.write(b)
+            findings, got = content(target)
+            errors = [f for f in findings if f["severity"] == "error"]
+            if errors:
+                out["error"] += 1
+            elif got == ref:
+                why = [f["message"] for f in findings] or ["not covered by any checksum and unused"]
+                out["harmless"].append((i, x, why[0]))
+            elif any(f.get("offset") is not None and f["offset"] <= i for f in findings):
+                out["warned"] += 1        # reading stops at or before the change, and says so
+            else:
+                out["silent"].append((i, x, findings))
+    return out
+
+
+def test_truncated_data_dir_starts_with_the_tree_of_that_zxid(world):
+    lab = world["lab"]
+    src = world["quiet"][world["leader"]]
+    ref = datadir.verify_files(src, deep=True, target_zxid=world["z1"])
+    assert ref["digest"] == world["d1"]["digest"]
+    stop_all(lab)
+    for h in lab.members:
+        for d in (DATA, TXNLOG):
+            v = h.path(d + "/version-2")
+            os.rename(v, v + ".before")
+        surgery.truncate_files(src, world["z1"], h.path(DATA + "/version-2"), h.path(TXNLOG + "/version-2"))
+        h.sh("chown -R zookeeper:zookeeper %s/version-2 %s/version-2" % (DATA, TXNLOG))
+    start_all(lab)
+    zk = zklive.client(lab.connect_string)
+    try:
+        zxid, live = zklive.quiesced_digest(lab, zk)
+        assert live["digest"] == world["d1"]["digest"] == ref["digest"]
+        assert live["count"] == ref["znode_count"]
+        assert zk.exists("/fmt/big") and not zk.exists("/fmt2")
+    finally:
+        zk.stop()
+        zk.close()
+    world["restored_digest"] = live["digest"]
+
+
+def test_zk_verify_through_ansible(world, tmp_path):
+    from lab.ansible import run_playbook
+    lab = world["lab"]
+    # A damaged copy of a member's data: one byte changed in a log record the restore needs.
+    h = lab.members[0]
+    bad = h.path("/srv/damaged")
+    shutil.copytree(h.path(DATA + "/version-2"), bad + "/data/version-2")
+    shutil.copytree(h.path(TXNLOG + "/version-2"), bad + "/log/version-2")
+    rep = datadir.verify_data_dir(bad + "/data", bad + "/log")
+    victim = rep["restorable_set"]["log_paths"][-1]
+    with open(victim, "r+b") as f:
+        f.seek(16 + 12 + 30)
+        b = f.read(1)
+        f.seek(16 + 12 + 30)
+        f.write(bytes([b[0] ^ 0x55]))
+    play = """
+- hosts: zookeeper
+  gather_facts: false
+  tasks:
+    - name: verify
+      zkops.zookeeper.zk_verify:
+        config_file: /etc/zookeeper/conf/zoo.cfg
+        deep: true
+    - name: verify damaged
+      zkops.zookeeper.zk_verify:
+        data_dir: /srv/damaged/data
+        data_log_dir: /srv/damaged/log
+      when: inventory_hostname == '%s'
+      ignore_errors: true
+""" % h.name
+    for check in (True, False):
+        res = run_playbook(lab, play, check=check)
+        results = res.results("verify")
+        assert set(results) == {m.name for m in lab.members}, res.output()
+        for name, r in results.items():
+            assert r.get("failed") is not True, r.get("msg")
+            assert r["restorable"] and r["changed"] is False
+            assert r["digest"] == world["restored_digest"], name
+            assert r["replay"]["zk_digest"]["mismatches"] == []
+        dam = res.result("verify damaged", host=h.name)
+        assert dam["failed"] and not dam["restorable"]
+        assert "cannot be restored" in dam["msg"] and "checksum mismatch" in dam["msg"]
+        assert os.path.basename(victim) in dam["msg"]
