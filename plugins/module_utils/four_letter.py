@@ -35,7 +35,7 @@ def split_hostport(hostport, default_port=2181):
     """'host:port', '[v6]:port' or 'host' -> (host, port)."""
     hostport = hostport.strip()
     if hostport.startswith("["):
-        host, _sep, rest = hostport[1:].partition("]")
+        host, _, rest = hostport[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ""
     elif hostport.count(":") == 1:
         host, port = hostport.split(":")
@@ -55,17 +55,32 @@ def tls_context(ca_file=None, cert_file=None, key_file=None, key_password=None, 
     return ctx
 
 
+class _Foreign(Exception):
+    """Something answered and then stalled: not a four-letter-word answer."""
+
+    def __init__(self, data, stalled):
+        super(_Foreign, self).__init__()
+        self.data = data
+        self.stalled = stalled
+
+
 def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
     """Send ``cmd`` to host:port and return the whole answer as text.
 
     Raises FourLetterError (reason ``refused``, ``unreachable``, ``timeout``, ``empty``,
-    ``not_whitelisted``) with a message that names the endpoint.
+    ``not_whitelisted``, ``not_zookeeper``) with a message that names the endpoint.
     """
     endpoint = "%s:%d" % (host, port)
     last = None
     for attempt in range(max(1, retries)):
         try:
             answer = _send_once(host, port, cmd, timeout, ssl_context)
+        except _Foreign as exc:
+            text = exc.data.decode("utf-8", "replace")
+            raise FourLetterError(
+                "%s answered '%s' with %r%s: that is not ZooKeeper (wrong port?)"
+                % (endpoint, cmd, text[:60], " and then nothing for %ss" % exc.stalled),
+                "not_zookeeper")
         except ConnectionRefusedError:
             raise FourLetterError("%s: connection refused (nothing listens on that port; "
                                   "is the server running?)" % endpoint, "refused")
@@ -74,10 +89,6 @@ def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
             continue
         except ssl.SSLError as exc:
             raise FourLetterError("%s: TLS handshake failed: %s" % (endpoint, exc), "tls")
-        except ConnectionResetError:
-            raise FourLetterError("%s: the connection was reset without an answer (not "
-                                  "ZooKeeper, or a TLS port spoken to in plain text?)"
-                                  % endpoint, "reset")
         except (socket.gaierror, OSError) as exc:
             raise FourLetterError("%s: cannot connect: %s" % (endpoint, exc), "unreachable")
         if answer:
@@ -90,6 +101,11 @@ def send(host, port, cmd, timeout=5.0, ssl_context=None, retries=3):
     raise last
 
 
+# ZooKeeper writes its answer at once and closes: a pause this long after the first bytes
+# means something else answered.
+STALL = 2.0
+
+
 def _send_once(host, port, cmd, timeout, ssl_context):
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
@@ -100,15 +116,16 @@ def _send_once(host, port, cmd, timeout, ssl_context):
         while True:
             try:
                 data = sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                # ZooKeeper answers at once and closes; another server may greet and then
-                # wait or reset (sshd does): keep what arrived, to tell what answers.
+            except socket.timeout:
+                # ZooKeeper answers and closes; a peer that said something and then
+                # stalls is something else (an SSH server greets and waits, ...).
                 if chunks:
-                    break
+                    raise _Foreign(b"".join(chunks), sock.gettimeout())
                 raise
             if not data:
                 break
             chunks.append(data)
+            sock.settimeout(min(timeout, STALL))
     finally:
         sock.close()
     return b"".join(chunks).decode("utf-8", "replace")

@@ -50,6 +50,8 @@ MNTR_FIELDS = (
 )
 MNTR_NAMES = sorted(set(f[1] for f in MNTR_FIELDS))
 CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
+_HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
+          "timeout": " (unreachable: host down, wrong address, or a firewall)"}
 DEFAULT_RESTART_TRIGGERS = ("java.env", "environment", "zookeeper-env.sh")
 
 
@@ -157,7 +159,7 @@ def query(host, port, sid=None, ssl_context=None, timeout=5.0, extra=("mntr", "c
     except four_letter.FourLetterError as exc:
         st["mode"] = "not_zookeeper" if exc.reason in ("not_zookeeper", "empty") else "down"
         st["reachable"] = exc.reason in ("not_zookeeper", "empty")
-        st["error"] = str(exc)
+        st["error"] = str(exc) + _HINTS.get(exc.reason, "")
         st["error_reason"] = exc.reason
         return st
     st["reachable"] = True

@@ -21,14 +21,18 @@ PROC = "/proc"
 _LISTEN = "0A"
 
 
+def _root(proc):
+    return proc or PROC
+
+
 def _read(path, mode="r"):
     with open(path, mode) as f:
         return f.read()
 
 
-def _cmdline(pid, proc=PROC):
+def _cmdline(pid, proc=None):
     try:
-        raw = _read(os.path.join(proc, str(pid), "cmdline"), "rb")
+        raw = _read(os.path.join(_root(proc), str(pid), "cmdline"), "rb")
     except (IOError, OSError):
         return None
     return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
@@ -49,7 +53,7 @@ def _same_file(a, b):
         return False
 
 
-def find_servers(config_file=None, proc=PROC):
+def find_servers(config_file=None, proc=None):
     """ZooKeeper server processes on this host, by pid.
 
     Each is {'pid', 'main_class', 'config_file', 'matches', 'started'}; ``matches`` tells
@@ -58,7 +62,7 @@ def find_servers(config_file=None, proc=PROC):
     """
     found = []
     try:
-        entries = os.listdir(proc)
+        entries = os.listdir(_root(proc))
     except OSError:
         return found
     for entry in entries:
@@ -74,7 +78,7 @@ def find_servers(config_file=None, proc=PROC):
         cfg = rest[0] if rest else None
         if cfg and not os.path.isabs(cfg):
             try:
-                cfg = os.path.join(os.readlink(os.path.join(proc, entry, "cwd")), cfg)
+                cfg = os.path.join(os.readlink(os.path.join(_root(proc), entry, "cwd")), cfg)
             except OSError:
                 pass
         found.append({"pid": pid, "main_class": main, "config_file": cfg,
@@ -83,7 +87,7 @@ def find_servers(config_file=None, proc=PROC):
     return sorted(found, key=lambda p: p["pid"])
 
 
-def jvm_property(pid, name, proc=PROC):
+def jvm_property(pid, name, proc=None):
     """The value of ``-D<name>=`` on the command line of ``pid`` (None when absent)."""
     prefix = "-D%s=" % name
     for a in _cmdline(pid, proc) or ():
@@ -92,16 +96,16 @@ def jvm_property(pid, name, proc=PROC):
     return None
 
 
-def alive(pid, proc=PROC):
+def alive(pid, proc=None):
     """True while ``pid`` exists and is not a zombie."""
     try:
-        stat = _read(os.path.join(proc, str(pid), "stat"))
+        stat = _read(os.path.join(_root(proc), str(pid), "stat"))
     except (IOError, OSError):
         return False
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def start_time(pid, proc=PROC, now=time.time):
+def start_time(pid, proc=None, now=time.time):
     """When ``pid`` started, as a Unix time (float), or None.
 
     The process's age is measured on the boot clock (its start tick against
@@ -109,8 +113,8 @@ def start_time(pid, proc=PROC, now=time.time):
     file modification times even when the wall clock has been stepped since boot.
     """
     try:
-        stat = _read(os.path.join(proc, str(pid), "stat"))
-        uptime = float(_read(os.path.join(proc, "uptime")).split()[0])
+        stat = _read(os.path.join(_root(proc), str(pid), "stat"))
+        uptime = float(_read(os.path.join(_root(proc), "uptime")).split()[0])
     except (IOError, OSError, ValueError, IndexError):
         return None
     fields = stat.rsplit(")", 1)[-1].split()
@@ -123,13 +127,13 @@ def start_time(pid, proc=PROC, now=time.time):
     return now() - age
 
 
-def listening_ports(proc=PROC):
+def listening_ports(proc=None):
     """{port: [local address, ...]} of the TCP sockets in LISTEN state in this network
     namespace (IPv4 and IPv6)."""
     out = {}
     for name in ("tcp", "tcp6"):
         try:
-            text = _read(os.path.join(proc, "net", name))
+            text = _read(os.path.join(_root(proc), "net", name))
         except (IOError, OSError):
             continue
         for line in text.splitlines()[1:]:
@@ -156,7 +160,7 @@ def _decode_addr(hexaddr):
     return ":".join(groups)
 
 
-def wait_gone(pids, ports, timeout, proc=PROC, interval=0.1, clock=time.time,
+def wait_gone(pids, ports, timeout, proc=None, interval=0.1, clock=time.time,
               sleep=time.sleep):
     """Wait until none of ``pids`` is alive and none of ``ports`` listens.
 

@@ -268,7 +268,7 @@ class LocalMember:
                     return False, snap, {"why": "the server process of %s is not running%s: "
                                                 "it exited" % (self.cfg.path,
                                                                " after the start" if started_at
-                                                               else ""),
+                                                               is not None else ""),
                                          "leader": _leader_view(leader)}
             else:
                 st = self.status()

@@ -152,7 +152,7 @@ def diagnose(hosts, params=None):
     for hp in split_hosts(hosts):
         host, port = four_letter.split_hostport(hp)
         try:
-            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx)
+            st = four_letter.srvr(host, port, timeout=3.0, ssl_context=ctx, retries=1)
         except four_letter.NotWhitelisted:
             notes.append("%s: ZooKeeper answers (srvr not whitelisted)" % hp)
         except four_letter.FourLetterError as exc:

@@ -366,8 +366,9 @@ def main():
                                  "port is usually 2181)." % "; ".join(st["error"] for st in bad),
                              changed=False, **res)
         if not any(st["reachable"] for st in members):
-            module.fail_json(msg="no ZooKeeper answered at %s. %s"
-                             % (", ".join(hosts), zk_client.diagnose(hosts, p)),
+            module.fail_json(msg="no ZooKeeper answered at %s: %s. Check the addresses "
+                                 "and ports in hosts, and that the servers run."
+                             % (", ".join(hosts), "; ".join(st["error"] for st in members)),
                              changed=False, **res)
     for st in members:
         if st["mode"] in ("down", "not_zookeeper", "not_serving") or st["error"]:

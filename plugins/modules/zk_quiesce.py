@@ -118,10 +118,17 @@ options:
     description: How many lines of the log to return on failure.
     type: int
     default: 20
+  action:
+    support: full
+    description: >-
+      An action plugin on the controller lets only one stop run at a time, so that the
+      quorum guard of each stop sees the previous ones.
 notes:
-  - Run it on one member at a time (C(serial), C(throttle) or the
-    zkops.zookeeper.rolling_restart role). Members stopped in parallel each see the
-    others still serving, and the quorum guard cannot protect them.
+  - Stops take a lock on the controller for as long as they run, so a play on every
+    member with the default forks stops them one after another and the quorum guard of
+    each sees the previous stop. Runs from different controllers are not coordinated:
+    there, run it on one member at a time (C(serial), C(throttle), or the
+    zkops.zookeeper.rolling_restart role).
   - A member whose server does not answer its client port while its process runs is
     counted as serving by the guard.
   - The quorum guard judges from the membership in O(config_file) and what every member
@@ -211,6 +218,10 @@ client_check:
   description: Result of O(client_check) (C(address), C(path), C(ok), C(seconds)).
   returned: when O(client_check) ran
   type: dict
+lock_wait:
+  description: Seconds the stop waited for other stops on the controller to finish.
+  returned: with O(state=quiesced), not in check mode
+  type: float
 elapsed:
   description: Seconds the module worked.
   returned: always
