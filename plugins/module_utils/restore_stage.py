@@ -288,6 +288,8 @@ class Stager:
         if not rep["restorable"]:
             raise StageError("the restored files would not give a working member: %s"
                              % "; ".join(rep["reasons"]))
+        # The epoch files are written below, from the data.
+        rep["warnings"] = [w for w in rep["warnings"] if not w.startswith(("no currentEpoch", "no acceptedEpoch"))]
         last = int(rep["last_zxid"], 16)
         epoch = str(txnlog.epoch_of(last)) + "\n"
         for name in datadir.EPOCH_FILES:

@@ -73,10 +73,16 @@ def swap(layout, rid, owner, server_id=None):
     """Put the staged copy of ``rid`` in place; returns (changed, details)."""
     steps = plan_swap(layout, rid)
     changed = False
+    state = layout.read_state(rid) or {"restore_id": rid}
+    roots_before = state.setdefault("roots_before", {})
     for step in steps:
         if step["action"] == "none":
             continue
         root = step["root"]
+        if root not in roots_before:
+            st = os.lstat(root)
+            roots_before[root] = {"uid": st.st_uid, "gid": st.st_gid, "mode": st.st_mode & 0o7777}
+            layout.write_state(rid, state)
         live = layout.live(root)
         pre = layout.part(root, rid, L.PRE_RESTORE)
         staged_part = layout.part(root, rid, L.STAGED)
@@ -91,7 +97,6 @@ def swap(layout, rid, owner, server_id=None):
         _own_root(root, owner)
         changed = True
     myid = _ensure_myid(layout.data_dir, server_id, owner)
-    state = layout.read_state(rid) or {"restore_id": rid}
     if changed or state.get("phase") == "staged":
         state.update(phase="restored", swapped=_iso())
         layout.write_state(rid, state)
@@ -139,6 +144,8 @@ def plan_rollback(layout, rid):
 def rollback(layout, rid):
     """Put the member back on its pre-restore data; returns (changed, steps)."""
     steps = plan_rollback(layout, rid)
+    state = layout.read_state(rid)
+    before = (state or {}).get("roots_before") or {}
     changed = False
     for step in steps:
         root = step["root"]
@@ -154,16 +161,31 @@ def rollback(layout, rid):
             os.rename(layout.part_version_dir(root, rid, L.PRE_RESTORE), live)
             os.rmdir(layout.part(root, rid, L.PRE_RESTORE))
             changed = True
+        changed = _restore_root(root, before.get(root)) or changed
         staged = layout.part(root, rid, L.STAGED)
         if os.path.lexists(staged):
             L.remove_tree(staged)
             changed = True
         L.fsync_dir(root)
-    state = layout.read_state(rid)
     if state is not None and (changed or state.get("phase") not in ("rolled_back",)):
         state.update(phase="rolled_back", rolled_back=_iso())
         layout.write_state(rid, state)
     return changed, steps
+
+
+def _restore_root(root, before):
+    """Give a data directory back the owner and mode it had before the swap."""
+    if not before:
+        return False
+    st = os.lstat(root)
+    changed = False
+    if (st.st_uid, st.st_gid) != (before["uid"], before["gid"]):
+        os.chown(root, before["uid"], before["gid"])
+        changed = True
+    if st.st_mode & 0o7777 != before["mode"]:
+        os.chmod(root, before["mode"])
+        changed = True
+    return changed
 
 
 def confirm(layout, rid, verification):
