@@ -143,9 +143,10 @@ def _manifest_files(sources):
 
 
 class Runner:
-    def __init__(self, params, check_mode=False):
+    def __init__(self, params, check_mode=False, service=None):
         self.p = params
         self.check_mode = check_mode
+        self.service = service
         self.warnings = []
         self.member = Member(params)
         self.layout = self.member.layout
@@ -292,10 +293,26 @@ class Runner:
         result.update(_state_view(state))
         return result
 
+    def start(self, result):
+        """With ``start``, start the server right after the data is in place (without
+        waiting for it to serve: zk_quiesce state=serving does that)."""
+        if not self.p.get("start") or self.check_mode:
+            return
+        pids, _ports = self.member.running()
+        if pids:
+            return
+        try:
+            done = self.service.start()
+        except Exception as exc:  # service.ServiceError, with what the command said
+            raise RestoreError("the restored data is in place, but the server did not start: %s" % exc,
+                               restore_id=self.rid, **getattr(exc, "result", {}))
+        result.update(changed=True, started=True, cmd=done.get("cmd"), rc=done.get("rc"))
+
     def do_restored(self):
         result = self.base()
         if restore_swap.swapped(self.layout, self.rid):
             result.update(_state_view(self.layout.read_state(self.rid) or {}))
+            self.start(result)
             return result
         self.member.require_stopped("put restored data in place", self.check_mode, self.warnings)
         staged = self.do_staged(for_swap=True)
@@ -318,6 +335,7 @@ class Runner:
                             "before_header": "live data", "after_header": "restored data"})
         result["live_marker"] = _marker(self.layout)
         result.update(_state_view(self.layout.read_state(self.rid) or {}))
+        self.start(result)
         return result
 
     def do_rolled_back(self):
@@ -329,6 +347,7 @@ class Runner:
             if restore_stage_exists(self.layout, self.rid) and not self.check_mode:
                 restore_stage.remove_staged(self.layout, self.rid)
                 result["changed"] = True
+            self.start(result)
             return result
         self.member.require_stopped("put the pre-restore data back", self.check_mode, self.warnings)
         result["diff"] = {"before": "".join(_describe_files(s["before"]) for s in steps),
@@ -340,6 +359,7 @@ class Runner:
         _changed, steps = restore_swap.rollback(self.layout, self.rid)
         result["steps"] = steps
         result["live_marker"] = _marker(self.layout)
+        self.start(result)
         return result
 
     def do_confirmed(self):
@@ -393,8 +413,10 @@ def restore_stage_exists(layout, rid):
     return any(os.path.lexists(layout.part(root, rid, L.STAGED)) for _w, root in layout.roots())
 
 
-def run(params, check_mode=False):
-    """Run the state asked for; returns (result, warnings).  Raises RestoreError."""
-    runner = Runner(params, check_mode)
+def run(params, check_mode=False, service=None):
+    """Run the state asked for; returns (result, warnings).  Raises RestoreError.
+
+    ``service`` (service.Service) starts the server when ``start`` is set."""
+    runner = Runner(params, check_mode, service)
     result = runner.run()
     return result, runner.warnings

@@ -152,6 +152,25 @@ options:
   verification:
     description: With V(confirmed), what the verification found (recorded in the marker).
     type: dict
+  start:
+    description:
+      - With V(restored) and V(rolled_back), start the server as soon as the data is in place,
+        without waiting for it to serve (M(zkops.zookeeper.zk_quiesce) with O(state=serving)
+        waits, and reports a server that exited). Saves a round trip in a fenced restore.
+    type: bool
+    default: false
+  service_manager:
+    description: How to start the server (see M(zkops.zookeeper.zk_quiesce)).
+    type: str
+    choices: [auto, systemd, sysv, command]
+    default: auto
+  service_name:
+    description: The systemd unit or init script name.
+    type: str
+    default: zookeeper
+  start_command:
+    description: The command that starts the server (V(command) manager); a list or a string.
+    type: raw
 notes:
   - The restored files need about as much free space on the data directories' file systems
     as the data itself (twice that for a point-in-time restore); the module checks before
@@ -288,6 +307,10 @@ removed:
   returned: with O(state=confirmed) or O(state=cleaned)
   type: list
   elements: dict
+started:
+  description: True when O(start) started the server.
+  returned: when the server was started
+  type: bool
 elapsed:
   description: Seconds the module took.
   returned: always
@@ -298,6 +321,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
 
@@ -325,6 +349,10 @@ def argument_spec():
         group=dict(type="str", default="zookeeper"),
         keep_pre_restore=dict(type="int", default=1),
         verification=dict(type="dict"),
+        start=dict(type="bool", default=False),
+        service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "sysv", "command"]),
+        service_name=dict(type="str", default="zookeeper"),
+        start_command=dict(type="raw"),
     )
     return spec
 
@@ -344,8 +372,18 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography", reason="to decrypt the archive "
                                                   "(apt install python3-cryptography)"),
                          exception=encryption.CRYPTOGRAPHY_IMP_ERR)
+    service = None
+    if p["start"]:
+        try:
+            # Only starts: a stop command is never run (the fence is zk_quiesce's).
+            service = service_mod.Service(module.run_command, module.get_bin_path, manager=p["service_manager"],
+                                          name=p["service_name"], start_command=p["start_command"],
+                                          stop_command=p["start_command"] and ["false"])
+            service.kind
+        except service_mod.ServiceError as exc:
+            module.fail_json(msg=str(exc), changed=False)
     try:
-        result, warnings = restore.run(p, check_mode=module.check_mode)
+        result, warnings = restore.run(p, check_mode=module.check_mode, service=service)
     except restore.RestoreError as exc:
         module.fail_json(msg=str(exc), changed=False, **exc.details)
     for w in warnings:
