@@ -9,7 +9,8 @@ each one, so that every round has something to undo):
   naive        what an operator does by hand with the files already unpacked on every
                member: stop every member at once, replace version-2 below dataDir and
                dataLogDir by a copy of the restored files (cp -a, chown -R), start every
-               member at once
+               member at once (the files: those restore.yml lays down, the backup's
+               restorable set, staged once by zk_restore and kept aside)
   restore.yml  ansible-playbook zkops.zookeeper.restore (ensemble mode): the plan and the
                backup verified on the backup host, the archive fetched, unpacked and
                verified on every member, the recorded digest, then the fence, the swap,
@@ -156,11 +157,38 @@ def naive(lab):
     parallel(lambda h: h.start_zk(), lab.members)
 
 
+STAGE = """
+- name: Lay down the files a restore of the newest backup puts in place, on every member
+  hosts: zookeeper
+  gather_facts: false
+  tasks:
+    - name: Plan
+      zkops.zookeeper.zk_restore_plan:
+        backup_hosts: [%(backup)s]
+        ensemble: %(ensemble)s
+      run_once: true
+      register: plan
+    - name: Stage
+      zkops.zookeeper.zk_restore:
+        state: staged
+        restore_id: bench-files
+        backup_host: %(backup)s
+        ensemble: %(ensemble)s
+        backup_ids: "{{ plan.plan.backup_ids }}"
+"""
+
+
 def keep_restored_files(lab):
-    """The files restore.yml put in place, copied aside on every member for the naive runs."""
-    data, log = "%s/version-2" % lab.data_dir, "%s/version-2" % lab.data_log_dir
-    parallel(lambda h: h.sh("rm -rf %(s)s && mkdir -p %(s)s && cp -a %(d)s %(s)s/data && cp -a %(l)s %(s)s/datalog"
-                            % {"s": RESTORED_FILES, "d": data, "l": log}, timeout=600), lab.members)
+    """The very files restore.yml puts in place (the backup's restorable set, as staged),
+    copied aside on every member for the naive runs."""
+    res = run_playbook(lab, STAGE % {"backup": lab.backup_hosts[0].ip, "ensemble": lab.name})
+    if res.rc:
+        raise SystemExit("staging the files failed\n" + res.output())
+    parallel(lambda h: h.sh(
+        "rm -rf %(s)s && mkdir -p %(s)s && mv %(d)s/.zkops-restore/bench-files/staged/version-2 %(s)s/data && "
+        "mv %(l)s/.zkops-restore/bench-files/staged/version-2 %(s)s/datalog && "
+        "rm -rf %(d)s/.zkops-restore/bench-files %(l)s/.zkops-restore/bench-files"
+        % {"s": RESTORED_FILES, "d": lab.data_dir, "l": lab.data_log_dir}, timeout=600), lab.members)
 
 
 def touch(lab, n):

@@ -301,6 +301,8 @@ class Runner:
         pids, _ports = self.member.running()
         if pids:
             return
+        if self.p.get("start_delay"):
+            time.sleep(self.p["start_delay"])
         try:
             done = self.service.start()
         except Exception as exc:  # service.ServiceError, with what the command said

@@ -159,6 +159,13 @@ options:
         waits, and reports a server that exited). Saves a round trip in a fenced restore.
     type: bool
     default: false
+  start_delay:
+    description:
+      - With O(start), seconds to wait after the data is in place before starting the server.
+        Starting some members a moment after the others, in one task, orders the starts
+        without a round trip.
+    type: float
+    default: 0
   service_manager:
     description: How to start the server (see M(zkops.zookeeper.zk_quiesce)).
     type: str
@@ -350,6 +357,7 @@ def argument_spec():
         keep_pre_restore=dict(type="int", default=1),
         verification=dict(type="dict"),
         start=dict(type="bool", default=False),
+        start_delay=dict(type="float", default=0.0),
         service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "sysv", "command"]),
         service_name=dict(type="str", default="zookeeper"),
         start_command=dict(type="raw"),
