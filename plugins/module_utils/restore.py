@@ -178,6 +178,9 @@ class Runner:
         except encryption.EncryptionError as exc:
             raise RestoreError(str(exc))
 
+    def has_source(self):
+        return bool(self.p.get("archive") or self.p.get("backup_host") or self.p.get("source") == "empty")
+
     def source_kind(self):
         kind = self.p.get("source")
         if kind:
@@ -317,6 +320,14 @@ class Runner:
             self.start(result)
             return result
         self.member.require_stopped("put restored data in place", self.check_mode, self.warnings)
+        if self.check_mode and restore_stage.Stager(self.layout, self.rid, None).existing() is None \
+                and not self.has_source():
+            # Check mode after a staging that was only predicted: nothing to show but the move.
+            before = "".join(_describe_files(L.files_of(self.layout.live(r))) for _w, r in self.layout.roots())
+            result.update(changed=True, diff={"before": before, "after": "(the files staged for restore %s)\n"
+                                              % self.rid, "before_header": "live data",
+                                              "after_header": "restored data"})
+            return result
         staged = self.do_staged(for_swap=True)
         result.update({k: v for k, v in staged.items() if k not in ("changed", "state")})
         if self.check_mode:
