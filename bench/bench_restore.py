@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the outage of restore.yml against a naive hand restore, on one ensemble.
 
 Builds a lab (3 members, 1 backup host, dataLogDir apart, 1 GB heaps), loads --znodes

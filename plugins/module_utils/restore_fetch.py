@@ -124,12 +124,12 @@ def read_manifest(session, path):
     try:
         with session.sftp.open(posixpath.join(path, catalog.MANIFEST), "rb") as f:
             data = f.read()
+    except socket.timeout:
+        raise SshError(session.label, "no answer while reading %s" % path)
     except IOError as exc:
         if not _exists(session, path):
             raise FetchError("%s: there is no backup %s" % (session.label, path))
         raise FetchError("%s: cannot read %s/%s: %s" % (session.label, path, catalog.MANIFEST, exc))
-    except socket.timeout:
-        raise SshError(session.label, "no answer while reading %s" % path)
     try:
         manifest = json.loads(data.decode("utf-8"))
     except ValueError as exc:

@@ -38,7 +38,7 @@ description:
   - Every state is idempotent. In check mode nothing is written; the diff shows the data
     files before and after.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
 attributes:
@@ -191,7 +191,6 @@ seealso:
   - module: zkops.zookeeper.zk_restore_plan
   - module: zkops.zookeeper.zk_quiesce
   - module: zkops.zookeeper.zk_backup
-  - role: zkops.zookeeper.restore
 """
 
 EXAMPLES = r"""

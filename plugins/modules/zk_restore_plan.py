@@ -22,7 +22,7 @@ description:
     tree digest the backup promises at the zxid restored to when its manifest records one.
   - Never changes anything.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
 attributes:
@@ -31,6 +31,7 @@ attributes:
     description: The module only reads; check mode returns the same plan.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
 options:
   backup_hosts:
     description:
@@ -68,7 +69,6 @@ options:
 seealso:
   - module: zkops.zookeeper.zk_restore
   - module: zkops.zookeeper.zk_backup_catalog
-  - role: zkops.zookeeper.restore
 """
 
 EXAMPLES = r"""
