@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: verify and replay of a real snapshot against ZooKeeper's SnapshotFormatter.
 
 Builds a lab member with --znodes znodes (batched creates, a low snapCount so that the
@@ -88,7 +87,7 @@ def wait_snapshot(lab, zk, min_nodes, timeout=300):
     deadline = time.time() + timeout
     i = 0
     while time.time() < deadline:
-        for _ in range(50):
+        for _x in range(50):
             zk.set("/bench", b"%d" % i)
             i += 1
         snaps = sorted(glob.glob(vdir + "/snapshot.*"),
@@ -111,10 +110,10 @@ def timed(fn, *a, **kw):
 def measure(path, runs=1):
     size = os.path.getsize(path)
     res = {"file": os.path.basename(path), "file_bytes": size}
-    java_json = min(zkjava.run(zkjava.SNAPSHOT_FORMATTER, "-json", path)[1] for _ in range(runs))
-    java_default = min(zkjava.run(zkjava.SNAPSHOT_FORMATTER, path)[1] for _ in range(runs))
+    java_json = min(zkjava.run(zkjava.SNAPSHOT_FORMATTER, "-json", path)[1] for _x in range(runs))
+    java_default = min(zkjava.run(zkjava.SNAPSHOT_FORMATTER, path)[1] for _x in range(runs))
     verify_s = []
-    for _ in range(runs):
+    for _x in range(runs):
         info, dt = timed(snapshot.read_snapshot, path)
         assert info.valid, info.findings
         verify_s.append(dt)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: live tree export and import against zk-shell and a bare kazoo loop.
 
 In one run, on one lab (3 members), on the same trees:
@@ -128,7 +127,8 @@ def zkshell(hosts, root, out):
         return dict(error="zk-shell is not installed in this Python (pip install zk-shell)")
     t0 = time.time()
     p = subprocess.run([exe, "--run-once", "cp %s json://%s/ true true" % (
-        root, out.replace("/", "!")), hosts.split(",")[0]], capture_output=True, text=True)
+        root, out.replace("/", "!")), hosts.split(",")[0]], capture_output=True, text=True,
+        check=False)
     dt = time.time() - t0
     if p.returncode != 0 or not os.path.exists(out):
         return dict(error="zk-shell failed: %s" % (p.stderr or p.stdout)[-500:])
@@ -144,16 +144,20 @@ def kazoo_loop(hosts, root, window):
         t0 = time.time()
         count = 0
         queue = collections.deque([root])
-        while queue:
-            wave = [queue.popleft() for _ in range(min(window, len(queue)))]
-            futs = [(p, zk.get_children_async(p), zk.get_async(p), zk.get_acls_async(p))
-                    for p in wave]
-            for p, fc, fd, fa in futs:
-                children = fc.get()
-                fd.get()
-                fa.get()
-                count += 1
-                queue.extend(p + "/" + c for c in children)
+        inflight = collections.deque()
+        # A sliding window: answers come back in request order, so waiting for the
+        # oldest and refilling at once keeps ``window`` znodes in flight all the time.
+        while queue or inflight:
+            while queue and len(inflight) < window:
+                p = queue.popleft()
+                inflight.append((p, zk.get_children_async(p), zk.get_async(p),
+                                 zk.get_acls_async(p)))
+            p, fc, fd, fa = inflight.popleft()
+            children = fc.get()
+            fd.get()
+            fa.get()
+            count += 1
+            queue.extend(p + "/" + c for c in children)
         dt = time.time() - t0
     finally:
         zk.stop()
@@ -172,32 +176,48 @@ def importing(hosts, root, src, zk):
                 verified=r["verified"])
 
 
+def say(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--small", type=int, default=100000)
     ap.add_argument("--large", type=int, default=500000)
     ap.add_argument("--window", type=int, default=500, help="kazoo loop: znodes in flight")
+    ap.add_argument("--heap", default="1500m",
+                    help="members' JVM heap (600k znodes need well over 512m)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "tree.json"))
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-tree-")
-    lab = Lab(name="bench-tree", members=3, backups=0, heap="512m")
+    lab = Lab(name="bench-tree", members=3, backups=0, heap=a.heap)
     lab.up()
     res = dict(small=a.small, large=a.large, machine=dict(cpus=os.cpu_count()))
     try:
         hosts = lab.connect_string
         zk = KazooClient(hosts=hosts, timeout=30, auth_data=[("digest", "alice:secret")])
         zk.start()
+        say("lab up; loading the trees")
         res["populate_small_s"] = populate(zk, "/small", a.small)
         res["populate_large_s"] = populate(zk, "/large", a.large)
         lab.wait_zxid_agree()
+        with open("/proc/loadavg") as f:
+            res["loadavg_before"] = f.read().split()[:3]
 
         res["ours_small"] = ours(hosts, "/small", os.path.join(tmp, "small.zktree.gz"))
+        say("ours, small tree:", res["ours_small"])
         res["zkshell_small"] = zkshell(hosts, "/small", os.path.join(tmp, "small.json"))
+        say("zk-shell, small tree:", res["zkshell_small"])
         res["ours_large"] = ours(hosts, "/large", os.path.join(tmp, "large.zktree.gz"))
+        say("ours, large tree:", res["ours_large"])
         res["kazoo_large"] = kazoo_loop(hosts, "/large", a.window)
+        say("kazoo loop, large tree:", res["kazoo_large"])
         res["import_small"] = importing(hosts, "/small", os.path.join(tmp, "small.zktree.gz"),
                                         zk)
+        say("import, small tree:", res["import_small"])
+        with open("/proc/loadavg") as f:
+            res["loadavg_after"] = f.read().split()[:3]
         zk.stop()
     finally:
         lab.down()

@@ -7,7 +7,6 @@ import gzip
 import struct
 import zlib
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
     pack_acl_list, pack_bool, pack_buffer, pack_int, pack_long, pack_string_list, pack_ustring)
 
@@ -158,7 +157,3 @@ def basic_tree(zxid=5, extra=()):
         ("/zookeeper/quota", b"", -1, stat()),
     ]
     return nodes
-
-
-pack_int = pack_int
-pack_long = pack_long

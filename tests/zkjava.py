@@ -15,7 +15,7 @@ TXN_LOG_TOOLKIT = "org.apache.zookeeper.server.persistence.TxnLogToolkit"
 def run(cls, *args, timeout=600):
     t0 = time.perf_counter()
     p = subprocess.run(["java", "-cp", CLASSPATH, cls] + list(args), capture_output=True,
-                       timeout=timeout)
+                       timeout=timeout, check=False)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise AssertionError("%s %s exited %d: %s" % (cls, args, p.returncode, p.stderr[-2000:]))
@@ -30,7 +30,7 @@ def _signed(h):
 def snapshot_nodes(path):
     """{path: dict(czxid, mzxid, pzxid, cversion, version, aversion, owner, data)} from
     SnapshotFormatter -d (data as bytes)."""
-    out, _ = run(SNAPSHOT_FORMATTER, "-d", path)
+    out, _x = run(SNAPSHOT_FORMATTER, "-d", path)
     nodes = {}
     cur = None
     for line in out.decode("utf-8", "replace").splitlines():
@@ -60,7 +60,7 @@ _TXN = re.compile(r"^(?:CRC ERROR - )?\S+, .*? session 0x([0-9a-f]+) cxid 0x([0-
 
 def log_records(path):
     """[dict(session, cxid, zxid, op, text)] from TxnLogToolkit's dump."""
-    out, _ = run(TXN_LOG_TOOLKIT, path)
+    out, _x = run(TXN_LOG_TOOLKIT, path)
     recs = []
     for line in out.decode("utf-8", "replace").split("\n"):
         m = _TXN.match(line)

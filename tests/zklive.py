@@ -107,7 +107,7 @@ def every_txn_type(zk, connect, root, big=1_000_000):
     zk.ensure_path(root)
     zk.create(root + "/bin", bytes(range(256)))
     zk.create(root + "/bin2", b"\xff\xfe\x00text", include_data=True)        # create2
-    seqs = [zk.create(root + "/seq-", b"s", sequence=True) for _ in range(3)]
+    seqs = [zk.create(root + "/seq-", b"s", sequence=True) for _x in range(3)]
     zk.create(root + "/big", b"B" * big)
     zk.set(root + "/big", b"b" * big)
     zk.create(root + "/acl", b"secret", acl=[make_digest_acl("u", "p", all=True),
@@ -196,7 +196,7 @@ def live_digest(zk, include_ephemeral=False):
         if tree_digest.is_system_path(path):
             continue
         data, stat = zk.get(path)
-        acls, _ = zk.get_acls(path)
+        acls, _x = zk.get_acls(path)
         if any(a.id.scheme == "digest" and a.id.id == "x" for a in acls):
             raise AssertionError("getACL on %s answered a redacted digest id: the walk needs "
                                  "ADMIN permission (authenticate)" % path)

@@ -191,11 +191,22 @@ def _choose_snapshot(files, target):
         if not info.valid:
             damaged.append(files.name(p))
             continue
-        if target is not None and info.end_zxid > target:
-            files.entries[p]["note"] = "its content may reach %s, past the target" % hexzxid(info.end_zxid)
+        # The content may hold one transaction past the recorded end (see replay.py):
+        # at the target itself only when nothing was logged after it.
+        if target is not None and (info.end_zxid > target or (
+                info.end_zxid == target and _logged_after(files, target))):
+            files.entries[p]["note"] = "its content may reach past the target (%s)" % hexzxid(info.end_zxid)
             continue
         return (z, p, info), damaged
     return None, damaged
+
+
+def _logged_after(files, zxid):
+    for z, p in files.logs:
+        runs = files.scan(p)["runs"]
+        if runs and runs[-1][1] > zxid:
+            return True
+    return False
 
 
 def _walk_logs(files, s_zxid, target):
@@ -207,7 +218,7 @@ def _walk_logs(files, s_zxid, target):
     # FileTxnLog.getLogFiles: the newest log that began at or before the snapshot, and
     # every later one.
     start = 0
-    for z, _ in files.logs:
+    for z, _x in files.logs:
         if z > s_zxid:
             break
         start = max(start, z)
@@ -260,7 +271,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     reasons, warnings = rep["reasons"], rep["warnings"]
 
     if target_time is not None:
-        z = zxid_at_time([p for _, p in files.logs], target_time, limit)
+        z = zxid_at_time([p for _x, p in files.logs], target_time, limit)
         if z is None:
             reasons.append("no logged transaction is at or before the target time %d" % target_time)
         elif target_zxid is None or z < target_zxid:
@@ -279,7 +290,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     elif chosen is None:
         reasons.append("no usable snapshot: " + "; ".join(
             "%s: %s" % (files.name(p), (files.entries[p]["errors"] or [files.entries[p].get("note")])[0])
-            for _, p in files.snaps))
+            for _x, p in files.snaps))
     else:
         s_zxid, s_path, info = chosen
         if files.unreadable:
@@ -322,11 +333,11 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     _check_epochs(rep, files.epochs, last)
 
     if scope == "all":
-        for _, p in files.snaps:
+        for _x, p in files.snaps:
             files.snapshot(p)
             if files.infos[p].unreadable and files.infos[p].unreadable not in reasons + warnings:
                 warnings.append(files.infos[p].unreadable)
-        for _, p in files.logs:
+        for _x, p in files.logs:
             files.scan(p)
         used = set(needed) | ({chosen[1]} if chosen else set())
         for p, e in sorted(files.entries.items()):

@@ -268,7 +268,7 @@ class DataTree:
         if op in (T.CHECK, T.CREATE_SESSION):
             return OK
         if op == T.MULTI:
-            failed = any(sub_op == T.ERROR for sub_op, _ in rec.ops)
+            failed = any(sub_op == T.ERROR for sub_op, _x in rec.ops)
             rc = OK
             if failed:
                 # A failed multi changes nothing: every sub-transaction counts as an error.

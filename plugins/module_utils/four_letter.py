@@ -35,7 +35,7 @@ def split_hostport(hostport, default_port=2181):
     """'host:port', '[v6]:port' or 'host' -> (host, port)."""
     hostport = hostport.strip()
     if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
+        host, dummy, rest = hostport[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ""
     elif hostport.count(":") == 1:
         host, port = hostport.split(":")

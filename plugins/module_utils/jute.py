@@ -146,7 +146,7 @@ class Reader:
         if n == -1:
             return None
         out = []
-        for _ in range(n):
+        for _x in range(n):
             perms = self.int(what + " perms")
             scheme = self.ustring(what + " scheme")
             ident = self.ustring(what + " id")
@@ -157,7 +157,7 @@ class Reader:
         n = self.vector_count(what)
         if n == -1:
             return None
-        return [self.ustring(what) for _ in range(n)]
+        return [self.ustring(what) for _x in range(n)]
 
 
 # --- writing (log surgery, test fixtures) ------------------------------------------

@@ -66,7 +66,7 @@ def address_of(host, port):
     return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 
 
-def _blank(address, sid=None):
+def blank_status(address, sid=None):
     st = {"id": sid, "address": address, "mode": None, "serving": False, "reachable": False,
           "error": None, "version": None, "zxid": None, "epoch": None, "counter": None,
           "znode_count": None, "outstanding_requests": None, "connections": None,
@@ -117,7 +117,7 @@ def parse_mntr(st, text):
 
 def parse_conf(st, text):
     """Fill server id, directories and membership from a ``conf`` answer."""
-    head, _, members = text.partition("membership:")
+    head, dummy, members = text.partition("membership:")
     kv = four_letter.parse_equals_lines(head)
     st["server_id"] = _num(kv.get("serverId"))
     st["data_dir"] = _strip_version_dir(kv.get("dataDir"))
@@ -146,7 +146,7 @@ def parse_conf(st, text):
 def query(host, port, sid=None, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
     """The status of the member serving clients at host:port (never raises)."""
     address = address_of(host, port)
-    st = _blank(address, sid)
+    st = blank_status(address, sid)
     try:
         parsed = four_letter.srvr(host, port, timeout=timeout, ssl_context=ssl_context,
                                   retries=2)
@@ -206,10 +206,14 @@ def query_all(targets, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
 
 # --- the member this runs on --------------------------------------------------------
 def local_id(cfg, server_id=None):
-    """This host's server id: ``server_id`` if given, else dataDir/myid (None if absent)."""
+    """This host's server id: ``server_id`` if given, else dataDir/myid, else 0 for a
+    standalone server (no server lines); None when unknown."""
     if server_id is not None:
         return server_id
-    return zoo_cfg.read_myid(cfg.data_dir)
+    me = zoo_cfg.read_myid(cfg.data_dir)
+    if me is None and not cfg.servers:
+        return 0
+    return me
 
 
 def config_targets(cfg, me=None, secure=False):
@@ -332,10 +336,12 @@ def fill_from_config(st, cfg, local):
         st["data_dir_source"] = "zoo.cfg" if local else "zoo.cfg (local copy)"
 
 
-def quorum_of(cfg, statuses):
+def quorum_of(cfg, statuses, me=None):
     """A Quorum from zoo.cfg, else from any member's ``conf`` membership, else None."""
     if cfg is not None and cfg.servers:
         return quorum_mod.Quorum.from_config(cfg)
+    if cfg is not None and me is not None:
+        return quorum_mod.Quorum([me])          # a standalone server
     for st in statuses:
         if st.get("membership"):
             servers = st["membership"]["servers"]
@@ -392,13 +398,13 @@ def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=
         details = local_details(cfg, me, extra_triggers)
         if mine is None:
             ep = cfg.client_endpoint(me, local=True, secure=secure)
-            mine = _blank(address_of(*ep) if ep else "local", me)
+            mine = blank_status(address_of(*ep) if ep else "local", me)
             fill_from_config(mine, cfg, True)
             mine["error"] = "not queried: this member is not among hosts"
         mine = dict(mine)
         mine.update(details)
         result["member"] = mine
-    result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses))
+    result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses, me))
     result["not_learned"] = not_learned_summary(statuses)
     if result["ensemble"]["voters"] is None:
         result["not_learned"].append(

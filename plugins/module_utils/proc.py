@@ -140,7 +140,7 @@ def listening_ports(proc=None):
             parts = line.split()
             if len(parts) < 4 or parts[3] != _LISTEN:
                 continue
-            addr, _, port = parts[1].rpartition(":")
+            addr, dummy, port = parts[1].rpartition(":")
             try:
                 out.setdefault(int(port, 16), []).append(_decode_addr(addr))
             except ValueError:

@@ -74,7 +74,7 @@ class LocalMember:
 
     def status(self):
         if self.address is None:
-            return member_mod._blank("unknown", self.me)
+            return member_mod.blank_status("unknown", self.me)
         return member_mod.query(self.address[0], self.address[1], self.me, self.ssl_context,
                                 self.timeout, extra=())
 
@@ -141,7 +141,7 @@ class LocalMember:
     # --- the quorum guard -------------------------------------------------------------
     def guard(self, snap):
         """(allowed, reason, details) of stopping the local member now."""
-        q = quorum_mod.Quorum.from_config(self.cfg)
+        q = member_mod.quorum_of(self.cfg, [], self.me)
         others = self.others()
         serving = set(s["id"] for s in others if s["mode"] in quorum_mod.SERVING_VOTER_MODES)
         st = snap["status"] or {}
@@ -261,7 +261,7 @@ class LocalMember:
         last = None
         leader = None
         while True:
-            ours, _ = self.processes()
+            ours = self.processes()[0]
             if not ours:
                 if started_at is None or self.clock() - started_at > START_GRACE:
                     snap = self.snapshot()

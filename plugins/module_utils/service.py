@@ -93,7 +93,7 @@ class Service:
         systemctl = self._which("systemctl")
         if not systemctl:
             return False
-        rc, out, _ = self._run([systemctl, "show", "--property=LoadState", self.name])
+        rc, out, dummy = self._run([systemctl, "show", "--property=LoadState", self.name])
         return rc == 0 and out.strip() == "LoadState=loaded"
 
     def command(self, action):

@@ -390,7 +390,7 @@ def _read(st, info, nodes, acl_encoder, limit, zk_digest):
     info.acl_count = n
     encode = acl_encoder or (lambda i, acl: acl)
     acls = {-1: encode(-1, OPEN_ACL_UNSAFE)}
-    for _ in range(n):
+    for _x in range(n):
         st.need(12, "ACL cache")
         at = st.offset()
         aid = LONG.unpack_from(st.buf, st.pos)[0]
@@ -399,7 +399,7 @@ def _read(st, info, nodes, acl_encoder, limit, zk_digest):
             raise FormatError("ACL %d has %s entries" % (aid, "no list of" if cnt == -1 else "an unreasonable %d" % cnt), at + 8)
         st.pos += 12
         entries = []
-        for _ in range(cnt):
+        for _x in range(cnt):
             st.need(8, "ACL entry")
             perms = INT.unpack_from(st.buf, st.pos)[0]
             st.pos += 4

@@ -52,7 +52,7 @@ def truncate_files(paths, zxid, snap_dir, log_dir=None, limit=DEFAULT_LIMIT):
     if not rep["restorable"]:
         raise FormatError("cannot restore the state at %s: %s" % (hexzxid(zxid), "; ".join(rep["reasons"])))
     log_dir = log_dir or snap_dir
-    for d in {snap_dir, log_dir}:
+    for d in sorted({snap_dir, log_dir}):
         if not os.path.isdir(d):
             os.makedirs(d)
         busy = [n for n in os.listdir(d) if datadir.classify(n)[0] in ("snapshot", "log", "epoch")]
@@ -73,7 +73,7 @@ def truncate_files(paths, zxid, snap_dir, log_dir=None, limit=DEFAULT_LIMIT):
             dst = os.path.join(snap_dir, os.path.basename(p))
             _copy(p, dst)
             written.append({"path": dst, "action": "copied"})
-    for d in {snap_dir, log_dir}:
+    for d in sorted({snap_dir, log_dir}):
         _fsync_dir(d)
     rep["written"] = written
     return rep

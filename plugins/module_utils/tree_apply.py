@@ -232,7 +232,7 @@ class Applier(object):
         ops = []
         for parent, res in pending:
             try:
-                _, stat = res.get(timeout=60)
+                stat = res.get(timeout=60)[1]
             except Exception as exc:
                 raise ApplyError("reading the sequence counter of %s failed: %s"
                                  % (parent, zk_client.explain_zk_error(exc, parent)),
@@ -249,7 +249,7 @@ class Applier(object):
             create = Prepared(zp.Create(child, b"", _WORLD, zp.FLAG_PERSISTENT),
                               "sequence_step")
             delete = Prepared(zp.Delete(child, -1), "sequence_cleanup")
-            for _ in range(need):
+            for _step in range(need):
                 ops.append(create)
                 ops.append(delete)
             self.done["sequence_parent"] += 1

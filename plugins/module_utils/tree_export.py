@@ -180,6 +180,8 @@ def export_file(source, dest, root, exclude, ephemeral_policy="skip", compressle
     directory = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(directory):
         raise ExportError("the directory of dest (%s) does not exist" % directory)
+    if os.path.isdir(dest):
+        raise ExportError("dest %s is a directory; give the path of a file" % dest)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".partial",
                                dir=directory)
     try:

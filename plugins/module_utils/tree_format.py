@@ -376,7 +376,7 @@ def decode_record(payload):
         n = _U32.unpack_from(payload, off)[0]
         off += 4
         acl = []
-        for _ in range(n):
+        for _entry in range(n):
             perms, slen = struct.unpack_from(">II", payload, off)
             off += 8
             scheme = payload[off:off + slen].decode("utf-8")

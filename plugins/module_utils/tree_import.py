@@ -40,8 +40,8 @@ class TreeImportError(Exception):
 
 
 def read_export(src, root, exclude):
-    """Read and verify the export; return (header, trailer, {path: Record}, selection
-    digest) for the znodes under ``root`` that are not excluded."""
+    """Read and verify the export; return (header, trailer, root, {path: Record},
+    selection digest) for the znodes under ``root`` that are not excluded."""
     try:
         f = open(src, "rb")
     except (IOError, OSError) as exc:
@@ -53,14 +53,20 @@ def read_export(src, root, exclude):
         root = root or export_root
         if not tree_digest.in_subtree(root, export_root):
             raise TreeImportError("root %s is not inside the export, which holds %s"
-                               % (root, export_root))
+                                  % (root, export_root))
         records = {}
-        digest = tree_digest.TreeDigest(include_ephemeral=False, typed=reader.kinds_exact)
+        skipped = []
         for rec in reader:
             if not tree_digest.in_subtree(rec.path, root) or \
                     tree_walk.excluded(rec.path, exclude):
+                skipped.append(rec.path)
                 continue
             records[rec.path] = rec
+        if not skipped:
+            return header, reader.trailer, root, records, reader.digest
+        # Only part of the export is imported: digest that part.
+        digest = tree_digest.TreeDigest(include_ephemeral=False, typed=reader.kinds_exact)
+        for rec in records.values():
             digest.add(rec.path, rec.data, rec.acl, rec.kind, rec.ttl)
         return header, reader.trailer, root, records, digest.result()
 
@@ -108,7 +114,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                 "the digest credential for %s does not match the digest the export's ACLs "
                 "hold for that user (e.g. on %s): a wrong password? Nothing was changed. "
                 "Fix 'auth', or set check_credentials=false to import ACLs for another "
-                "password" % (", ".join("user '%s'" % u for u, _ in bad), bad[0][1]))
+                "password" % (", ".join("user '%s'" % u for u, _path in bad), bad[0][1]))
 
     try:
         pool = zk_pipeline.open_pool(params, connections)
@@ -119,24 +125,24 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
             live, before, walk_stats = read_live(pool, root, exclude)
         except tree_walk.WalkError as exc:
             raise TreeImportError("reading the live subtree failed, nothing was changed: %s"
-                               % exc)
+                                  % exc)
         if walk_stats.root_missing and root != "/":
             parent = tree_plan.parent_of(root)
             try:
                 pool.call(pool.sessions[0], zk_protocol.GetData(_chroot(pool, parent)))
             except Exception as exc:
+                why = zk_client.explain_zk_error(exc, parent)
                 raise TreeImportError("the parent %s of the import root %s cannot be read (%s); "
-                                   "create it first or import from a higher root. Nothing "
-                                   "was changed" % (parent, root,
-                                                    zk_client.explain_zk_error(exc, parent)))
+                                      "create it first or import from a higher root. Nothing "
+                                      "was changed" % (parent, root, why))
         plan = tree_plan.make_plan(records, live, mode, root, identities)
         too_far = [(p, n) for p, n in plan.sequence_bumps.items()
                    if max_sequence_bump is not None and n > max_sequence_bump]
         if too_far:
             p, n = sorted(too_far)[0]
             raise TreeImportError("the sequence counter of %s would have to move by %d (more "
-                               "than max_sequence_bump=%d): nothing was changed. Raise "
-                               "max_sequence_bump to allow it" % (p, n, max_sequence_bump))
+                                  "than max_sequence_bump=%d): nothing was changed. Raise "
+                                  "max_sequence_bump to allow it" % (p, n, max_sequence_bump))
     finally:
         pool.close()
 
@@ -152,8 +158,8 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                   changed=not plan.empty, warnings=warnings)
     if plan.conflicts:
         warnings.append("%d znodes of the export are held by ephemeral znodes of live "
-                        "sessions and were left alone (e.g. %s)" % (len(plan.conflicts),
-                                                                     plan.conflicts[0][0]))
+                        "sessions and were left alone (e.g. %s)"
+                        % (len(plan.conflicts), plan.conflicts[0][0]))
     if plan.kept:
         warnings.append("%d znodes that replace would delete hold ephemeral znodes of live "
                         "sessions and were kept (e.g. %s)" % (len(plan.kept), plan.kept[0]))
@@ -179,9 +185,9 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
             applied = applier.apply(plan, max_sequence_bump)
         except tree_apply.ApplyError as exc:
             raise TreeImportError("the import stopped: %s. Applied before the failure: %s. "
-                               "Running the import again continues from where it stopped"
-                               % (exc, _fmt(exc.applied)), changed=bool(exc.applied),
-                               details=dict(applied=exc.applied))
+                                  "Running the import again continues from where it stopped"
+                                  % (exc, _fmt(exc.applied)), changed=bool(exc.applied),
+                                  details=dict(applied=exc.applied))
     finally:
         zk_client.close_quietly(client)
     result["applied"] = applied
@@ -200,12 +206,12 @@ def _verify(params, connections, records, mode, root, exclude, identities, selec
         pool = zk_pipeline.open_pool(params, connections)
     except zk_pipeline.PipelineError as exc:
         raise TreeImportError("the import was applied but cannot be verified: %s" % exc,
-                           changed=True)
+                              changed=True)
     try:
-        live, after, _ = read_live(pool, root, exclude)
+        live, after = read_live(pool, root, exclude)[:2]
     except tree_walk.WalkError as exc:
         raise TreeImportError("the import was applied but the subtree cannot be read back to "
-                           "verify it: %s" % exc, changed=True)
+                              "verify it: %s" % exc, changed=True)
     finally:
         pool.close()
     again = tree_plan.make_plan(records, live, mode, root, identities)
@@ -213,15 +219,15 @@ def _verify(params, connections, records, mode, root, exclude, identities, selec
     left = again.changes
     if left:
         raise TreeImportError("the import was applied but %d differences remain (%s); another "
-                           "client may be writing to the subtree. Run the import again"
-                           % (left, again.diff_text(5).strip().replace("\n", "; ")),
-                           changed=True)
+                              "client may be writing to the subtree. Run the import again"
+                              % (left, again.diff_text(5).strip().replace("\n", "; ")),
+                              changed=True)
     result["digest_match"] = after["digest"] == selection["digest"]
     if mode == "replace" and not plan.conflicts and not plan.kept:
         if not result["digest_match"]:
             raise TreeImportError("the import was applied but the live subtree digests to %s, "
-                               "the export to %s" % (after["digest"], selection["digest"]),
-                               changed=True)
+                                  "the export to %s" % (after["digest"], selection["digest"]),
+                                  changed=True)
     result["verified"] = True
 
 

@@ -161,7 +161,7 @@ class Plan(object):
         return self.changes == 0
 
     def counts(self):
-        updated = set(p for p, _, _ in self.data_updates) | set(p for p, _ in self.acl_updates)
+        updated = set(u[0] for u in self.data_updates) | set(a[0] for a in self.acl_updates)
         return dict(create=len(self.creates), update=len(updated),
                     update_data=len(self.data_updates), update_acl=len(self.acl_updates),
                     delete=len(self.deletes), unchanged=self.unchanged,
@@ -173,8 +173,8 @@ class Plan(object):
 
     def sample(self, limit=20):
         """A bounded sample of the paths of every kind of change."""
-        updated = sorted(set(p for p, _, _ in self.data_updates)
-                         | set(p for p, _ in self.acl_updates), key=_sort_key)
+        updated = sorted(set(u[0] for u in self.data_updates)
+                         | set(a[0] for a in self.acl_updates), key=_sort_key)
         return dict(create=[c.path for c in self.creates[:limit]],
                     update=updated[:limit],
                     delete=self.deletes[:limit],
@@ -322,7 +322,7 @@ def credential_mismatches(records, identities):
         return []
     found = {}
     for rec in records.values():
-        for _, scheme, ident in rec.acl:
+        for _perms, scheme, ident in rec.acl:
             if scheme != "digest":
                 continue
             user = ident.split(":", 1)[0]

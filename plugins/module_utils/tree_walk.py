@@ -90,7 +90,7 @@ def sequence_suffix(name):
 
 def is_masked_digest(acl):
     """True when the server replaced a digest ACL's hash by 'x' (no ADMIN permission)."""
-    for _, scheme, ident in acl:
+    for _perms, scheme, ident in acl:
         if scheme == "digest" and ident.endswith(":x"):
             return True
     return False
@@ -106,7 +106,7 @@ class AclCache(object):
     def get(self, raw):
         hit = self._cache.get(raw)
         if hit is None:
-            acl, _ = zk_protocol.read_acl_vector(raw, 0)
+            acl = zk_protocol.read_acl_vector(raw, 0)[0]
             hit = (acl, tree_digest.encode_acl(acl), is_masked_digest(acl))
             self._cache[raw] = hit
         return hit
@@ -138,7 +138,7 @@ class _WalkMultiRead(zk_protocol.MultiRead):
 
     @classmethod
     def deserialize(cls, buf, offset):
-        return [value for _, value in cls.iter_results(buf, offset, raw_stat=True)]
+        return [item[1] for item in cls.iter_results(buf, offset, raw_stat=True)]
 
 
 class _RawGetData(zk_protocol.GetData):
@@ -214,7 +214,8 @@ class Walker(object):
             s.submit(zk_protocol.Sync(self._server("/")), tok)
         deadline = time.time() + max(s.connect_timeout for s in self.pool.sessions) + 5
         while tokens and time.time() < deadline:
-            for tok, _, _, exc, _ in self.pool.poll(0.5):
+            for answer in self.pool.poll(0.5):
+                tok, exc = answer[0], answer[3]
                 if tokens.pop(tok, None) is not None and exc is not None:
                     raise WalkError(zk_client.explain_zk_error(exc, "/"), "/")
         if tokens:
@@ -245,7 +246,7 @@ class Walker(object):
         self._on_node = on_node
         while self._pending or self.pool.outstanding():
             self._send()
-            for token, request, result, exc, _ in self.pool.poll(1.0):
+            for token, request, result, exc, _zxid in self.pool.poll(1.0):
                 self._done(token, request, result, exc)
         self.stats.zxid_end = self.sync()
         self.stats.requests = sum(s.requests for s in self.pool.sessions)

@@ -223,7 +223,7 @@ def _create_session(r):
 
 def _close_session(r):
     n = r.vector_count("paths2Delete")
-    paths = None if n == -1 else [_path(r, "paths2Delete") for _ in range(n)]
+    paths = None if n == -1 else [_path(r, "paths2Delete") for _x in range(n)]
     return CloseSession(paths)
 
 
@@ -232,7 +232,7 @@ def _multi(r):
     if n == -1:
         raise FormatError("multi without sub-transactions", r.base + r.pos - 4)
     ops = []
-    for _ in range(n):
+    for _x in range(n):
         at = r.pos
         op = r.int("sub-transaction type")
         data_at = r.pos + 4

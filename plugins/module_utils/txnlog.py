@@ -179,8 +179,7 @@ class LogReader:
             if self.dbid != 0:
                 self._add("warning", "dbid is %d; ZooKeeper writes 0 and ignores it" % self.dbid, 8)
             self.end_offset = HEADER_SIZE
-            for txn in self._records(f):
-                yield txn
+            yield from self._records(f)
 
     def _records(self, f):
         limit = self.limit

@@ -60,8 +60,8 @@ def require_kazoo(module):
     """Fail the module with Ansible's standard message when kazoo is missing."""
     if not HAS_KAZOO:
         from ansible.module_utils.basic import missing_required_lib
-        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo "
-                  "on the host the module runs on)")
+        reason = ("to talk to ZooKeeper (pip install kazoo, or apt install python3-kazoo on "
+                  "the host the module runs on)")
         module.fail_json(msg=missing_required_lib("kazoo", reason=reason),
                          exception=KAZOO_IMP_ERR)
 
@@ -173,7 +173,7 @@ def _explain(hp, exc):
         return "%s: unreachable (host down, wrong address, or a firewall)" % hp
     if reason == "not_zookeeper":
         return "%s: something answers, but it is not ZooKeeper (wrong port?)" % hp
-    if reason in ("empty", "reset"):
+    if reason == "empty":
         return "%s: the port accepts connections but does not answer like ZooKeeper" % hp
     return "%s: %s" % (hp, exc)
 

@@ -31,10 +31,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_protocol
 
 if zk_client.HAS_KAZOO:
-    from kazoo.exceptions import EXCEPTIONS
     from kazoo.protocol.serialization import Auth, Connect
 else:  # pragma: no cover
-    EXCEPTIONS = Auth = Connect = None
+    Auth = Connect = None
 
 _INT = struct.Struct("!i")
 _REQ_HEAD = struct.Struct("!ii")          # xid, type
@@ -79,6 +78,7 @@ class Session(object):
         self._out = bytearray()
         self._in = bytearray()
         self._last_send = 0.0
+        self.last_recv = 0.0
         self.requests = 0
 
     # --- opening and closing -------------------------------------------------------
@@ -114,7 +114,7 @@ class Session(object):
                                 % (self.endpoint, exc or exc.__class__.__name__),
                                 "not_serving")
         sock.setblocking(False)
-        self._last_send = time.time()
+        self._last_send = self.last_recv = time.time()
         return self
 
     def _handshake(self):
@@ -126,7 +126,7 @@ class Session(object):
             raise PipelineError("%s: the server closed the connection during the session "
                                 "handshake; is it serving (quorum)?" % self.endpoint,
                                 "not_serving")
-        result, _ = Connect.deserialize(frame, 0)
+        result = Connect.deserialize(frame, 0)[0]
         if result.time_out <= 0:
             raise PipelineError("%s: the server refused the session" % self.endpoint,
                                 "not_serving")
@@ -249,6 +249,7 @@ class Session(object):
                 if not chunk:
                     raise self._lost(None)
                 self._in += chunk
+                self.last_recv = time.time()
                 if len(chunk) < _RECV and not (hasattr(self.sock, "pending")
                                                and self.sock.pending()):
                     break
@@ -290,8 +291,7 @@ class Session(object):
                 raise PipelineError("%s: answers out of order (xid %d, expected %d)"
                                     % (self.endpoint, xid, want), "protocol")
             if err:
-                exc_class = EXCEPTIONS[err]
-                done.append((token, request, None, exc_class(), zxid))
+                done.append((token, request, None, zk_protocol.error_for(err), zxid))
             elif request.type == CLOSE_TYPE:
                 done.append((token, request, True, None, zxid))
             else:
@@ -309,7 +309,7 @@ class Session(object):
 
     def take_outstanding(self):
         """Forget every request in flight and return [(request, token)] to resubmit."""
-        left = [(request, token) for _, request, token in self.outstanding
+        left = [(request, token) for _xid, request, token in self.outstanding
                 if request.type != CLOSE_TYPE]
         self.outstanding.clear()
         self._out = bytearray()
@@ -384,10 +384,19 @@ class Pool(object):
     def outstanding(self):
         return sum(len(s.outstanding) for s in self.sessions)
 
+    def stalled(self, session, now):
+        """True when a session with requests in flight has heard nothing for longer
+        than its session timeout (a member cut off without a reset)."""
+        limit = max(session.negotiated_timeout or 0, session.session_timeout)
+        return bool(session.outstanding) and now - session.last_recv > limit
+
     def poll(self, timeout=1.0):
         """Send and receive; return the answers that completed (see Session.read_ready)."""
         now = time.time()
-        for s in self.sessions:
+        for s in list(self.sessions):
+            if self.stalled(s, now):
+                self._recover(s)
+                continue
             s.ping_if_idle(now)
         done = []
         rlist = []
@@ -407,7 +416,7 @@ class Pool(object):
         if not rlist:
             return done
         try:
-            r, w, _ = select.select(rlist, wlist, [], timeout)
+            r, w = select.select(rlist, wlist, [], timeout)[:2]
         except (OSError, ValueError):
             r, w = rlist, wlist
         by_sock = dict((s.sock, s) for s in self.sessions)
@@ -463,7 +472,7 @@ class Pool(object):
         session.submit(request, token)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            for tok, _, result, exc, _ in self.poll(min(0.5, max(0.0, deadline - time.time()))):
+            for tok, _req, result, exc, _zxid in self.poll(min(0.5, max(0.0, deadline - time.time()))):
                 if tok is token:
                     if exc is not None:
                         raise exc

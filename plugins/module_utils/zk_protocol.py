@@ -29,9 +29,8 @@ if zk_client.HAS_KAZOO:
     from kazoo.exceptions import EXCEPTIONS
     from kazoo.protocol import serialization as ser
     from kazoo.protocol.states import ZnodeStat
-    from kazoo.security import ACL, Id
 else:  # pragma: no cover - the modules fail with missing_required_lib() first
-    EXCEPTIONS = ser = ZnodeStat = ACL = Id = None
+    EXCEPTIONS = ser = ZnodeStat = None
 
 # Opcodes (ZooDefs.OpCode).
 OP_CREATE = 1
@@ -231,7 +230,7 @@ def read_children(buf, offset):
     offset += 4
     children = []
     unpack = _INT.unpack_from
-    for _ in range(max(count, 0)):
+    for _i in range(max(count, 0)):
         n = unpack(buf, offset)[0]
         offset += 4
         children.append(bytes(buf[offset:offset + n]).decode("utf-8"))
@@ -244,7 +243,7 @@ def read_acl_vector(buf, offset):
     count = _INT.unpack_from(buf, offset)[0]
     offset += 4
     entries = []
-    for _ in range(max(count, 0)):
+    for _i in range(max(count, 0)):
         perms = _INT.unpack_from(buf, offset)[0]
         scheme, offset = ser.read_string(buf, offset + 4)
         ident, offset = ser.read_string(buf, offset)
@@ -257,7 +256,7 @@ def acl_vector_end(buf, offset):
     count = _INT.unpack_from(buf, offset)[0]
     offset += 4
     unpack = _INT.unpack_from
-    for _ in range(max(count, 0)):
+    for _i in range(max(count, 0)):
         offset += 4
         n = unpack(buf, offset)[0]
         offset += 4 + max(n, 0)
@@ -291,9 +290,19 @@ def _multi_ops_bytes(operations):
     return b"".join(parts)
 
 
-def _error(code):
-    exc_class = EXCEPTIONS[code]
-    return exc_class()
+class UnknownZkError(Exception):
+    """An error code this kazoo version does not know."""
+
+
+def error_for(code):
+    """The kazoo exception instance for a ZooKeeper error code."""
+    try:
+        return EXCEPTIONS[code]()
+    except RuntimeError:   # kazoo raises for codes it does not know
+        return UnknownZkError("ZooKeeper error code %d" % code)
+
+
+_error = error_for
 
 
 class Multi(namedtuple("Multi", "operations")):
@@ -355,7 +364,7 @@ class MultiRead(namedtuple("MultiRead", "operations")):
 
     @classmethod
     def deserialize(cls, buf, offset):
-        return [value for _, value in cls.iter_results(buf, offset)]
+        return [item[1] for item in cls.iter_results(buf, offset)]
 
     @staticmethod
     def iter_results(buf, offset, raw_stat=False):

@@ -115,7 +115,7 @@ def _host_port(text, what):
     """'host:port', '[v6]:port' -> (host, port)."""
     text = text.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, dummy, rest = text[1:].partition("]")
         if not rest.startswith(":"):
             raise ZooCfgError("%s: expected [address]:port in %r" % (what, text))
         return host, _port(rest[1:], what)
@@ -138,13 +138,13 @@ def _port(text, what):
 def parse_server(sid, value):
     """One ``server.N`` value -> a dict (see ZooCfg.servers)."""
     what = "server.%d" % sid
-    server_part, _, client_part = value.partition(";")
+    server_part, dummy, client_part = value.partition(";")
     addresses = []
     role = None
     for addr in server_part.split("|"):
         addr = addr.strip()
         if addr.startswith("["):
-            host, _, rest = addr[1:].partition("]")
+            host, dummy, rest = addr[1:].partition("]")
             parts = [host] + rest.lstrip(":").split(":") if rest else [host]
         else:
             parts = addr.split(":")

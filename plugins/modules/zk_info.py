@@ -25,7 +25,7 @@ description:
     and C(conf) would add is listed in RV(not_learned) when they are not.
   - Never changes anything.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
 attributes:
@@ -34,6 +34,7 @@ attributes:
     description: The module only reads; check mode returns the same report.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 options:
   hosts:
     description:
@@ -223,6 +224,18 @@ member:
       description: The files that changed after the server started.
       type: list
       elements: str
+    restart_triggers:
+      description: >-
+        The files that count for RV(member.restart_pending): O(config_file), C(java.env),
+        C(environment) and C(zookeeper-env.sh) next to it when they exist, and
+        O(restart_triggers).
+      type: list
+      elements: str
+    other_server_processes:
+      description: ZooKeeper servers on this host started with another configuration file
+        (C(pid), C(config_file)).
+      type: list
+      elements: dict
     disk:
       description: >-
         What is in the data directories: C(snapshots) and C(logs) (each with C(name),

@@ -23,7 +23,7 @@ description:
   - Idempotent. In check mode it predicts the change, applies the quorum guard, and acts
     on nothing.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
 attributes:
@@ -33,6 +33,11 @@ attributes:
   diff_mode:
     support: full
     description: Shows the member's state (serving, quiesced), mode and process id before and after.
+  action:
+    support: full
+    description: >-
+      An action plugin on the controller lets only one stop run at a time, so that the
+      quorum guard of each stop sees the previous ones.
 options:
   state:
     description:
@@ -118,15 +123,10 @@ options:
     description: How many lines of the log to return on failure.
     type: int
     default: 20
-  action:
-    support: full
-    description: >-
-      An action plugin on the controller lets only one stop run at a time, so that the
-      quorum guard of each stop sees the previous ones.
 notes:
   - Stops take a lock on the controller for as long as they run, so a play on every
     member with the default forks stops them one after another and the quorum guard of
-    each sees the previous stop. Runs from different controllers are not coordinated:
+    each sees the previous stop. Runs from different controllers are not coordinated;
     there, run it on one member at a time (C(serial), C(throttle), or the
     zkops.zookeeper.rolling_restart role).
   - A member whose server does not answer its client port while its process runs is
@@ -137,7 +137,6 @@ requirements:
   - kazoo >= 2.8 on the member for O(client_check) (the default with O(state=serving))
 seealso:
   - module: zkops.zookeeper.zk_info
-  - role: zkops.zookeeper.rolling_restart
 """
 
 EXAMPLES = r"""
@@ -197,7 +196,7 @@ after:
   returned: always
   type: dict
 member:
-  description: The last status of this member (see zkops.zookeeper.zk_info RV(members)).
+  description: The last status of this member, as in the C(members) list of zkops.zookeeper.zk_info.
   returned: always
   type: dict
 quorum:
@@ -321,7 +320,7 @@ def build(module):
                              changed=False)
     try:
         service = service_mod.Service(
-            module.run_command, lambda name: module.get_bin_path(name),
+            module.run_command, module.get_bin_path,
             manager=p["service_manager"], name=p["service_name"],
             start_command=p["start_command"], stop_command=p["stop_command"])
         ctx = zk_client.tls_context(p)

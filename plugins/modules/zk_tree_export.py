@@ -35,9 +35,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Walks the tree and computes the digest without writing the file.
+    description: Walks the tree and computes the digest; writes no file.
   diff_mode:
     support: none
+    description: The module writes a file, not ZooKeeper data; there is nothing to diff.
 options:
   hosts:
     description:
@@ -99,7 +100,7 @@ notes:
 seealso:
   - module: zkops.zookeeper.zk_tree_import
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 """
 
 EXAMPLES = r"""
@@ -270,6 +271,9 @@ def main():
     except (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError) as exc:
         module.fail_json(msg="export of %s failed: %s; nothing was written" % (root, exc),
                          **base)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="export of %s failed writing %s: %s; nothing was written"
+                         % (root, dest, exc), **base)
     finally:
         pool.close()
     seconds = time.time() - t0
@@ -281,7 +285,8 @@ def main():
     trailer = summary["trailer"]
     header = summary["header"]
     walk = summary["walk"]
-    result = dict(base, changed=changed, count=trailer["count"], digest=trailer["digest"],
+    base["changed"] = changed
+    result = dict(base, count=trailer["count"], digest=trailer["digest"],
                   typed_digest=trailer["typed_digest"],
                   digest_version=trailer["digest_version"],
                   kinds_exact=header["kinds_exact"], ephemeral_policy=p["ephemeral_policy"],

@@ -26,9 +26,9 @@ description:
     identity in O(auth), everyone) until its final ACL is set at the end of the run.
   - Container and TTL znodes are created as such when the export knows their kind (an
     export made from data files); a live export records them as persistent.
-  - Parents of restored sequential znodes get their sequence counter (cversion) moved
-    past the highest restored suffix, so that later sequential creates cannot collide
-    with restored names.
+  - Parents of restored sequential znodes get their sequence counter (derived from
+    cversion and numChildren) moved past the highest restored suffix, so that later
+    sequential creates cannot collide with restored names.
   - Znodes of live sessions (ephemeral znodes) are never modified or deleted.
   - After writing, the subtree is walked again; the import is verified when nothing is
     left to do, and in O(mode=replace) when the live subtree has the export's digest.
@@ -37,10 +37,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the export and the live subtree and reports the plan; writes nothing.
+    description: Reads the export and the live subtree and reports the plan; writes nothing.
   diff_mode:
     support: full
-    details: Counts and a bounded sample of the paths to create, update and delete.
+    description: Counts and a bounded sample of the paths to create, update and delete.
 options:
   hosts:
     description:
@@ -120,7 +120,7 @@ notes:
 seealso:
   - module: zkops.zookeeper.zk_tree_export
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 """
 
 EXAMPLES = r"""

@@ -29,7 +29,7 @@ description:
     end of the logs or at O(target_zxid) or O(target_time).
   - Never changes anything.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 attributes:
   check_mode:
     support: full
@@ -69,13 +69,13 @@ options:
   deep:
     description:
       - Replay the restorable set and return the znode count and the tree digests.
-      - Holds the whole tree in memory, about 300 bytes per znode plus its path and data.
+      - Holds the whole tree in memory, about 185 bytes per znode plus its path and data.
     type: bool
     default: false
   target_zxid:
     description:
       - Verify the state as it was at this zxid (hex with C(0x), or decimal) instead of
-        the latest: the snapshot is chosen so that it does not reach past it, and only
+        the latest. The snapshot is chosen so that it does not reach past it, and only
         transactions up to it count.
     type: str
   target_time:
@@ -310,9 +310,10 @@ def main():
         data_dir, log_dir = p["data_dir"], p["data_log_dir"]
         if p["config_file"]:
             try:
-                data_dir, log_dir = zoo_cfg.data_dirs(zoo_cfg.read(p["config_file"]))
-            except (OSError, ValueError) as exc:
+                cfg = zoo_cfg.load(p["config_file"])
+            except zoo_cfg.ZooCfgError as exc:
                 module.fail_json(msg="cannot read dataDir from %s: %s" % (p["config_file"], exc))
+            data_dir, log_dir = cfg.data_dir, cfg.data_log_dir
         if not os.path.isdir(data_dir):
             module.fail_json(msg="data_dir %s does not exist or is not a directory" % data_dir)
         rep = datadir.verify_data_dir(data_dir, log_dir, **opts)

@@ -64,7 +64,7 @@ def snapshot_kinds(lab, newer_than):
     time.sleep(0.5)   # let the server finish writing it
     out = subprocess.run(["java", "-cp", ":".join(ZK_JARS),
                           "org.apache.zookeeper.server.SnapshotFormatter", newest],
-                         capture_output=True, text=True, timeout=120).stdout
+                         capture_output=True, text=True, timeout=120, check=True).stdout
     kinds = {}
     path = None
     for line in out.splitlines():
@@ -118,7 +118,7 @@ def test_container_and_ttl_are_recreated(make_lab, tmp_path):
         kinds = snapshot_kinds(lab, started)
         got = read_sample(zk, [n[0] for n in NODES])
         typed = td.TreeDigest(typed=True)
-        for p, _, _, kind, ttl, _ in NODES:
+        for p, _data, _acl, kind, ttl, _flags in NODES:
             assert kinds[p] == (kind, ttl), p
             data, acl = got[p]
             typed.add(p, data, acl, *kinds[p])

@@ -3,13 +3,16 @@
 The modules run on a member (Debian's python3 and kazoo 2.8), reading and writing files
 in the member's own /tmp.
 """
+import io
 import json
 
 import pytest
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format
-from zktree_helpers import WORLD, client, create_all, spec, wipe
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
+from zktree_helpers import client, create_all, expected_digest, spec, wipe
 
 pytestmark = pytest.mark.lab
 
@@ -151,6 +154,8 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
         task("zk_tree_export", "wrong", root="/m", dest="/tmp/wrong.zktree.gz", auth=wrong,
              exclude=["/m/masked"]),
         task("zk_tree_export", "masked", root="/m", dest="/tmp/masked.zktree.gz", auth=alice),
+        task("zk_tree_export", "both", root="/m", dest="/tmp/both.zktree.gz",
+             auth=alice + [{"credential": "bob:pw"}]),
         task("zk_tree_export", "missing", root="/nope", dest="/tmp/nope.zktree.gz"),
         task("zk_tree_export", "refused", hosts="%s:2999" % zk1.ip, connect_timeout=2,
              dest="/tmp/refused.zktree.gz"),
@@ -161,6 +166,9 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
     ))
     assert res.result("good", "zk1")["changed"]
     assert res.result("full", "zk1")["changed"]
+    # With bob's identity as well, the digest ACL bob administers can be exported.
+    both = res.result("both", "zk1")
+    assert both["changed"] and both["count"] == res.result("full", "zk1")["count"] + 1
     msg = {n: res.result(n, "zk1").get("msg", "") for n in
            ("wrong", "masked", "missing", "refused", "scheme", "nohost")}
     for n in msg:
@@ -173,7 +181,8 @@ def test_errors_are_clear_and_change_nothing(lab3, playbook, tree):
     assert "unreachable" in msg["nohost"] and nohost in msg["nohost"], msg["nohost"]
     for n in ("wrong", "masked", "nope", "refused", "scheme", "nohost"):
         assert not zk1.sh("ls /tmp/%s.zktree.gz" % n, check=False).returncode == 0, n
-    assert "alice:secret" not in res.stdout and "alice:wrong" not in res.stdout
+    for secret in ("alice:secret", "alice:wrong", "bob:pw"):
+        assert secret not in res.stdout + res.stderr
 
     # An export whose parent is gone, a truncated export.
     zk1.sh("head -c 300 /tmp/full.zktree.gz > /tmp/cut.zktree.gz")
@@ -244,3 +253,46 @@ def test_ephemeral_policy_and_chroot(lab3, playbook, tree):
     assert res.result("keep", "zk1")["sample"]["create"] == ["/m/eph"]
     data, stat = zk.get("/m/eph")
     assert data == b"e" and stat.ephemeralOwner == 0
+
+
+def test_export_survives_a_member_failure(lab3):
+    """A member killed in the middle of a walk: its sessions move to the others and the
+    export is still complete and exact."""
+    zk = client(lab3)
+    specs = [spec("/surv")] + [spec("/surv/p%02d" % i) for i in range(20)]
+    specs += [spec("/surv/p%02d/n%04d" % (i, j), b"%d" % j) for i in range(20) for j in range(500)]
+    victim = lab3.followers()[0]
+    try:
+        create_all(zk, specs)
+        want = expected_digest(specs, "/surv")
+        params = {"hosts": lab3.connect_string, "session_timeout": 6.0, "connect_timeout": 3.0}
+        pool = zk_pipeline.open_pool(params, connections=3)
+        killed = []
+
+        class Source(tree_export.LiveSource):
+            def run(self, emit):
+                def on_node(path, *rest):
+                    if len(killed) == 0 and path.endswith("/n0100"):
+                        victim.kill_zk()
+                        killed.append(path)
+                    emit(path, *rest)
+                return super(Source, self).run(on_node)
+
+        try:
+            source = Source(pool, "/surv", ["/zookeeper"], batch=8, window=40)
+            buf = io.BytesIO()
+            summary = tree_export.export(source, buf, "/surv", ["/zookeeper"])
+        finally:
+            pool.close()
+        assert killed
+        assert summary["walk"]["lost_sessions"] >= 1
+        assert summary["trailer"]["count"] == len(specs)
+        assert summary["trailer"]["digest"] == want["digest"]
+        recs = list(tree_format.TreeReader(io.BytesIO(buf.getvalue())))
+        assert len(recs) == len(specs)
+    finally:
+        if not victim.zk_running():
+            victim.start_zk()
+        lab3.wait_quorum(timeout=60)
+        wipe(zk, "/surv")
+        zk.stop()

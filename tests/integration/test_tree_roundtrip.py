@@ -61,9 +61,9 @@ def sequential_nodes(zk):
     delete_paths(zk, [p for p in made if p not in keep])
     # Push a counter to 3000 with one survivor at the end.
     last = "/rt/deep-queue/d-0000002999"
-    for _ in range(6):
+    for _round in range(6):
         res = zp.call(zk, zp.Multi([zp.Create("/rt/deep-queue/d-", b"", WORLD, zp.FLAG_SEQUENTIAL)
-                                    for _ in range(500)]))
+                                    for _i in range(500)]))
         delete_paths(zk, [p for p in res if p != last])
     return [spec(p, b"job %d" % int(p[-10:])) for p in keep] + [spec(last, b"")]
 

@@ -19,6 +19,8 @@ import socket
 import subprocess
 import time
 
+from .ansible import collections_path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = ("/usr/bin/python3", os.path.join(HERE, "boot.py"))
 LAB_ROOT = os.environ.get("ZKLAB_ROOT", "/var/tmp/zkops-lab")
@@ -302,7 +304,7 @@ class Lab:
                  separate_datalog=False, snap_count=None, snapshot_compression=None,
                  fourlw_whitelist="*", tick_time=500, init_limit=40, sync_limit=6,
                  heap="256m", extended_types=True, extra_cfg=None, persistent=False,
-                 tls=False, secure_client_port=2282):
+                 tls=False, secure_client_port=2282, java_opts=""):
         if members < 1 or members > 9:
             raise LabError("members must be 1..9")
         self.name = name
@@ -323,6 +325,7 @@ class Lab:
         self.extra_cfg = dict(extra_cfg or {})
         self.persistent = persistent
         self.tls = tls
+        self.java_opts = java_opts
         self.secure_client_port = secure_client_port
         self.owner_pid = None if persistent else os.getpid()
         self.index = None
@@ -425,7 +428,7 @@ class Lab:
                  "fourlw_whitelist": self.fourlw_whitelist, "tick_time": self.tick_time,
                  "init_limit": self.init_limit, "sync_limit": self.sync_limit,
                  "heap": self.heap, "extended_types": self.extended_types,
-                 "extra_cfg": self.extra_cfg, "tls": self.tls,
+                 "extra_cfg": self.extra_cfg, "tls": self.tls, "java_opts": self.java_opts,
                  "secure_client_port": self.secure_client_port,
                  "members": self.members_n, "backups": self.backups_n,
                  "hosts": [h.to_json() for h in self.hosts.values()]}
@@ -448,7 +451,8 @@ class Lab:
                   init_limit=st["init_limit"], sync_limit=st["sync_limit"], heap=st["heap"],
                   extended_types=st["extended_types"], extra_cfg=st["extra_cfg"],
                   persistent=st["persistent"], tls=st.get("tls", False),
-                  secure_client_port=st.get("secure_client_port", 2282))
+                  secure_client_port=st.get("secure_client_port", 2282),
+                  java_opts=st.get("java_opts", ""))
         lab.owner_pid = st["owner_pid"]
         lab.index = st["index"]
         lab.dir = st["dir"]
@@ -627,9 +631,9 @@ class Lab:
                     'ZOO_LOG_DIR=/var/log/zookeeper\n'
                     'ZOO_LOG4J_PROP=INFO,ROLLINGFILE\n'
                     'JMXLOCALONLY=true\n'
-                    'JAVA_OPTS="-Xmx%s -XX:+UseSerialGC"\n'
+                    'JAVA_OPTS="-Xmx%s -XX:+UseSerialGC %s"\n'
                     'JAVA=/usr/bin/java\n'
-                    'CLASSPATH="/etc/zookeeper/conf:%s"\n' % (self.heap, ":".join(self._jars())))
+                    'CLASSPATH="/etc/zookeeper/conf:%s"\n' % (self.heap, self.java_opts, ":".join(self._jars())))
         data = os.path.join(d, "var-lib-zookeeper")
         os.symlink("/etc/zookeeper/conf/myid", os.path.join(data, "myid"))
         _chown_zk(data, 0o750)
@@ -671,12 +675,13 @@ class Lab:
                     "forks = 20\n"
                     "timeout = 15\n"
                     "retry_files_enabled = False\n"
+                    "collections_path = %(c)s\n"
                     "[ssh_connection]\n"
                     "ssh_args = -o ControlMaster=auto -o ControlPersist=120s "
                     "-o UserKnownHostsFile=%(d)s/known_hosts -o StrictHostKeyChecking=yes "
                     "-o IdentitiesOnly=yes\n"
                     "control_path_dir = %(d)s/cp\n"
-                    "pipelining = True\n" % {"d": self.dir})
+                    "pipelining = True\n" % {"d": self.dir, "c": collections_path()})
 
     @property
     def inventory(self):

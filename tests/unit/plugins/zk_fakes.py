@@ -61,7 +61,7 @@ class FakeZk:
     def _serve(self):
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 return
             try:
@@ -113,8 +113,8 @@ def member_layout(tmp, ports, me=1, extra_cfg="", log_dir=None):
     if log != data:
         lines.append("dataLogDir=%s" % log)
     for i, port in enumerate(ports):
-        lines.append("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d" % (i + 1, 12888 + i, 13888 + i,
-                                                                  port))
+        lines.append("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d"
+                     % (i + 1, 12888 + i, 13888 + i, port))
     cfg = write(os.path.join(str(tmp), "conf", "zoo.cfg"), "\n".join(lines) + "\n" + extra_cfg)
     write(os.path.join(data, "myid"), "%d\n" % me)
     v2 = os.path.join(data, "version-2")

@@ -22,7 +22,7 @@ def snap(d, zxid, digest_zxid=None, extra=()):
 
 
 def log(d, raws, padding=128):
-    zxid = W.T.peek_header(raws[0])[2]
+    zxid = T.peek_header(raws[0])[2]
     return W.write(os.path.join(d, "log.%x" % zxid), W.log_bytes(raws, padding=padding))
 
 

@@ -55,7 +55,7 @@ def test_round_trip_keeps_every_field():
 
 
 def test_trailer_digest_is_the_canonical_tree_digest():
-    _, trailer = write(NODES)
+    trailer = write(NODES)[1]
     d = td.TreeDigest(typed=True)
     for n in NODES:
         d.add(n["path"], n["data"], n["acl"], n.get("kind", td.PERSISTENT), n.get("ttl", 0))
@@ -97,7 +97,7 @@ def test_writes_to_a_stream_that_only_writes():
 
 
 def test_truncated_file_is_detected():
-    raw, _ = write(NODES)
+    raw = write(NODES)[0]
     for cut in (len(raw) // 2, len(raw) - 30):
         with pytest.raises(tf.FormatError, match="truncated"):
             list(tf.TreeReader(io.BytesIO(raw[:cut])))
@@ -118,7 +118,7 @@ def _recompress(raw, edit):
 
 
 def test_changed_data_is_detected_by_the_digest():
-    raw, _ = write(NODES)
+    raw = write(NODES)[0]
     bad = _recompress(raw, lambda b: b.replace(b"container", b"CONTAINER"))
     with pytest.raises(tf.FormatError, match="digest"):
         list(tf.TreeReader(io.BytesIO(bad)))
@@ -127,7 +127,7 @@ def test_changed_data_is_detected_by_the_digest():
 
 
 def test_count_mismatch_and_bad_magic_and_version():
-    raw, _ = write(NODES)
+    raw = write(NODES)[0]
     bad = _recompress(raw, lambda b: b.replace(b'"count":8', b'"count":9'))
     with pytest.raises(tf.FormatError, match="counts 9"):
         list(tf.TreeReader(io.BytesIO(bad)))

@@ -68,7 +68,7 @@ def test_live_ephemerals_are_never_touched():
     lv = {"/r": live(), "/r/lock": live(ephemeral=True), "/r/old": live(),
           "/r/old/member": live(ephemeral=True), "/r/other": live(ephemeral=True)}
     plan = tp.make_plan(recs, lv, "replace", "/r")
-    assert [p for p, _ in plan.conflicts] == ["/r/lock"]
+    assert [c[0] for c in plan.conflicts] == ["/r/lock"]
     assert plan.kept == ["/r/old"]
     assert plan.deletes == []
     assert plan.counts()["ephemeral_left"] == 2

@@ -41,7 +41,7 @@ def test_every_type_decodes(digest):
     t = T.decode_txn(W.txn(1, T.CREATE2, W.create("/b", None, W.READ, False, 4)))
     assert t.record.data is None and t.record.acl == W.READ
     t = T.decode_txn(W.txn(1, T.MULTI, W.multi([(T.CREATE, W.create("/m", b"1")), (T.CHECK, W.check("/m", 0))])))
-    assert [op for op, _ in t.record.ops] == [T.CREATE, T.CHECK]
+    assert [op for op, _x in t.record.ops] == [T.CREATE, T.CHECK]
     assert t.record.ops[1][1].version == 0
 
 
@@ -108,5 +108,5 @@ def test_failed_multi_as_a_leader_logs_it():
     # its record but has the type error (seen in the lab with ZooKeeper 3.8).
     raw = W.txn(5, T.MULTI, W.multi([(T.ERROR, W.create("/never", b"")), (T.ERROR, W.error(-103))]))
     t = T.decode_txn(raw)
-    assert [op for op, _ in t.record.ops] == [T.ERROR, T.ERROR]
+    assert [op for op, _x in t.record.ops] == [T.ERROR, T.ERROR]
     assert t.record.ops[1][1].err == -103

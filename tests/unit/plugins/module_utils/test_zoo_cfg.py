@@ -78,8 +78,8 @@ def test_dynamic_config_file(tmp_path):
     (tmp_path / "zoo.cfg.dynamic.100000000").write_text(
         "server.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888:participant;2181\n"
         "server.3=c:2888:3888:observer;2181\nversion=100000000\n")
-    (tmp_path / "zoo.cfg").write_text("dataDir=/data\nreconfigEnabled=true\n"
-                                     "dynamicConfigFile=zoo.cfg.dynamic.100000000\n")
+    (tmp_path / "zoo.cfg").write_text(
+        "dataDir=/data\nreconfigEnabled=true\ndynamicConfigFile=zoo.cfg.dynamic.100000000\n")
     cfg = zoo_cfg.load(str(tmp_path / "zoo.cfg"))
     assert cfg.dynamic_path == str(tmp_path / "zoo.cfg.dynamic.100000000")
     assert cfg.voters == [1, 2] and cfg.observers == [3]

@@ -63,7 +63,7 @@ def ensemble(tmp_path, monkeypatch):
 
 
 def test_info_reports_and_never_changes(ensemble):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     for check in (False, True):
         res, failed = run(zk_info, {"config_file": cfg}, check=check)
         assert not failed and res["changed"] is False
@@ -90,7 +90,7 @@ def test_info_bad_hosts():
 
 
 def test_info_down_member_is_a_warning_not_a_failure(ensemble):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     zks[2].close()
     res, failed = run(zk_info, {"config_file": cfg})
     assert not failed
@@ -99,7 +99,7 @@ def test_info_down_member_is_a_warning_not_a_failure(ensemble):
 
 
 def test_info_client_check(ensemble, monkeypatch):
-    cfg, zks, _ = ensemble
+    cfg, zks = ensemble[:2]
     monkeypatch.setattr(zk_client, "HAS_KAZOO", False)
     res, failed = run(zk_info, {"config_file": cfg, "client_check": True})
     assert failed and "kazoo" in res["msg"] and "python3-kazoo" in res["msg"]
@@ -135,7 +135,7 @@ def test_quiesce_bad_input(ensemble, tmp_path, monkeypatch):
 
 
 def test_quiesce_myid_missing(ensemble):
-    cfg, _, _ = ensemble
+    cfg = ensemble[0]
     os.remove(os.path.join(os.path.dirname(os.path.dirname(cfg)), "data", "myid"))
     res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": cfg})
     assert failed and "myid does not exist" in res["msg"] and "server_id" in res["msg"]
@@ -157,3 +157,28 @@ def test_quiesce_command_manager_check_mode_and_real(ensemble, tmp_path):
     fp.set_listening([])
     res, failed = run(zk_quiesce, args)
     assert not failed and not res["changed"] and res["after"]["state"] == "quiesced"
+
+
+def test_standalone_server(tmp_path, monkeypatch):
+    """No server lines: the one server is the whole service; stopping it needs consent."""
+    zk = FakeZk({"srvr": srvr_text("standalone", 0x12)})
+    try:
+        data = tmp_path / "data"
+        data.mkdir()
+        cfg = tmp_path / "zoo.cfg"
+        cfg.write_text("dataDir=%s\nclientPort=%d\n" % (data, zk.port))
+        fp = FakeProc(tmp_path / "proc")
+        fp.add(10, zk_argv(str(cfg)))
+        monkeypatch.setattr(proc, "PROC", fp.root)
+        res, failed = run(zk_info, {"config_file": str(cfg)})
+        assert not failed and res["member"]["myid"] == 0 and res["member"]["mode"] == "standalone"
+        e = res["ensemble"]
+        assert e["leader"] == 0 and e["voters"] == [0] and e["quorum"] and e["tolerance"] == 0
+        res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": str(cfg)},
+                          check=True)
+        assert failed and "refusing to stop server 0" in res["msg"]
+        res, failed = run(zk_quiesce, {"state": "quiesced", "config_file": str(cfg),
+                                       "allow_quorum_loss": True}, check=True)
+        assert not failed and res["changed"]
+    finally:
+        zk.close()
