@@ -21,7 +21,7 @@ options:
     elements: dict
     required: true
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 """
 
 EXAMPLES = r"""

@@ -205,10 +205,14 @@ class DecodedStream(io.RawIOBase):
                 tail = self._dec.finish() if self._dec is not None else b""
                 self._buf += self._unz.decompress(tail) + self._unz.flush()
                 self._eof = True
+                if not compression.complete(self._unz):
+                    raise ArchiveError("the compressed stream is truncated (it does not end properly)")
                 return
             if self._dec is not None:
                 data = self._dec.update(data)
             self._buf += self._unz.decompress(data)
+        except ArchiveError:
+            raise
         except encryption.EncryptionError as exc:
             raise ArchiveError(str(exc))
         except Exception as exc:  # zlib.error, ZstdError, lz4's RuntimeError

@@ -333,6 +333,8 @@ def run(params, check_mode=False, warnings=None):
         if kind == "full" and not params.get("force"):
             same = _unchanged_full(sessions, root, ensemble, plan.last_zxid)
             if same is not None:
+                for d in result["destinations"]:
+                    d["path"] = posixpath.join(root, ensemble, same)
                 result.update(changed=False, skipped=True, backup_id=same,
                               reason="the newest full backup %s on every backup host already holds the last "
                                      "zxid %s (force: true takes another)" % (same, hexzxid(plan.last_zxid)))

@@ -258,9 +258,10 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
                           "the member's logs are incomplete; back up another member"
                           % (hexzxid(cur), os.path.basename(s_path), hexzxid(s_end)))
     plan.members.extend(_read_epochs(plan, epochs))
-    if plan.epochs["current"] is not None and plan.epochs["current"] < txnlog.epoch_of(cur):
-        raise SourceError("currentEpoch %d is older than the epoch of the last zxid %s: the member is "
-                          "changing epochs; retry" % (plan.epochs["current"], hexzxid(cur)))
+    current = plan.epochs["current"]
+    if current is not None and current < txnlog.epoch_of(cur):
+        raise SourceError("currentEpoch %s is older than the epoch of the last zxid %s: the member is "
+                          "changing epochs; retry" % (current, hexzxid(cur)))
     return plan
 
 
@@ -282,13 +283,13 @@ def plan_logs(data_log_dir, after, ceiling=None):
         scan = _LogScan(p, ceiling, after=after)
         if scan.count == 0:
             continue
-        cur = _continue(cur, scan.zxids, p)
         if plan.first_zxid is None:
             if not txnlog.follows(after, scan.first):
                 raise SourceError("the member's logs no longer hold the transactions right after %s (its oldest "
                                   "log begins at %s): the shipped logs cannot continue from here. Take a full "
                                   "backup, which starts a new chain" % (hexzxid(after), hexzxid(scan.first)))
             plan.first_zxid, plan.first_time = scan.first, scan.first_time
+        cur = _continue(cur, scan.zxids, p)
         plan.last_time = scan.last_time
         plan.records += scan.count
         _account(plan, p)

@@ -157,14 +157,14 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
                 bases.append(b)
         else:
             undecided.append(b)
-    if keep_days is not None:
+    start = now - keep_days * 86400.0 if keep_days is not None else None
+    if start is not None and not any((parse_time(b.get("created")) or now) <= start for b in bases):
         # A restore to the start of the window needs the newest full backup before it.
-        for b in undecided:
-            if b.get("verified") is not False:
-                keep.append((b, "the base for point-in-time restores back to %s days" % keep_days))
-                bases.append(b)
-                undecided.remove(b)
-                break
+        base = next((b for b in undecided if b.get("verified") is not False), None)
+        if base is not None:
+            keep.append((base, "the base for point-in-time restores back to %s days" % keep_days))
+            bases.append(base)
+            undecided = [b for b in undecided if b is not base]
     oldest_base = min((b.get("created") or "" for b in bases), default=None)
     for b in undecided:
         if b.get("verified") is False and oldest_base is not None and (b.get("created") or "") > oldest_base:

@@ -72,6 +72,8 @@ def resolve(name):
 
 
 class _Identity:
+    eof = True
+
     def compress(self, data):
         return data
 
@@ -118,6 +120,10 @@ class _FramesDecompressor:
     def flush(self):
         return b""
 
+    @property
+    def eof(self):
+        return getattr(self._obj, "eof", True)
+
 
 def compressor(codec, level=None, threads=0):
     """A compressor; ``threads`` > 0 lets zstd compress in that many worker threads
@@ -135,7 +141,13 @@ def compressor(codec, level=None, threads=0):
     raise CompressionError("unknown compression %r" % codec)
 
 
+def complete(decompressor_obj):
+    """True when the compressed stream fed to ``decompressor_obj`` ended properly."""
+    return bool(getattr(decompressor_obj, "eof", True))
+
+
 def decompressor(codec):
+    """A decompressor; after the last input, ``complete()`` tells whether the stream ended."""
     if codec == "none":
         return _Identity()
     if codec == "gzip":

@@ -31,6 +31,8 @@ import stat
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 CHECKSUMS = "SHA256SUMS"
+CMD_STATUS = 101                      # SSH_FXP_STATUS
+OUTSTANDING = 256                     # unacknowledged 32 KiB writes per host (8 MiB)
 PARTIAL_MARK = ".partial-"
 CLEANUP_TIMEOUT = 10.0
 
@@ -65,12 +67,22 @@ def explain_io(session, path, exc, what):
     if isinstance(exc, socket.timeout):
         return SshError(session.label, "no progress for %ss while %s: the backup host stopped answering "
                                        "(down, cut off, or overloaded)" % (session.timeout, what))
+    if _connection_lost(session, exc):
+        return SshError(session.label, "the connection broke while %s: the backup host stopped answering "
+                                       "(down, cut off, or overloaded) for %ss" % (what, session.timeout))
     text = str(exc) or exc.__class__.__name__
     free = free_space(session, posixpath.dirname(path))
     if free is not None and free < 1 << 20:
         return SshError(session.label, "no space left while %s: %s has %d bytes free (%s)"
                         % (what, posixpath.dirname(posixpath.dirname(path)), free, text))
     return SshError(session.label, "%s failed: %s" % (what, text))
+
+
+def _connection_lost(session, exc):
+    if isinstance(exc, EOFError) or "connection dropped" in str(exc).lower():
+        return True
+    transport = session.client.get_transport() if session.client is not None else None
+    return transport is None or not transport.is_active()
 
 
 def ensure_dirs(session, root, parts, mode=0o700):
@@ -139,6 +151,20 @@ def remote_sha256(session, directory, names, sync=True, timeout=None):
     return got
 
 
+def acknowledge(f, keep):
+    """Read the answers to a pipelined SFTP file's writes until at most ``keep`` are
+    outstanding, raising the first error.  paramiko (2.x to 5.x) checks them only now and
+    then while writing and drops the ones still outstanding when the file is closed, so
+    a write refused by the host (disk full) would otherwise go unnoticed."""
+    reqs = getattr(f, "_reqs", None)
+    if reqs is None:
+        return
+    while len(reqs) > keep:
+        t, _msg = f.sftp._read_response(reqs.popleft())
+        if t != CMD_STATUS:
+            raise IOError("unexpected SFTP answer %r to a write" % (t,))
+
+
 class _Dest:
     def __init__(self, session, final, staging):
         self.session = session
@@ -151,9 +177,10 @@ class _Dest:
     def failed(self, exc, path, what):
         """Mark this destination as unusable after ``exc`` (a stalled connection stays
         unusable); return the SshError to raise."""
-        if isinstance(exc, (socket.timeout, EOFError)) or "closed" in str(exc).lower():
+        err = explain_io(self.session, path, exc, what)
+        if "stopped answering" in err.reason:
             self.broken = True
-        return explain_io(self.session, path, exc, what)
+        return err
 
 
 class FanOutFile:
@@ -179,6 +206,7 @@ class FanOutFile:
         for d in self.push.dests:
             try:
                 d.file.write(data)
+                acknowledge(d.file, OUTSTANDING)
             except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
                 raise d.failed(exc, posixpath.join(d.staging, self.name), "writing %s" % self.name)
 
@@ -189,6 +217,7 @@ class FanOutFile:
             if f is None:
                 continue
             try:
+                acknowledge(f, 0)
                 f.close()
             except Exception as exc:
                 raise d.failed(exc, posixpath.join(d.staging, self.name), "finishing %s" % self.name)

@@ -135,6 +135,20 @@ def _load_key(params):
                         "of an ed25519, ECDSA or RSA key), or the passphrase is wrong")
 
 
+def open_socket(host, port, timeout, stall):
+    """A TCP connection whose sends fail once data stays unacknowledged for ``stall``
+    seconds (TCP_USER_TIMEOUT, Linux): paramiko retries a blocked send forever, so without
+    it a host cut off in the middle of a transfer would hang the transfer."""
+    sock = socket.create_connection((host, port), timeout)
+    user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if user_timeout is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, user_timeout, int(stall * 1000))
+        except (OSError, socket.error):
+            pass
+    return sock
+
+
 class SshSession:
     """One authenticated SSH connection: ``sftp`` and ``run()``."""
 
@@ -237,8 +251,10 @@ def connect(params, target, warnings=None):
         if not os.path.isfile(key_file):
             raise SshError(label, "the private key file %s does not exist (ssh_private_key_file)" % key_file)
     timeout = params.get("ssh_connect_timeout") or 10.0
+    stall = params.get("ssh_timeout") or 60.0
     try:
-        client.connect(host, port=port, username=user, pkey=pkey, key_filename=key_file,
+        sock = open_socket(host, port, timeout, stall)
+        client.connect(host, port=port, username=user, pkey=pkey, key_filename=key_file, sock=sock,
                        passphrase=params.get("ssh_private_key_passphrase"),
                        look_for_keys=pkey is None and not key_file, allow_agent=False,
                        timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
@@ -263,6 +279,9 @@ def connect(params, target, warnings=None):
         client.close()
         raise SshError(label, "no SSH answer from %s port %d within %ss (host down, cut off, or a firewall)"
                        % (host, port, timeout))
+    except socket.gaierror as exc:
+        client.close()
+        raise SshError(label, "cannot resolve %s: %s" % (host, exc))
     except (socket.error, OSError, EOFError) as exc:
         client.close()
         raise SshError(label, "cannot connect to %s port %d: %s" % (host, port, exc))

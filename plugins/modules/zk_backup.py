@@ -40,7 +40,7 @@ description:
     backup host already holds the member's last zxid, and for O(kind=logs), when there is
     nothing new to ship.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
 attributes:
@@ -51,6 +51,7 @@ attributes:
       plans the archive, then reports what would be sent without sending or writing anything.
   diff_mode:
     support: none
+    description: Nothing is shown as a diff.
 options:
   backup_hosts:
     description:
@@ -165,7 +166,6 @@ seealso:
   - module: zkops.zookeeper.zk_backup_catalog
   - module: zkops.zookeeper.zk_info
   - module: zkops.zookeeper.zk_quiesce
-  - role: zkops.zookeeper.backup
 """
 
 EXAMPLES = r"""
@@ -277,7 +277,7 @@ duration:
   returned: always
   type: float
 throughput:
-  description: O(bytes_raw) per second of RV(duration), in bytes per second (0 when nothing was sent).
+  description: RV(bytes_raw) per second of RV(duration), in bytes per second (0 when nothing was sent).
   returned: always
   type: int
 compression:

@@ -25,7 +25,7 @@ description:
     verifies, nor a log chunk holding a transaction after the oldest kept full backup.
     A backup is first hidden by an atomic rename, then removed.
 author:
-  - zkops maintainers
+  - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
 attributes:
@@ -34,6 +34,7 @@ attributes:
     description: Lists and verifies; with O(prune=true) reports what it would delete and deletes nothing.
   diff_mode:
     support: none
+    description: Nothing is shown as a diff.
 options:
   backup_host:
     description: The backup host, as C(host), C(host:port) or C(user@host:port).
@@ -75,7 +76,6 @@ notes:
     when it is older than the oldest full backup kept, and newer ones are left for inspection.
 seealso:
   - module: zkops.zookeeper.zk_backup
-  - role: zkops.zookeeper.backup
 """
 
 EXAMPLES = r"""
