@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-import restore_helpers as H
+import zkbackups as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
 

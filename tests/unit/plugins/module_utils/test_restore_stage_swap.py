@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import restore_helpers as H
+import zkbackups as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, txnlog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
