@@ -59,7 +59,9 @@ class Monitor:
         self.zxid = None
         self.digest_confirmed = None
         self.timeline = []
+        self.member_up = {}
         self._seen = 0
+        self._down = set()
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -80,9 +82,16 @@ class Monitor:
             if self.first_down is None:
                 if not all(s[0] for s in states):
                     self.first_down = now
-            elif self.all_up is None and all(s[0] for s in states) and same_state(s[1] for s in states):
-                self.all_up = time.time()
-                self.zxid = "0x%x" % max(s[1] for s in states)
+                    self._down = set(h.name for h, s in zip(self.lab.members, states) if not s[0])
+            else:
+                for h, st in zip(self.lab.members, states):
+                    if not st[0]:
+                        self._down.add(h.name)
+                    elif h.name in self._down and h.name not in self.member_up:
+                        self.member_up[h.name] = now
+                if self.all_up is None and all(s[0] for s in states) and same_state(s[1] for s in states):
+                    self.all_up = time.time()
+                    self.zxid = "0x%x" % max(s[1] for s in states)
             self._tasks()
             self._stop.wait(self.interval)
 
@@ -117,6 +126,19 @@ class Monitor:
         if self.first_down is None or self.all_up is None:
             return None
         return self.all_up - self.first_down
+
+
+def jvm_started(host):
+    """When the member's ZooKeeper JVM started (seconds since the epoch)."""
+    out = host.sh("p=$(cat /run/zookeeper/zookeeper.pid); cut -d' ' -f22 /proc/$p/stat; "
+                  "cut -d' ' -f1 /proc/uptime; getconf CLK_TCK; date +%s.%N").stdout.split()
+    ticks, uptime, hz, now = int(out[0]), float(out[1]), int(out[2]), float(out[3])
+    return now - (uptime - ticks / float(hz))
+
+
+def loads(lab, mon):
+    """Per member: seconds from its JVM's start to serving."""
+    return {h.name: round(mon.member_up[h.name] - jvm_started(h), 2) for h in lab.members if h.name in mon.member_up}
 
 
 def same_state(zxids):
@@ -221,12 +243,12 @@ def main():
         zk.stop()
         zk.close()
         lab.wait_zxid_agree(timeout=120)
-        print("loaded %d znodes in %.1f s" % (made, time.time() - t0))
+        print("loaded %d znodes in %.1f s" % (made, time.time() - t0), flush=True)
         res = run_playbook(lab, os.path.join(REPO, "playbooks", "backup.yml"),
                            extra_vars={"zookeeper_backup_deep": True, "zookeeper_backup_install_packages": False})
         if res.rc:
             raise SystemExit("the backup failed\n" + res.output())
-        print("backup playbook %.1f s" % res.duration)
+        print("backup playbook %.1f s" % res.duration, flush=True)
         extra = {"zookeeper_restore_confirm": lab.name}
         rounds = []
         for i in range(a.rounds + 1):
@@ -241,11 +263,12 @@ def main():
             ours = {"outage": mon.outage, "digest_confirmed": mon.digest_confirmed - mon.first_down
                     if mon.digest_confirmed else None, "playbook": res.duration, "zxid": mon.zxid,
                     "timeline": [(round(t - mon.first_down, 2), task) for t, task in mon.timeline
-                                 if t >= mon.first_down - 5]}
+                                 if t >= mon.first_down - 5],
+                    "start_to_serving": loads(lab, mon)}
             if i == 0:
                 # The first run is a warm-up and leaves the restored files to copy by hand.
                 keep_restored_files(lab)
-                print("warm-up restore.yml: outage %.2f s, playbook %.1f s" % (ours["outage"], res.duration))
+                print("warm-up restore.yml: outage %.2f s, playbook %.1f s" % (ours["outage"], res.duration), flush=True)
                 continue
             touch(lab, 100 + i)
             mon = Monitor(lab).start()
@@ -253,11 +276,14 @@ def main():
             naive(lab)
             wait_served(mon)
             mon.stop()
-            hand = {"outage": mon.outage, "procedure": time.time() - t, "zxid": mon.zxid}
+            hand = {"outage": mon.outage, "procedure": time.time() - t, "zxid": mon.zxid,
+                    "start_to_serving": loads(lab, mon)}
             rounds.append({"naive": hand, "restore_yml": ours})
             print("round %d: naive outage %.2f s; restore.yml outage %.2f s (ratio %.2f), digest confirmed after "
-                  "%.2f s, playbook %.1f s" % (i, hand["outage"], ours["outage"], ours["outage"] / hand["outage"],
-                                               ours["digest_confirmed"] or -1, ours["playbook"]))
+                  "%.2f s, playbook %.1f s; JVM start to serving: naive %s, restore.yml %s"
+                  % (i, hand["outage"], ours["outage"], ours["outage"] / hand["outage"],
+                     ours["digest_confirmed"] or -1, ours["playbook"], hand["start_to_serving"],
+                     ours["start_to_serving"]), flush=True)
         naive_med = statistics.median(r["naive"]["outage"] for r in rounds)
         ours_med = statistics.median(r["restore_yml"]["outage"] for r in rounds)
         digest_med = statistics.median(r["restore_yml"]["digest_confirmed"] for r in rounds)

@@ -6,6 +6,7 @@ import pytest
 
 import zkbackups as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, txnlog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_stage as S
@@ -153,3 +154,16 @@ def test_restore_ids_are_checked():
     for bad in ("", "../x", ".hidden", "a/b", "x" * 200):
         with pytest.raises(L.LayoutError):
             L.check_restore_id(bad)
+
+
+def test_encrypted_compressed_archive(member, tmp_path):
+    pytest.importorskip("cryptography")
+    key = os.urandom(32)
+    path = H.write_backup(str(tmp_path / "b"), H.member_files(), codec="gzip", key=key)
+    with pytest.raises(F.FetchError, match="encrypted"):
+        stage(member, [F.local_source(path)])
+    with pytest.raises(X.ExtractError, match="another key"):
+        stage(member, [F.local_source(path, key=os.urandom(32))])
+    assert not os.path.exists(member.part(member.data_dir, "r1", L.STAGED))
+    state = stage(member, [F.local_source(path, key=key)])
+    assert state["last_zxid"] == "0x%x" % (E + 9)
