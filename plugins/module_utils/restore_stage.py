@@ -21,7 +21,8 @@ rename.  Steps:
 4. Verify the staged files as ZooKeeper would load them (datadir.py): restorable, no
    gap, epochs; with ``deep`` replay them for the znode count and the tree digest.
 5. Write the restore marker, set owner and modes (the ZooKeeper user, 0750/0640),
-   record the files with their SHA-256 in the restore's state file.
+   flush every file to stable storage, record the files with their SHA-256 in the
+   restore's state file.
 
 Any failure removes what was staged: nothing partial is left looking complete.
 """
@@ -53,7 +54,8 @@ def _iso(t=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t if t is not None else time.time()))
 
 
-def sha256_file(path):
+def sha256_file(path, sync=False):
+    """The SHA-256 of a file; with ``sync`` the file is also flushed to stable storage."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -61,17 +63,22 @@ def sha256_file(path):
             if not data:
                 break
             h.update(data)
+        if sync:
+            os.fsync(f.fileno())
     return h.hexdigest()
 
 
-def file_list(version_dirs):
+def file_list(version_dirs, sync=False):
     """[{name, part, size, sha256}] of the staged files (the marker left out), and the
-    digest of that list: two members with the same list digest hold the same files."""
+    digest of that list: two members with the same list digest hold the same files.
+    With ``sync`` every file and directory is flushed to stable storage on the way."""
     out = []
     for part, vdir in version_dirs:
         for e in L.files_of(vdir):
             out.append({"name": e["name"], "part": part, "size": e["size"],
-                        "sha256": sha256_file(os.path.join(vdir, e["name"]))})
+                        "sha256": sha256_file(os.path.join(vdir, e["name"]), sync)})
+        if sync:
+            L.fsync_dir(vdir)
     out.sort(key=lambda e: (e["part"], e["name"]))
     h = hashlib.sha256()
     for e in out:
@@ -317,7 +324,9 @@ class Stager:
             marker["expected"] = {"digest": rep["digest"], "typed_digest": rep.get("typed_digest"),
                                   "znode_count": rep.get("znode_count"), "zxid": rep["last_zxid"],
                                   "digest_version": rep.get("digest_version"), "source": "replay"}
-        files, set_digest = file_list(self.staged_version_dirs())
+        # Flushed now, while the servers still run: the staged copy is durable before the live
+        # data is moved aside, and no write-back of it competes with the servers' start.
+        files, set_digest = file_list(self.staged_version_dirs(), sync=True)
         marker["set_digest"] = set_digest
         for _which, v in self.staged_version_dirs():
             L.write_marker(v, marker)
