@@ -223,6 +223,19 @@ class Runner:
             raise RestoreError(str(exc))
         return srcs, "%s:%s/%s/%s" % (self.session.label, root, ens, "+".join(ids)), plan
 
+    def same_request(self, state):
+        """Raise unless an existing restore ``rid`` is what the parameters ask for."""
+        asked = self.p.get("backup_ids")
+        if asked and state.get("backup_ids") is not None and list(asked) != list(state["backup_ids"]):
+            raise RestoreError("restore %s on this member is of %s, not of %s: use another restore_id, or "
+                               "state cleaned to remove it" % (self.rid, " + ".join(state["backup_ids"]) or "nothing",
+                                                                " + ".join(asked)))
+        if self.p.get("target_zxid") and state.get("target_zxid") and self.p.get("backup_ids"):
+            tz, _tt = parse_target(self.p)
+            if tz != restore_plan.LATEST and hexzxid(tz) != state["target_zxid"]:
+                raise RestoreError("restore %s on this member goes to %s, not to %s: use another restore_id"
+                                   % (self.rid, state["target_zxid"], hexzxid(tz)))
+
     def target(self, srcs, plan):
         """(target zxid int or None, target time or None) for the stager."""
         tz, tt = parse_target(self.p)
@@ -268,6 +281,7 @@ class Runner:
         done = stager.existing()
         if done is not None or (for_swap and restore_swap.swapped(self.layout, self.rid)):
             state = done or self.layout.read_state(self.rid) or {}
+            self.same_request(state)
             result.update(_state_view(state))
             return result
         if restore_swap.swapped(self.layout, self.rid):
@@ -316,7 +330,9 @@ class Runner:
     def do_restored(self):
         result = self.base()
         if restore_swap.swapped(self.layout, self.rid):
-            result.update(_state_view(self.layout.read_state(self.rid) or {}))
+            state = self.layout.read_state(self.rid) or {}
+            self.same_request(state)
+            result.update(_state_view(state))
             self.start(result)
             return result
         self.member.require_stopped("put restored data in place", self.check_mode, self.warnings)

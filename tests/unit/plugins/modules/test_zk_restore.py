@@ -87,6 +87,10 @@ def test_restore_then_rollback_and_repeat_runs(run, member):
     assert "snapshot.100000002" in live(member) and res["live_marker"]["restore_id"] == "r1"
     ok, res = run(state="restored", **args)
     assert ok and not res["changed"]
+    # The same restore id for other backups is refused.
+    ok, res = run(state="restored", restore_id="r1", config_file=member["config_file"], backup_host="b",
+                  ensemble="e", backup_ids=["other"], owner=member["owner"], group=member["group"])
+    assert not ok and "use another restore_id" in res["msg"]
     ok, res = run(state="rolled_back", **args)
     assert ok and res["changed"] and live(member) == ["snapshot.0"]
     ok, res = run(state="rolled_back", **args)
