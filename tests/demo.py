@@ -70,6 +70,15 @@ def main():
         step("Reporting on the ensemble with zkops.zookeeper.info")
         report(lab)
 
+        step("Backing up the ensemble to %s with zkops.zookeeper.backup"
+             % lab.backup_hosts[0].name)
+        res = run(lab, "backup", extra_vars={"zookeeper_backup_deep": True})
+        summary = res.results("Summary")
+        s = next(iter(summary.values()))["msg"]
+        for key in ("backup_id", "source_member", "zxid", "bytes_raw", "bytes_sent",
+                    "rate_mb_s", "duration_s", "destinations"):
+            print("    %-14s %s" % (key, s[key]))
+
         print("\nDemo finished in %.0f s." % (time.time() - t0))
         if a.keep:
             print("The lab keeps running: ANSIBLE_CONFIG=%s ansible-playbook "

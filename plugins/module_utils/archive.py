@@ -147,7 +147,12 @@ class ArchiveWriter:
     def _copy_range(self, part, digest):
         enc = self.encoder
         left = part.length
-        with open(part.path, "rb") as f:
+        try:
+            f = open(part.path, "rb")
+        except (IOError, OSError) as exc:
+            raise ArchiveError("cannot read %s (%s; removed while the backup ran?); nothing was kept"
+                               % (part.path, exc.strerror or exc))
+        with f:
             if part.offset:
                 f.seek(part.offset)
             while left > 0:

@@ -262,12 +262,16 @@ class _Throttle:
             time.sleep(ahead)
 
 
-def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0):
-    """Stream the archive to every host of ``push``; return (archive section, final manifest)."""
+def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, check=None, check_every=2.0):
+    """Stream the archive to every host of ``push``; return (archive section, final manifest).
+
+    ``check`` (a callable that raises) runs every ``check_every`` seconds while sending.
+    """
     name = archive_mod.archive_name(codec, key is not None)
     out = push.open(name)
     throttle = _Throttle(rate)
     box = {}
+    next_check = time.time() + check_every
 
     def produce(write):
         encoder = archive_mod.Encoder(write, codec, level, key, threads)
@@ -281,6 +285,9 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0):
         for chunk in producer:
             out.write(chunk)
             throttle(len(chunk))
+            if check is not None and time.time() >= next_check:
+                check()
+                next_check = time.time() + check_every
     sha = out.close()
     enc = box["encoder"]
     section = {"file": name, "bytes": out.size, "sha256": sha, "compression": codec,
@@ -349,11 +356,13 @@ def run(params, check_mode=False, warnings=None):
         created = _iso(time.time())
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
         push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True)).begin()
+        alive = (lambda: _still_serving(local)) if mode == "hot" else None
         section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
-                                           params.get("bandwidth_limit"), params.get("compression_threads", 1))
+                                           params.get("bandwidth_limit"), params.get("compression_threads", 1),
+                                           check=alive)
         phases.done("stream")
         if mode == "hot":
-            _still_serving(local, st)
+            _still_serving(local)
         sidecar = dict(manifest, archive=section)
         push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
         destinations = push.commit()
@@ -409,7 +418,7 @@ def _unchanged_full(sessions, root, ensemble, last_zxid):
     return ids.pop() if len(ids) == 1 else None
 
 
-def _still_serving(local, before):
+def _still_serving(local):
     st = local.status()
     if not st.get("serving"):
         raise BackupError("the ZooKeeper server on this member stopped serving during the backup (%s); the "

@@ -358,3 +358,23 @@ def test_cold_encrypted_backup_with_digest_and_no_secret_in_output(blab, tmp_pat
     assert r["digest"]["digest"] == restored["digest"] and r["digest"]["zxid"] == last
     blab.wait_quorum(timeout=60)
     assert restored["digest"] == Z.live_digest(blab)["digest"]
+
+
+def test_unreachable_member_stops_the_backup_unless_skipped(blab):
+    clear_backups(blab)
+    blab.wait_quorum(timeout=60)
+    down = blab.followers()[-1]
+    down.power_off()
+    try:
+        res = role(blab)
+        assert res.rc != 0
+        assert "Nothing was done: %s cannot be reached" % down.name in res.stdout
+        assert not res.tasks(TAKE) or taken(res)[0] is None
+        assert all(Z.backup_dirs(b, blab.name) == [] for b in blab.backup_hosts)
+        res = role(blab, {"zookeeper_backup_skip_members": [down.name]})
+        assert res.rc == 0, res.output()
+        good, _failed = taken(res)
+        assert good["changed"] and good["__zookeeper_backup_source"] != down.name
+    finally:
+        down.boot()
+    blab.wait_quorum(timeout=60)

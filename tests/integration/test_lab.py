@@ -62,24 +62,29 @@ def test_kill_and_restart_member(lab3):
 
 
 def test_cut_off_and_quorum_block(lab3):
-    zk = KazooClient(hosts=lab3.connect_string, timeout=5)
+    f = lab3.followers()[0]
+    others = ",".join("%s:%d" % (h.ip, lab3.client_port) for h in lab3.members if h is not f)
+    zk = KazooClient(hosts=others, timeout=5)
     zk.start()
     try:
-        f = lab3.followers()[0]
         f.cut_off()
-        assert not f.port_open(lab3.client_port)
-        zk.ensure_path("/lab-test/cut")        # two members still form a quorum
-        f.reconnect()
+        try:
+            assert not f.port_open(lab3.client_port)
+            zk.ensure_path("/lab-test/cut")        # two members still form a quorum
+        finally:
+            f.reconnect()
         lab3.wait_quorum(timeout=40)
         f2 = lab3.followers()[0]
         f2.block_quorum()
-        # The client port still answers, but the member leaves the ensemble.
-        deadline = time.time() + 40
-        while time.time() < deadline and f2.mode() == "follower":
-            time.sleep(0.2)
-        assert f2.mode() != "follower"
-        assert f2.port_open(lab3.client_port)
-        f2.unblock_quorum()
+        try:
+            # The client port still answers, but the member leaves the ensemble.
+            deadline = time.time() + 40
+            while time.time() < deadline and f2.mode() == "follower":
+                time.sleep(0.2)
+            assert f2.mode() != "follower"
+            assert f2.port_open(lab3.client_port)
+        finally:
+            f2.unblock_quorum()
         lab3.wait_quorum(timeout=40)
         zk.delete("/lab-test", recursive=True)
     finally:

@@ -39,8 +39,10 @@ class PlaybookResult:
         return "<PlaybookResult rc=%d tasks=%d>" % (self.rc, len(self.records))
 
     def tasks(self, name=None, host=None, action=None):
+        """Records of task ``name`` (a role's tasks also match without their 'role : ')."""
         return [r for r in self.records
-                if (name is None or r["task"] == name) and (host is None or r["host"] == host)
+                if (name is None or r["task"] == name or r["task"].endswith(" : " + name))
+                and (host is None or r["host"] == host)
                 and (action is None or r["action"] == action)]
 
     def result(self, name, host=None):

@@ -125,3 +125,9 @@ def test_reader_refuses_links_and_unlisted_members(tmp_path):
 def test_archive_names():
     assert A.archive_name("zstd", True) == "archive.tar.zst.enc"
     assert A.archive_name("none", False) == "archive.tar"
+
+
+def test_a_file_removed_before_it_is_read_fails_clearly(tmp_path):
+    w = A.ArchiveWriter(A.Encoder(io.BytesIO().write))
+    with pytest.raises(A.ArchiveError, match="cannot read .*removed while the backup ran"):
+        w.add("data/version-2/snapshot.1", [A.FilePart(str(tmp_path / "gone"), 0, 10)])
