@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-import zkbackups as H
+import zkarchives as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
 

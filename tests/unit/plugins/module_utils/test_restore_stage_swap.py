@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import zkbackups as H
+import zkarchives as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, txnlog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F

@@ -1,4 +1,4 @@
-"""Synthetic backups for the restore unit tests: a member's files written with zkfiles,
+"""Synthetic backup archives for the restore unit tests: a member's files written with zkfiles,
 packed into archives with the backup side's own archive writer."""
 import hashlib
 import io
