@@ -227,9 +227,9 @@ class Runner:
         """Raise unless an existing restore ``rid`` is what the parameters ask for."""
         asked = self.p.get("backup_ids")
         if asked and state.get("backup_ids") is not None and list(asked) != list(state["backup_ids"]):
+            had = " + ".join(state["backup_ids"]) or "nothing"
             raise RestoreError("restore %s on this member is of %s, not of %s: use another restore_id, or "
-                               "state cleaned to remove it" % (self.rid, " + ".join(state["backup_ids"]) or "nothing",
-                                                                " + ".join(asked)))
+                               "state cleaned to remove it" % (self.rid, had, " + ".join(asked)))
         if self.p.get("target_zxid") and state.get("target_zxid") and self.p.get("backup_ids"):
             tz, _tt = parse_target(self.p)
             if tz != restore_plan.LATEST and hexzxid(tz) != state["target_zxid"]:
