@@ -171,6 +171,17 @@ def test_a_member_that_does_not_start_rolls_everything_back(lab3, sample):
         assert h.sh("ls -d %s/.zkops-restore/*/failed/version-2" % lab3.data_dir).stdout.strip()
         assert h.sh("stat -c %%U %s" % lab3.data_dir).stdout.strip() == "zookeeper"
 
+    # The clean-up removes them, and every pre-restore copy with keep 0; only when confirmed.
+    cleanup = {"zookeeper_restore_mode": "cleanup", "zookeeper_restore_keep_pre_restore": 0}
+    res = restore(lab3, confirm=False, **cleanup)
+    assert res.rc != 0 and "Nothing was done" in res.stdout
+    res = restore(lab3, **cleanup)
+    assert res.rc == 0, res.output()
+    for h in lab3.members:
+        left = h.sh("ls %s/.zkops-restore/*/ 2>/dev/null; true" % lab3.data_dir).stdout
+        assert "failed" not in left and "pre-restore" not in left, left
+    assert digest(lab3) == current
+
 
 def test_rebuild_one_member_while_a_client_writes(lab3, sample):
     lab3.wait_quorum()
