@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unpack a backup archive into directories of this host, and nothing else.
+
+An archive names its files ``data/version-2/...`` (snapshots, epoch files) and
+``datalog/version-2/...`` (logs).  ``extract()`` writes each top-level part into a
+directory of the caller's choosing (for instance the staged ``dataDir`` and the staged
+``dataLogDir``, which may sit on different file systems), through archive.py's reader,
+which checks every file against the manifest and refuses absolute names, ``..``, links,
+devices and anything the manifest does not list.
+
+On top of that, here: the destinations must be fresh directories that are not symbolic
+links; a part of the archive with no destination, or a name that is not a plain file
+name below ``version-2``, fails the extraction; and afterwards every file written must be
+a regular file, not a link, whose real path lies inside its destination.  On any failure
+the destinations are emptied again: nothing partial is left behind.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+import shutil
+import stat
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+VERSION_DIR = "version-2"
+
+
+class ExtractError(Exception):
+    pass
+
+
+def _inside(path, root):
+    root = os.path.realpath(root)
+    return os.path.realpath(path) == root or os.path.realpath(path).startswith(root + os.sep)
+
+
+def check_target_name(name, parts):
+    """(part, file name) of an archive member name; raise ExtractError unless it is
+    ``<part>/version-2/<plain file name>`` with a known part."""
+    archive_mod.check_name(name)
+    bits = name.split("/")
+    if len(bits) != 3 or bits[1] != VERSION_DIR or not _PLAIN.match(bits[2]):
+        raise ExtractError("unexpected member %r in the archive: only <part>/version-2/<file> is restored"
+                           % name)
+    if bits[0] not in parts:
+        raise ExtractError("member %r belongs to no directory of this restore (known: %s)"
+                           % (name, ", ".join(sorted(parts))))
+    return bits[0], bits[2]
+
+
+def _fresh_dir(path):
+    if os.path.islink(path):
+        raise ExtractError("%s is a symbolic link: refusing to extract into it" % path)
+    if os.path.isdir(path):
+        if os.listdir(path):
+            raise ExtractError("%s is not empty: refusing to extract into it" % path)
+    else:
+        os.makedirs(path, 0o700)
+
+
+def extract(stream, destinations, work_dir):
+    """Read the tar ``stream`` (archive.DecodedStream) and write its files.
+
+    ``destinations`` maps each top-level part of the archive ('data', 'datalog') to the
+    directory that receives its ``version-2`` files.  ``work_dir`` is a directory that
+    does not exist yet; it is used for the extraction and removed afterwards.
+    Returns (manifest, [paths written]).
+    """
+    for d in set(destinations.values()):
+        _fresh_dir(d)
+    if os.path.lexists(work_dir):
+        raise ExtractError("%s exists already: a previous restore was interrupted; remove it" % work_dir)
+    os.mkdir(work_dir, 0o700)
+    try:
+        # Each part of the archive is extracted through a link of ours, in a directory of
+        # ours, to its destination: the reader writes <work>/<part>/version-2/<file>.
+        for part, dest in destinations.items():
+            if not _PLAIN.match(part):
+                raise ExtractError("bad part name %r" % part)
+            os.symlink(os.path.realpath(dest), os.path.join(work_dir, part))
+        parts = set(destinations)
+
+        def want(name):
+            check_target_name(name, parts)
+            return True
+
+        try:
+            manifest = archive_mod.read(stream, dest=work_dir, want=want)
+        except archive_mod.ArchiveError as exc:
+            raise ExtractError(str(exc))
+        written = _check_written(destinations)
+    except BaseException:
+        for d in set(destinations.values()):
+            _empty(d)
+        raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return manifest, written
+
+
+def _check_written(destinations):
+    written = []
+    for dest in sorted(set(destinations.values())):
+        vdir = os.path.join(dest, VERSION_DIR)
+        if os.path.isdir(vdir):
+            for name in sorted(os.listdir(vdir)):
+                p = os.path.join(vdir, name)
+                st = os.lstat(p)
+                if not stat.S_ISREG(st.st_mode) or not _inside(p, dest):
+                    raise ExtractError("%s is not a regular file inside %s after the extraction" % (p, dest))
+                written.append(p)
+        for entry in os.listdir(dest):
+            if entry != VERSION_DIR:
+                raise ExtractError("%s holds %s after the extraction, which the archive should not create"
+                                   % (dest, entry))
+    return written
+
+
+def _empty(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        for entry in os.listdir(path):
+            p = os.path.join(path, entry)
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass

@@ -1,0 +1,231 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read stored backups back: from a backup host over SFTP, or from a local file.
+
+Composes the backup side's pieces (catalog.py for the layout on the host, archive.py for
+the stream format, ssh_transport.py for the connection) into what a restore needs: the
+backup's manifest (the copy stored next to the archive) and a decoded tar stream of the
+archive, read once, sequentially, while the SHA-256 of the stored bytes is computed on
+the way, so that the bytes that were read can be proven to be the bytes the backup host
+verified (``ArchiveSource.check()``).  Nothing is staged on disk.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import posixpath
+import socket
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
+from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
+
+READ_SIZE = 1 << 20
+
+
+class FetchError(Exception):
+    pass
+
+
+class _HashingReader:
+    """A raw file whose bytes are hashed and counted as they are read."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def read(self, n=-1):
+        data = self._raw.read(n)
+        if data:
+            self.sha256.update(data)
+            self.bytes += len(data)
+        return data
+
+    def drain(self):
+        while self.read(READ_SIZE):
+            pass
+
+    def close(self):
+        self._raw.close()
+
+
+class ArchiveSource:
+    """One archive to read: ``open()`` gives the decoded tar stream; after it was read
+    to the end, ``check()`` compares what was read with the manifest's archive section."""
+
+    def __init__(self, label, manifest, opener, key=None):
+        self.label = label
+        self.manifest = manifest
+        self._opener = opener
+        self._key = key
+        self._raw = None
+        self.section = (manifest or {}).get("archive") or {}
+
+    @property
+    def backup_id(self):
+        return (self.manifest or {}).get("backup_id")
+
+    def open(self):
+        name = self.section.get("file") or ""
+        codec = self.section.get("compression") or compression.codec_of(name)
+        encrypted = bool(self.section.get("encryption")) or name.endswith(encryption.SUFFIX)
+        if encrypted and self._key is None:
+            raise FetchError("%s is encrypted: give the encryption key it was written with (key id %s)"
+                             % (self.label, (self.section.get("encryption") or {}).get("key_id")))
+        try:
+            compression.resolve(codec)
+        except compression.CompressionError as exc:
+            raise FetchError("%s: %s" % (self.label, exc))
+        self._raw = _HashingReader(self._opener())
+        return archive_mod.DecodedStream(self._raw, codec, self._key if encrypted else None)
+
+    def check(self):
+        """Raise FetchError unless the bytes read are the ones the manifest records."""
+        raw = self._raw
+        raw.drain()
+        raw.close()
+        want_sha, want_size = self.section.get("sha256"), self.section.get("bytes")
+        got = raw.sha256.hexdigest()
+        if want_size is not None and raw.bytes != want_size:
+            raise FetchError("%s: read %d bytes of the archive, the manifest records %d: the stored archive "
+                             "changed or the transfer was cut" % (self.label, raw.bytes, want_size))
+        if want_sha and got != want_sha:
+            raise FetchError("%s: the SHA-256 of the archive read (%s) differs from the one recorded when it "
+                             "was stored (%s): the archive is damaged" % (self.label, got, want_sha))
+        return {"bytes": raw.bytes, "sha256": got, "checked_against_manifest": bool(want_sha)}
+
+    def close(self):
+        if self._raw is not None:
+            try:
+                self._raw.close()
+            except Exception:
+                pass
+
+
+# --- backups on a backup host -------------------------------------------------------------
+
+def backup_path(root, ensemble, backup_id):
+    for part in (ensemble, backup_id):
+        archive_mod.check_name(part)
+        if "/" in part:
+            raise FetchError("%r is not a plain name" % part)
+    return posixpath.join(root, ensemble, backup_id)
+
+
+def read_manifest(session, path):
+    """The manifest stored next to an archive on the host (with its ``archive`` section)."""
+    try:
+        with session.sftp.open(posixpath.join(path, catalog.MANIFEST), "rb") as f:
+            data = f.read()
+    except socket.timeout:
+        raise SshError(session.label, "no answer while reading %s" % path)
+    except IOError as exc:
+        if not _exists(session, path):
+            raise FetchError("%s: there is no backup %s" % (session.label, path))
+        raise FetchError("%s: cannot read %s/%s: %s" % (session.label, path, catalog.MANIFEST, exc))
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise FetchError("%s: %s/%s is not readable JSON: %s" % (session.label, path, catalog.MANIFEST, exc))
+    if manifest.get("format") != archive_mod.FORMAT:
+        raise FetchError("%s: %s is not a %s backup" % (session.label, path, archive_mod.FORMAT))
+    return manifest
+
+
+def _exists(session, path):
+    try:
+        session.sftp.stat(path)
+        return True
+    except IOError:
+        return False
+
+
+def remote_source(session, root, ensemble, backup_id, key=None):
+    """An ArchiveSource reading a stored backup from the host of ``session``."""
+    path = backup_path(root, ensemble, backup_id)
+    manifest = read_manifest(session, path)
+    name = (manifest.get("archive") or {}).get("file")
+    if not name:
+        raise FetchError("%s: the manifest of %s names no archive file" % (session.label, path))
+    archive_mod.check_name(name)
+    archive_path = posixpath.join(path, name)
+
+    def opener():
+        try:
+            f = session.sftp.open(archive_path, "rb")
+            f.prefetch(manifest["archive"].get("bytes"))
+        except IOError as exc:
+            raise FetchError("%s: cannot open %s: %s" % (session.label, archive_path, exc))
+        return f
+
+    return ArchiveSource("%s:%s" % (session.label, archive_path), manifest, opener, key)
+
+
+def local_source(path, key=None):
+    """An ArchiveSource for an archive file on this host.
+
+    The manifest is the ``manifest.json`` next to it when there is one (as a backup
+    directory copied from a backup host has), else the one inside the archive, which is
+    read once to find it.
+    """
+    if not os.path.isfile(path):
+        raise FetchError("the archive %s does not exist" % path)
+    side = os.path.join(os.path.dirname(path), catalog.MANIFEST)
+    manifest = None
+    if os.path.isfile(side):
+        try:
+            with open(side, "rb") as f:
+                manifest = json.loads(f.read().decode("utf-8"))
+        except ValueError as exc:
+            raise FetchError("%s is not readable JSON: %s" % (side, exc))
+        if (manifest.get("archive") or {}).get("file") != os.path.basename(path):
+            manifest = None
+    if manifest is None:
+        codec = compression.codec_of(os.path.basename(path))
+        encrypted = path.endswith(encryption.SUFFIX)
+        if encrypted and key is None:
+            raise FetchError("%s is encrypted: give the encryption key" % path)
+        try:
+            compression.resolve(codec)
+            stream = archive_mod.open_stream(path, key=key if encrypted else None, codec=codec)
+            inner = archive_mod.read(stream)
+        except (archive_mod.ArchiveError, compression.CompressionError) as exc:
+            raise FetchError("%s: %s" % (path, exc))
+        manifest = dict(inner, archive={"file": os.path.basename(path), "compression": codec,
+                                        "encryption": {"scheme": encryption.SCHEME} if encrypted else None})
+
+    def opener():
+        return open(path, "rb")
+
+    return ArchiveSource(path, manifest, opener, key)
+
+
+def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, target_time=None, verify=True):
+    """The restore plan (restore_plan.plan()) from the backups stored on the host, each
+    backup it needs checked by the host against its checksums when ``verify``."""
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
+    backups, _debris = catalog.list_backups(session, root, ensemble)
+    if not backups:
+        raise FetchError("%s holds no backup of ensemble %s under %s" % (session.label, ensemble, root))
+    try:
+        result = restore_plan.plan(backups, backup_id, target_zxid, target_time)
+    except restore_plan.PlanError as exc:
+        raise FetchError("%s: %s" % (session.label, exc))
+    if verify:
+        by_id = dict((b["id"], b) for b in backups)
+        for bid in result["backup_ids"]:
+            b = catalog.verify(session, by_id[bid])
+            if not b["verified"]:
+                raise FetchError("%s: backup %s fails verification on the backup host (%s): it cannot be "
+                                 "restored; choose another backup (backup_id)"
+                                 % (session.label, bid, "; ".join(b.get("problems") or []) or "checksums differ"))
+        for entry in [result["full"]] + result["logs"]:
+            entry["verified"] = True
+    return result

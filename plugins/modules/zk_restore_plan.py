@@ -1,0 +1,172 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: zk_restore_plan
+short_description: Choose and verify the stored ZooKeeper backups a restore needs
+version_added: 0.1.0
+description:
+  - Runs on any host that reaches the backup hosts over SSH (a member, the controller, a
+    bastion) and looks at the backups M(zkops.zookeeper.zk_backup) stored for an ensemble.
+  - Chooses what a restore needs, one full backup (O(backup_id), else the newest one that
+    starts before the target) and, for a target after its last transaction, the shipped log
+    chunks that continue it up to the target, without a gap.
+  - With O(verify=true) has the backup host check every chosen backup against the
+    checksums recorded when it was stored, and fails when one does not match.
+  - Returns the plan for M(zkops.zookeeper.zk_restore) (the same on every member), and the
+    tree digest the backup promises at the zxid restored to when its manifest records one.
+  - Never changes anything.
+author:
+  - zkops maintainers (@zkops)
+extends_documentation_fragment:
+  - zkops.zookeeper.ssh
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode returns the same plan.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to show.
+options:
+  backup_hosts:
+    description:
+      - Backup hosts holding the ensemble's backups, as C(host), C(host:port) or
+        C(user@host:port). They are tried in order; the first that answers is used.
+    type: list
+    elements: str
+    required: true
+  backup_root:
+    description: The directory on the backup hosts that holds C(<ensemble>/<backup id>/).
+    type: str
+    default: /srv/backups
+  ensemble:
+    description: The name of the ensemble (the directory below O(backup_root)).
+    type: str
+    required: true
+  backup_id:
+    description: The full backup to restore. The newest suitable one when not set.
+    type: str
+  target_zxid:
+    description:
+      - Restore the state at this zxid (hex with C(0x), or decimal), using the shipped logs
+        after the full backup when the target is later than its last transaction.
+      - V(latest) restores every transaction shipped after the full backup.
+    type: str
+  target_time:
+    description:
+      - Restore the state at this time, the last transaction logged at or before it. An ISO
+        8601 date and time (UTC when it has no zone) or milliseconds since the epoch.
+    type: str
+  verify:
+    description: Have the backup host check every chosen backup against its C(SHA256SUMS).
+    type: bool
+    default: true
+seealso:
+  - module: zkops.zookeeper.zk_restore
+  - module: zkops.zookeeper.zk_backup_catalog
+"""
+
+EXAMPLES = r"""
+- name: The newest full backup of prod-zk, verified on the backup host
+  zkops.zookeeper.zk_restore_plan:
+    backup_hosts: [backup1.example.com, backup2.example.com]
+    ensemble: prod-zk
+  register: plan
+
+- name: What a restore to 02:55 UTC needs
+  zkops.zookeeper.zk_restore_plan:
+    backup_hosts: [backup1.example.com]
+    ensemble: prod-zk
+    target_time: "2025-03-01T02:55:00Z"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+backup_host:
+  description: The backup host the plan was made on.
+  returned: success
+  type: str
+plan:
+  description:
+    - C(full) (the full backup, with C(id), C(zxid), C(time_range), C(archive), C(digest)),
+      C(logs) (the shipped chunks after it, in order), C(backup_ids) (all of them, in order),
+      C(target_zxid) (where the logs are cut, or null), C(target_time), C(last_zxid) (of the
+      full backup when it is restored as it is), C(point_in_time).
+    - C(expected), the tree digest the full backup's manifest promises at the zxid restored
+      to (C(digest), C(znode_count), C(zxid)), or null when the restore must replay the
+      files to know it.
+  returned: success
+  type: dict
+unreachable:
+  description: Backup hosts tried first that did not answer, with the reason.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+
+
+def argument_spec():
+    spec = ssh_transport.ssh_argument_spec()
+    spec.update(
+        backup_hosts=dict(type="list", elements="str", required=True),
+        backup_root=dict(type="str", default="/srv/backups"),
+        ensemble=dict(type="str", required=True),
+        backup_id=dict(type="str"),
+        target_zxid=dict(type="str"),
+        target_time=dict(type="str"),
+        verify=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE + [("target_zxid", "target_time")])
+    ssh_transport.require_paramiko(module)
+    p = module.params
+    if not p["backup_hosts"]:
+        module.fail_json(msg="backup_hosts is empty: give at least one backup host")
+    try:
+        target_zxid, target_time = restore.parse_target(p)
+    except restore.RestoreError as exc:
+        module.fail_json(msg=str(exc))
+    warnings = []
+    unreachable = []
+    result = None
+    for host in p["backup_hosts"]:
+        session = None
+        try:
+            session = ssh_transport.connect(p, host, warnings)
+            plan = restore_fetch.plan_on_host(session, p["backup_root"], p["ensemble"], p["backup_id"],
+                                              target_zxid, target_time, p["verify"])
+            result = dict(backup_host=host, plan=plan)
+            break
+        except ssh_transport.SshError as exc:
+            unreachable.append({"host": host, "reason": str(exc)})
+        except restore_fetch.FetchError as exc:
+            module.fail_json(msg="%s; nothing was restored" % exc, unreachable=unreachable, changed=False)
+        finally:
+            if session is not None:
+                session.close()
+    for w in warnings:
+        module.warn(w)
+    if result is None:
+        module.fail_json(msg="no backup host could be reached (%s); nothing was restored"
+                         % "; ".join(u["reason"] for u in unreachable), unreachable=unreachable, changed=False)
+    module.exit_json(changed=False, unreachable=unreachable, **result)
+
+
+if __name__ == "__main__":
+    main()

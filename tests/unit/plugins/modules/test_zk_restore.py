@@ -1,0 +1,113 @@
+"""zk_restore as a module on a data directory of this host: states, check mode, refusals."""
+import grp
+import json
+import os
+import pwd
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+import zkbackups as H
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
+from ansible_collections.zkops.zookeeper.plugins.modules import zk_restore
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+@pytest.fixture
+def run(monkeypatch):
+    basic._ANSIBLE_PROFILE = "legacy"
+
+    def exit_json(self, **kw):
+        raise Exit(kw)
+
+    def fail_json(self, **kw):
+        raise Fail(kw)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: None)
+    state = {"pids": []}
+    monkeypatch.setattr(restore.Member, "running", lambda self: (state["pids"], []))
+
+    def call(**args):
+        args.setdefault("_ansible_check_mode", False)
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+        with pytest.raises((Exit, Fail)) as e:
+            zk_restore.main()
+        return e.type is Exit, e.value.args[0]
+    call.server = state
+    return call
+
+
+@pytest.fixture
+def member(tmp_path):
+    data = tmp_path / "data"
+    (data / "version-2").mkdir(parents=True)
+    (data / "version-2" / "snapshot.0").write_bytes(b"old")
+    (data / "myid").write_text("1\n")
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("dataDir=%s\nclientPort=2181\nserver.1=localhost:2888:3888\n" % data)
+    archive = H.write_backup(str(tmp_path / "backup"), H.member_files(), zxid={"last": "0x%x" % (H.E + 9)})
+    return {"config_file": str(cfg), "archive": archive, "data": str(data),
+            "owner": pwd.getpwuid(os.getuid()).pw_name, "group": grp.getgrgid(os.getgid()).gr_name}
+
+
+def live(member):
+    return sorted(os.listdir(os.path.join(member["data"], "version-2")))
+
+
+def test_check_mode_writes_nothing_and_shows_the_files(run, member):
+    ok, res = run(state="restored", restore_id="r1", config_file=member["config_file"], archive=member["archive"],
+                  _ansible_check_mode=True, _ansible_diff=True)
+    assert ok and res["changed"]
+    assert "snapshot.100000002" in res["diff"]["after"] and "snapshot.0" in res["diff"]["before"]
+    assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
+
+
+def test_restore_refused_while_the_server_runs(run, member):
+    run.server["pids"] = [4242]
+    ok, res = run(state="restored", restore_id="r1", config_file=member["config_file"], archive=member["archive"],
+                  owner=member["owner"], group=member["group"])
+    assert not ok and "refusing" in res["msg"] and "4242" in res["msg"]
+    assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
+
+
+def test_restore_then_rollback_and_repeat_runs(run, member):
+    args = dict(restore_id="r1", config_file=member["config_file"], archive=member["archive"],
+                owner=member["owner"], group=member["group"])
+    ok, res = run(state="restored", **args)
+    assert ok and res["changed"] and res["last_zxid"] == "0x%x" % (H.E + 9), res
+    assert "snapshot.100000002" in live(member) and res["live_marker"]["restore_id"] == "r1"
+    ok, res = run(state="restored", **args)
+    assert ok and not res["changed"]
+    # The same restore id for other backups is refused.
+    ok, res = run(state="restored", restore_id="r1", config_file=member["config_file"], backup_host="b",
+                  ensemble="e", backup_ids=["other"], owner=member["owner"], group=member["group"])
+    assert not ok and "use another restore_id" in res["msg"]
+    ok, res = run(state="rolled_back", **args)
+    assert ok and res["changed"] and live(member) == ["snapshot.0"]
+    ok, res = run(state="rolled_back", **args)
+    assert ok and not res["changed"]
+
+
+def test_bad_input_changes_nothing(run, member):
+    ok, res = run(state="staged", config_file=member["config_file"], archive=member["archive"])
+    assert not ok and "restore_id" in res["msg"]
+    ok, res = run(state="staged", restore_id="../../x", config_file=member["config_file"], archive=member["archive"])
+    assert not ok and "not valid" in res["msg"]
+    ok, res = run(state="staged", restore_id="r1", config_file=member["config_file"], archive=member["archive"],
+                  target_zxid="yesterday")
+    assert not ok and "target_zxid" in res["msg"]
+    ok, res = run(state="staged", restore_id="r1", config_file=member["config_file"],
+                  archive=member["archive"] + ".missing")
+    assert not ok and "does not exist" in res["msg"]
+    ok, res = run(state="confirmed", config_file=member["config_file"])
+    assert not ok and "no restore marker" in res["msg"]
+    assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
