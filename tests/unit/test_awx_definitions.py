@@ -179,11 +179,31 @@ def _security_table():
     return rows
 
 
+# No job template feeds these yet, and why (docs/security.md says the same).
+KNOWN_GAPS = {
+    ("zk_restore", "ssh_private_key"): "the restore role reads the key from a file on the members",
+    ("zk_restore", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
+    ("zk_restore_plan", "ssh_private_key"): "the restore role reads the key from a file on the members",
+    ("zk_restore_plan", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
+    ("zk_info", "tls_key_password"): "member-side TLS material lives on the members",
+    ("zk_quiesce", "tls_key_password"): "member-side TLS material lives on the members",
+}
+
+
 def test_every_no_log_option_is_fed_by_a_credential_type_and_documented():
     rows = _security_table()
     documented = {(m, o) for m, o, _v, _c in rows}
     declared = {(m, o) for m, opts in C.collection_no_log_options().items() for o in opts}
     assert documented == declared
-    for _module, _option, var, ctype in rows:
+    fed = set()
+    for module, option, var, ctype in rows:
         assert ctype in CTYPES, ctype
         assert var in A.secret_variables(CTYPES[ctype]), (var, ctype)
+        for jt in JTS:
+            text, _declared = C.playbook_sources(jt["playbook"])
+            if ctype in jt["credential_types"] and "zkops.zookeeper.%s:" % module in text \
+                    and C.playbook_reads(jt["playbook"], var):
+                fed.add((module, option))
+    # Strict both ways: a gap that gets fixed must leave the list.
+    assert fed & set(KNOWN_GAPS) == set()
+    assert fed | set(KNOWN_GAPS) == declared
