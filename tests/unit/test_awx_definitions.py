@@ -179,17 +179,6 @@ def _security_table():
     return rows
 
 
-# No job template feeds these yet, and why (docs/security.md says the same).
-KNOWN_GAPS = {
-    ("zk_restore", "ssh_private_key"): "the restore role reads the key from a file on the members",
-    ("zk_restore", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
-    ("zk_restore_plan", "ssh_private_key"): "the restore role reads the key from a file on the members",
-    ("zk_restore_plan", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
-    ("zk_info", "tls_key_password"): "member-side TLS material lives on the members",
-    ("zk_quiesce", "tls_key_password"): "member-side TLS material lives on the members",
-}
-
-
 def test_every_no_log_option_is_fed_by_a_credential_type_and_documented():
     rows = _security_table()
     documented = {(m, o) for m, o, _v, _c in rows}
@@ -205,5 +194,5 @@ def test_every_no_log_option_is_fed_by_a_credential_type_and_documented():
                     and C.playbook_reads(jt["playbook"], var):
                 fed.add((module, option))
     # Strict both ways: a gap that gets fixed must leave the list.
-    assert fed & set(KNOWN_GAPS) == set()
-    assert fed | set(KNOWN_GAPS) == declared
+    assert fed & set(A.NOT_FED_BY_AWX) == set()
+    assert fed | set(A.NOT_FED_BY_AWX) == declared
