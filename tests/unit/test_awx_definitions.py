@@ -196,3 +196,17 @@ def test_every_no_log_option_is_fed_by_a_credential_type_and_documented():
     # Strict both ways: a gap that gets fixed must leave the list.
     assert fed & set(A.NOT_FED_BY_AWX) == set()
     assert fed | set(A.NOT_FED_BY_AWX) == declared
+
+
+def test_docs_schedule_everything_a_job_template_runs():
+    with open(os.path.join(A.REPO, "docs", "awx.md")) as f:
+        text = f.read()
+    cron = [line for line in text.splitlines() if re.match(r"^[\d*/]+\s+[\d*/]+\s+\S+\s+\S+\s+\S+\s+.*ansible-playbook", line)]
+    for jt in JTS:
+        assert jt["name"] in text, jt["name"]
+        fqcn = "zkops.zookeeper." + os.path.basename(jt["playbook"])[:-4]
+        assert [line for line in cron if fqcn + " " in line], "no crontab line runs " + fqcn
+    for sch in A.schedules():
+        assert sch["rrule"] in text, sch["name"]
+    for name in CTYPES:
+        assert name in text, name
