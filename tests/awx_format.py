@@ -195,7 +195,7 @@ def validate_credential_type(ct):
             errors.append("field IDs must be unique (%s)" % fid)
         ids.add(fid)
         ftype = field.get("type", "string")
-        if "default" in field and type(field["default"]) is not {"string": str, "boolean": bool}[ftype]:
+        if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[ftype]):
             errors.append("%s: default %r is not a %s" % (fid, field["default"], ftype))
         for key in ("choices", "multiline", "format", "secret"):
             if key in field and ftype != "string":
@@ -261,12 +261,10 @@ def secret_fields(ct):
 def _leaves(node, path=()):
     if isinstance(node, dict):
         for k, v in node.items():
-            for leaf in _leaves(v, path + (k,)):
-                yield leaf
+            yield from _leaves(v, path + (k,))
     elif isinstance(node, list):
         for i, x in enumerate(node):
-            for leaf in _leaves(x, path + (i,)):
-                yield leaf
+            yield from _leaves(x, path + (i,))
     else:
         yield path, node
 
@@ -417,7 +415,8 @@ def validate_answer(item, data):
         if item.get("max") not in ("", None) and len(value) > int(item["max"]):
             errors.append("'%s' value %r is too large" % (var, value))
     elif qtype in ("integer", "float"):
-        ok = type(value) is int if qtype == "integer" else type(value) in (int, float)
+        # Exact types, as AWX checks them: a boolean is not a number.
+        ok = not isinstance(value, bool) and isinstance(value, int if qtype == "integer" else (int, float))
         if not ok:
             return ["Value %r for '%s' expected to be %s." % (value, var, qtype)]
         if item.get("min") not in ("", None) and value < item["min"]:
