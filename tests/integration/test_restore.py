@@ -194,6 +194,24 @@ def test_rebuild_one_member_while_a_client_writes(lab3, sample):
     # The member serves the same tree as the leader.
     assert digest_at(lab3, victim) == digest_at(lab3, lab3.leader())
 
+    # Another member's log is damaged (it refuses to start): rebuilt from the backup instead.
+    other = [h for h in lab3.followers() if h is not victim][0]
+    other.kill_zk()
+    other.sh("f=$(ls -t %s/version-2/log.* | head -1); printf 'XXXXXXXX' | dd of=$f bs=1 seek=200 conv=notrunc "
+             "status=none" % lab3.data_log_dir)
+    other.start_zk()
+    deadline = time.time() + 20
+    while other.zk_running() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not other.zk_running(), "the damaged member started"
+    res = restore(lab3, zookeeper_restore_mode="member", zookeeper_restore_member=other.name,
+                  zookeeper_restore_confirm=other.name, zookeeper_restore_member_source="backup")
+    assert res.rc == 0, res.output()
+    assert other.mode() == "follower"
+    assert digest_at(lab3, other) == digest_at(lab3, lab3.leader())
+    # Its damaged data is kept as the pre-restore copy until the retention removes it.
+    assert other.sh("ls %s/.zkops-restore/*/pre-restore/version-2/" % lab3.data_log_dir).stdout.strip()
+
 
 def digest_at(lab, host):
     """The digest of the tree one member serves."""
