@@ -1,5 +1,5 @@
 # zkops.zookeeper: the README's two commands, and the stages of the test suite.
-.PHONY: demo test sanity lint unit integration bench lab-clean
+.PHONY: demo test sanity lint unit integration bench lab-clean ee-context
 
 # The main job on a local demo ensemble (builds the lab, runs the drill, tears it down).
 demo:
@@ -18,3 +18,14 @@ bench:
 # Remove every lab left behind (after an interrupted run).
 lab-clean:
 	cd tests && ../.venv/bin/python -m lab reap --all
+
+# The execution environment's build context (execution-environment/context): the collection
+# tarball next to the definition, then ansible-builder create. Build the image from it with
+# podman or docker (docs/awx.md).
+ee-context:
+	tests/setup-env && .venv/bin/pip install -q -r tests/requirements-ops.txt
+	rm -rf execution-environment/context execution-environment/zkops-zookeeper*.tar.gz
+	.venv/bin/ansible-galaxy collection build --force --output-path execution-environment .
+	mv execution-environment/zkops-zookeeper-*.tar.gz execution-environment/zkops-zookeeper.tar.gz
+	.venv/bin/ansible-builder create -f execution-environment/execution-environment.yml \
+		-c execution-environment/context --output-filename Containerfile

@@ -1,0 +1,269 @@
+"""Every AWX job template, launched as AWX launches it, on one lab.
+
+The collection is built with ansible-galaxy and installed from the tarball into a clean
+collections path, as an execution environment holds it; each template's playbook runs from
+there by FQCN with exactly what AWX passes: the template's extra_vars and survey defaults
+plus a sample answer set (blank optional answers included, as the UI sends them), written
+with AWX's !unsafe tagging, and one extra-vars file per credential rendered by the
+credential type's injectors (files written 0600). Site settings go into the inventory, as
+they would in AWX's. Every credential holds marker secrets: no marker may appear in the
+output or in any task result, and every no_log option of the modules that the templates
+promise to feed must arrive (masked) at the module.
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+import yaml
+
+import awx_format as A
+import collection_build
+import collection_specs as C
+from lab import Lab, workload
+from lab.ansible import run_playbook
+from kazoo.security import make_digest_acl
+
+pytestmark = pytest.mark.lab
+
+MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+JTS = {jt["name"]: jt for jt in A.job_templates()}
+CTYPES = A.credential_types()
+SURVEYS = A.surveys()
+# Marker secrets: distinct, never legitimately printed.
+PASSWORD = "zkops-marker-digest-pw-7f3a"
+KEY_PASSWORD = "zkops-marker-tls-key-pw-91c2"
+PASSPHRASE = "zkops-marker-ssh-pass-5be0"
+ENCRYPTION_KEY = base64.b64encode(b"zkops-marker-encryption-key-32b!").decode()
+GUARDED = "/awx-guarded"
+STATE = {"fed": set()}
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    d = tmp_path_factory.mktemp("collection")
+    tarball = collection_build.build(str(d / "dist"))
+    return collection_build.install(tarball, str(d / "collections"))
+
+
+@pytest.fixture(scope="module")
+def alab():
+    lab = Lab(name="awx-jobs", members=3, backups=1, tls=True)
+    lab.up()
+    yield lab
+    lab.down()
+
+
+@pytest.fixture(scope="module")
+def site(alab, tmp_path_factory):
+    """The lab's data, the credentials' inputs and the site's inventory settings."""
+    d = tmp_path_factory.mktemp("site")
+    zk = workload.client(alab, auth_data=[("digest", "admin:s3cret")])
+    workload.sample_tree(zk)
+    # Readable only with the digest credential: an export or a digest check without it fails.
+    awx = make_digest_acl("awx", PASSWORD, all=True)
+    zk.create(GUARDED, b"only for awx", acl=[awx])
+    # The sample's digest ACL hides its hash from sessions without ADMIN: grant it to awx.
+    zk.set_acls("/admin/credentials", zk.get_acls("/admin/credentials")[0] + [awx])
+    zk.stop()
+    zk.close()
+    tls = alab.tls_dir
+    sh("openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", os.path.join(tls, "client.key"),
+       "-out", str(d / "client.enc.key"), "-passout", "pass:" + KEY_PASSWORD)
+    shutil.copy(os.path.join(alab.dir, "id_ed25519"), str(d / "ssh_key"))
+    sh("ssh-keygen", "-q", "-p", "-N", PASSPHRASE, "-f", str(d / "ssh_key"))
+    inputs = {
+        "ZooKeeper digest authentication": {"username": "awx", "password": PASSWORD},
+        "ZooKeeper client TLS": {
+            "ca_certificates": open(os.path.join(tls, "ca.pem")).read(),
+            "client_certificate": open(os.path.join(tls, "client.crt")).read(),
+            "client_key": (d / "client.enc.key").read_text(),
+            "client_key_password": KEY_PASSWORD},
+        "ZooKeeper backup hosts SSH key": {
+            "username": "root", "ssh_private_key": (d / "ssh_key").read_text().rstrip("\n"),
+            "ssh_private_key_passphrase": PASSPHRASE},
+        "ZooKeeper backup encryption key": {"encryption_key": ENCRYPTION_KEY},
+    }
+    secrets = [PASSWORD, KEY_PASSWORD, PASSPHRASE, ENCRYPTION_KEY,
+               inputs["ZooKeeper client TLS"]["client_key"].splitlines()[1],
+               inputs["ZooKeeper backup hosts SSH key"]["ssh_private_key"].splitlines()[1]]
+    inventory = d / "site.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"vars": {
+        "zookeeper_secure_client_port": alab.secure_client_port,
+        "zookeeper_tree_dir": str(d / "exports"),
+        "zookeeper_backup_install_packages": False}}}))
+    return {"dir": d, "inputs": inputs, "secrets": secrets, "inventory": str(inventory)}
+
+
+def launch(lab, installed, site, name, answers, refused=False):
+    """Launch job template ``name`` with ``answers``; returns the PlaybookResult.
+
+    ``refused``: the run is expected to stop before any module runs."""
+    jt = JTS[name]
+    private = site["dir"] / ("job-" + jt["survey"][:-5])
+    creds = [(CTYPES[c], site["inputs"][c]) for c in jt["credential_types"]]
+    args, env, _vars = A.job_arguments(jt, SURVEYS[jt["survey"]], answers, creds, str(private))
+    env["ANSIBLE_COLLECTIONS_PATH"] = installed
+    fqcn = "zkops.zookeeper." + os.path.basename(jt["playbook"])[:-4]
+    res = run_playbook(lab, fqcn, env=env, args=["-i", lab.inventory, "-i", site["inventory"]] + args)
+    print("%s: rc %d in %.1f s" % (name, res.rc, res.duration))
+    everything = res.stdout + res.stderr + json.dumps(res.records)
+    leaked = [s for s in site["secrets"] if s in everything]
+    assert leaked == [], "secrets in the output of %s" % name
+    if not refused and res.rc == 0:
+        _check_fed(jt, res)
+    return res
+
+
+def _invocations(record):
+    result = record["result"]
+    for r in [result] + list(result.get("results") or []):
+        args = (r.get("invocation") or {}).get("module_args")
+        if args:
+            yield args
+
+
+def _check_fed(jt, res):
+    """Record which no_log options reached a module (masked), and check that every
+    credential the template takes fed at least one of them."""
+    no_log = C.collection_no_log_options()
+    fed_here = set()
+    for rec in res.records:
+        module = rec["action"].rsplit(".", 1)[-1]
+        for args in _invocations(rec):
+            for opt in no_log.get(module, []):
+                if opt == "auth.credential":
+                    value = [a.get("credential") for a in args.get("auth") or []]
+                    hit = value and all(v == MASK for v in value)
+                else:
+                    hit = args.get(opt) == MASK
+                if hit:
+                    fed_here.add((module, opt))
+    STATE["fed"] |= fed_here
+    options_of = {
+        "ZooKeeper digest authentication": {"auth.credential"},
+        "ZooKeeper client TLS": {"tls_key_password"},
+        "ZooKeeper backup hosts SSH key": {"ssh_private_key", "ssh_private_key_passphrase"},
+        "ZooKeeper backup encryption key": {"encryption_key"},
+    }
+    for ct_name in jt["credential_types"]:
+        assert options_of[ct_name] <= {o for _m, o in fed_here}, (
+            "%s: credential %s fed nothing of %s" % (jt["name"], ct_name, options_of[ct_name]))
+
+
+def task(res, action):
+    found = [r for r in res.records if r["action"] == "zkops.zookeeper." + action and r["status"] == "ok"]
+    assert found, res.output()
+    return found[-1]["result"]
+
+
+def znode(lab, path):
+    zk = workload.client(lab, auth_data=[("digest", "awx:" + PASSWORD)])
+    try:
+        return zk.exists(path)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_backup_and_log_shipping(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - back up", {
+        "zookeeper_backup_deep": "true", "zookeeper_backup_keep_last": 5})
+    assert res.rc == 0, res.output()
+    took = [r for r in task(res, "zk_backup")["results"] if r.get("backup_id")]
+    assert len(took) == 1
+    backup = took[0]
+    args = backup["invocation"]["module_args"]
+    # The key came from the credential, not from the key file on the member.
+    assert args["ssh_private_key"] == MASK and args["ssh_private_key_file"] is None
+    assert backup["encrypted"] if "encrypted" in backup else True
+    files = alab.backup_hosts[0].sh("ls -R /srv/backups/%s" % alab.name).stdout
+    assert backup["backup_id"] in files and ".enc" in files
+    STATE["backup_id"] = backup["backup_id"]
+    zk = workload.client(alab)
+    zk.create("/awx-after-backup", b"kept by a point-in-time restore")
+    zk.stop()
+    zk.close()
+    time.sleep(1.2)
+    STATE["after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    res = launch(alab, installed, site, "ZooKeeper - ship logs", {})
+    assert res.rc == 0, res.output()
+    shipped = [r for r in task(res, "zk_backup")["results"] if r.get("backup_id")]
+    assert shipped and shipped[0]["kind"] == "logs"
+
+
+def test_tree_export_over_tls_with_digest_auth(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - export the tree", {"zookeeper_tree_exclude": ""})
+    assert res.rc == 0, res.output()
+    out = task(res, "zk_tree_export")
+    args = out["invocation"]["module_args"]
+    assert args["tls"] is True and args["tls_key_password"] == MASK
+    assert all(h.endswith(":%d" % alab.secure_client_port) for h in args["hosts"].split(","))
+    assert out["count"] > 100 and os.path.isfile(out["dest"])
+    assert oct(os.stat(out["dest"]).st_mode & 0o777) == "0o600"
+    STATE["export"] = out["dest"]
+
+
+def test_tree_import_needs_the_typed_confirmation(alab, installed, site):
+    victim = "/config/topics/topic-000"
+    zk = workload.client(alab)
+    zk.delete(victim)
+    zk.stop()
+    zk.close()
+    answers = {"zookeeper_tree_src": STATE["export"], "zookeeper_tree_root": "",
+               "zookeeper_tree_confirm": "not-" + alab.name}
+    res = launch(alab, installed, site, "ZooKeeper - import a tree export", answers, refused=True)
+    assert res.rc != 0 and "Nothing was done" in res.stdout
+    assert "zookeeper_tree_confirm=%s" % alab.name in res.stdout
+    assert not znode(alab, victim)
+    answers["zookeeper_tree_confirm"] = alab.name
+    res = launch(alab, installed, site, "ZooKeeper - import a tree export", answers)
+    assert res.rc == 0, res.output()
+    out = task(res, "zk_tree_import")
+    assert out["changed"] and out["counts"]["create"] == 1 and out["verified"]
+    assert znode(alab, victim)
+
+
+@pytest.mark.xfail(strict=True, reason="the restore role reads a blank answer, null under ansible-core 2.19, as 'None'")
+def test_restore_takes_blank_optional_answers(alab, installed, site):
+    """The UI sends blank optional answers as empty strings; nothing may be restored here."""
+    res = launch(alab, installed, site, "ZooKeeper - restore the ensemble", {
+        "zookeeper_restore_backup_id": "", "zookeeper_restore_target_time": "",
+        "zookeeper_restore_target_zxid": "", "zookeeper_restore_confirm": "not-" + alab.name},
+        refused=True)
+    failed = res.failed()
+    assert failed and failed[0]["task"].endswith("Check the confirmation"), res.output()
+
+
+def test_restore_the_ensemble_to_a_point_in_time(alab, installed, site):
+    zk = workload.client(alab)
+    zk.create("/awx-after-ship", b"undone by the restore")
+    zk.stop()
+    zk.close()
+    res = launch(alab, installed, site, "ZooKeeper - restore the ensemble", {
+        "zookeeper_restore_target_time": STATE["after"], "zookeeper_restore_confirm": alab.name})
+    assert res.rc == 0, res.output()
+    assert znode(alab, "/awx-after-backup") and znode(alab, GUARDED)
+    assert not znode(alab, "/awx-after-ship")
+
+
+def test_rebuild_a_member_from_a_backup(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - rebuild a member", {
+        "zookeeper_restore_member": "zk2", "zookeeper_restore_member_source": "backup",
+        "zookeeper_restore_backup_id": STATE["backup_id"], "zookeeper_restore_confirm": "zk2"})
+    assert res.rc == 0, res.output()
+    alab.wait_quorum()
+    assert alab.hosts["zk2"].mode() in ("leader", "follower")
+    assert znode(alab, "/awx-after-backup")
+
+
+def test_every_promised_secret_reached_its_module():
+    declared = {(m, o) for m, opts in C.collection_no_log_options().items() for o in opts}
+    assert STATE["fed"] == declared - set(A.NOT_FED_BY_AWX)
