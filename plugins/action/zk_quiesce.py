@@ -7,7 +7,9 @@ The quorum guard of zk_quiesce asks the other members whether they serve.  Two m
 stopped at the same moment would each see the other still serving and both stop.  Stops
 (state=quiesced, not in check mode) therefore take an exclusive lock on the controller for
 as long as the module runs, so that a play on all members with the default forks stops
-them one after another and the guard of each sees the previous stop.
+them one after another and the guard of each sees the previous stop.  A stop with
+allow_quorum_loss decides nothing by the guard, so it takes no lock: fencing a whole
+ensemble stops every member at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +20,7 @@ import os
 import tempfile
 import time
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 LOCK_MARGIN = 60.0
@@ -34,7 +37,8 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
-        serialize = args.get("state") == "quiesced" and not self._play_context.check_mode
+        serialize = (args.get("state") == "quiesced" and not self._play_context.check_mode
+                     and not boolean(args.get("allow_quorum_loss", False), strict=False))
         fd = None
         if serialize:
             try:
