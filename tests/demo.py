@@ -1,5 +1,6 @@
-"""The demo behind `make demo`: a lab ensemble with sample data, and the collection's
-playbooks run against it by FQCN, as an operator would run them."""
+"""The demo behind `make demo`: a lab ensemble with sample data, a report on it, and a
+disaster-recovery drill (backup, every member wiped, restore, verification), with the
+collection's playbooks run by FQCN as an operator would run them."""
 import argparse
 import os
 import sys
@@ -8,8 +9,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab import Lab, labs  # noqa: E402
-from lab.ansible import run_playbook  # noqa: E402
+from lab.ansible import collections_path, run_playbook  # noqa: E402
+
+sys.path.insert(0, collections_path())
 from lab.workload import bulk_load, client, sample_tree  # noqa: E402
+from demo_drill import drill  # noqa: E402
 
 
 def step(msg):
@@ -70,14 +74,9 @@ def main():
         step("Reporting on the ensemble with zkops.zookeeper.info")
         report(lab)
 
-        step("Backing up the ensemble to %s with zkops.zookeeper.backup"
-             % lab.backup_hosts[0].name)
-        res = run(lab, "backup", extra_vars={"zookeeper_backup_deep": True})
-        summary = res.results("Summary")
-        s = next(iter(summary.values()))["msg"]
-        for key in ("backup_id", "source_member", "zxid", "bytes_raw", "bytes_sent",
-                    "rate_mb_s", "duration_s", "destinations"):
-            print("    %-14s %s" % (key, s[key]))
+        step("Disaster-recovery drill: backup, every member wiped, restore, verification")
+        print("    ansible-playbook zkops.zookeeper.backup, then zkops.zookeeper.restore")
+        drill(lab, out=lambda line: print("    " + line, flush=True))
 
         print("\nDemo finished in %.0f s." % (time.time() - t0))
         if a.keep:
