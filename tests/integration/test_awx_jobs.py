@@ -231,7 +231,6 @@ def test_tree_import_needs_the_typed_confirmation(alab, installed, site):
     assert znode(alab, victim)
 
 
-@pytest.mark.xfail(strict=True, reason="the restore role reads a blank answer, null under ansible-core 2.19, as 'None'")
 def test_restore_takes_blank_optional_answers(alab, installed, site):
     """The UI sends blank optional answers as empty strings; nothing may be restored here."""
     res = launch(alab, installed, site, "ZooKeeper - restore the ensemble", {
