@@ -98,6 +98,8 @@ def site(alab, tmp_path_factory):
     inventory.write_text(yaml.safe_dump({"all": {"vars": {
         "zookeeper_secure_client_port": alab.secure_client_port,
         "zookeeper_tree_dir": str(d / "exports"),
+        # The export pushes from here (the job's container in AWX) to the backup hosts.
+        "zookeeper_tree_ssh_known_hosts_file": alab.known_hosts,
         "zookeeper_backup_install_packages": False}}}))
     return {"dir": d, "inputs": inputs, "secrets": secrets, "inventory": str(inventory)}
 
@@ -208,6 +210,10 @@ def test_tree_export_over_tls_with_digest_auth(alab, installed, site):
     assert all(h.endswith(":%d" % alab.secure_client_port) for h in args["hosts"].split(","))
     assert out["count"] > 100 and os.path.isfile(out["dest"])
     assert oct(os.stat(out["dest"]).st_mode & 0o777) == "0o600"
+    # Stored on the backup host too, with the key from the credential.
+    assert out["pushed"] and args["ssh_private_key"] == MASK and args["ssh_private_key_file"] is None
+    stored = alab.backup_hosts[0].sh("ls %s/%s/%s" % ("/srv/backups", alab.name, out["backup_id"])).stdout
+    assert "SHA256SUMS" in stored
     STATE["export"] = out["dest"]
 
 
