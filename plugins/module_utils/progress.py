@@ -215,7 +215,7 @@ def describe(state):
             line += " %s %s" % (_amount(done, unit), _unit_label(unit))
         if state.get("rate"):
             line += ", %s %s/s" % (_amount(state["rate"], unit), _unit_label(unit))
-        if state.get("eta") is not None:
+        if state.get("eta") is not None and state["eta"] >= 1:
             line += ", about %s left" % _duration(state["eta"])
         line += ", %s" % _duration(state.get("stage_seconds") or 0)
     else:
