@@ -14,7 +14,7 @@ options:
   progress_file:
     description:
       - While the module works, write its progress to this file on the host it runs on, at
-        most once a second and atomically: the stage, what is done of it (bytes, znodes or
+        most once a second and atomically, with the stage, what is done of it (bytes, znodes or
         operations), the rate and the estimated time left.
       - Meant for a task run with C(async) and C(poll=0), followed by
         M(zkops.zookeeper.zk_progress) with the job id, which shows the progress while it

@@ -12,9 +12,9 @@ short_description: Show the progress of a long zkops task, or wait for it while 
 version_added: 0.1.0
 description:
   - Reads the progress file that a module of the collection writes while it works (its
-    O(ignore:progress_file) option: M(zkops.zookeeper.zk_backup), M(zkops.zookeeper.zk_restore),
-    M(zkops.zookeeper.zk_tree_export), M(zkops.zookeeper.zk_tree_import)) and returns it with a
-    line for a person, for example C(send: 120.5 of 370.0 MB (33%), 12.1 MB/s, about 20 s left).
+    O(ignore:progress_file) option of M(zkops.zookeeper.zk_backup), M(zkops.zookeeper.zk_restore),
+    M(zkops.zookeeper.zk_tree_export) and M(zkops.zookeeper.zk_tree_import)) and returns it with a
+    line for a person (the stage, what is done of it, the rate and the time left).
   - With O(jid), the job id of that module started with C(async) and C(poll=0), it waits for
     the job instead (like M(ansible.builtin.async_status) in a loop) and prints a progress
     line every O(interval) seconds while it waits. It then returns the job's own result, and
@@ -94,7 +94,7 @@ EXAMPLES = r"""
 RETURN = r"""
 progress:
   description:
-    - The progress file's content (null when there is none yet): C(task), C(state), C(stage),
+    - The progress file's content (null when there is none yet), with C(task), C(state), C(stage),
       C(unit), C(done), C(total), C(percent), C(rate), C(eta), C(stage_seconds), C(seconds),
       C(stages) (the finished ones, with their C(seconds) and C(rate)) and C(details).
     - With O(jid), the last progress read, besides the job's own result.

@@ -11,7 +11,7 @@ module: zk_report
 short_description: Store the report of a ZooKeeper backup or restore on the backup hosts
 version_added: 0.1.0
 description:
-  - Writes the report of a run (O(report), a dictionary the caller composes: what, from
+  - Writes the report of a run (O(report), a dictionary the caller composes with what, from
     where, to where, zxids, sizes, rates, durations, verification) as JSON on every backup
     host, so that the backups themselves show how they were taken and that restores from
     them were tested.

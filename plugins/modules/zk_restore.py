@@ -325,7 +325,7 @@ elapsed:
 stages:
   description:
     - The stages of this run with their C(name) and C(seconds). Staging has C(connect and
-      plan), C(fetch and unpack) (with C(unit) bytes, C(done) and C(rate): the archives'
+      plan), C(fetch and unpack) (with C(unit) bytes, C(done) and C(rate), counting the archives'
       stored bytes), C(cut at the target) for a point in time, C(check as ZooKeeper loads)
       (C(replay and check ...) with O(deep)) and C(flush to disk). The same stages that
       O(progress_file) shows while it runs.
