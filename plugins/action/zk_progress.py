@@ -87,7 +87,7 @@ class ActionModule(ActionBase):
                     lines.append(line)
                     shown = line
                 next_line = now + interval
-            time.sleep(POLL)
+            time.sleep(min(POLL, max(interval, 0.2)))
         state, line = self._read(task_vars, path, remove=remove and not self._play_context.check_mode)
         if state is not None:
             last = state
