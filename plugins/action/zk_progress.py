@@ -88,7 +88,7 @@ class ActionModule(ActionBase):
                     shown = line
                 next_line = now + interval
             time.sleep(min(POLL, max(interval, 0.2)))
-        state, line = self._read(task_vars, path, remove=remove and not self._play_context.check_mode)
+        state, line = self._read(task_vars, path, remove=remove)
         if state is not None:
             last = state
         if lines and line != shown:

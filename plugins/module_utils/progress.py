@@ -209,8 +209,8 @@ def describe(state):
     if unit:
         done, total = state.get("done") or 0, state.get("total")
         if total:
-            line += " %s of %s %s (%d%%)" % (_amount(done, unit), _amount(total, unit),
-                                            _unit_label(unit), state.get("percent") or 0)
+            line += " %s of %s %s (%d%%)" % (
+                _amount(done, unit), _amount(total, unit), _unit_label(unit), state.get("percent") or 0)
         else:
             line += " %s %s" % (_amount(done, unit), _unit_label(unit))
         if state.get("rate"):

@@ -29,7 +29,9 @@ attributes:
     description: Waiting for a job runs on the controller and reads the host's files.
   check_mode:
     support: full
-    description: Reads only; a job started in check mode is waited for the same way.
+    description: >-
+      Reads only, but for O(remove) (the job's own scratch files, which a job started in
+      check mode writes too); a job started in check mode is waited for the same way.
   diff_mode:
     support: none
     description: Nothing changes.
@@ -128,8 +130,9 @@ def main():
     ), supports_check_mode=True)
     path = module.params["path"]
     state = progress.read(path)
-    # The file is the module's own scratch file: removing it changes nothing that matters.
-    if module.params["remove"] and not module.check_mode and os.path.exists(path):
+    # The file is the job's scratch file, written in check mode too: removing it changes
+    # nothing that matters, in check mode as well.
+    if module.params["remove"] and os.path.exists(path):
         os.unlink(path)
     module.exit_json(changed=False, progress=state, msg=progress.describe(state))
 

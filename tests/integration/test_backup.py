@@ -19,7 +19,6 @@ pytestmark = pytest.mark.lab
 ROLE = "zkops.zookeeper.backup : "
 # One "Note the outcome" task per member tried: each holds every attempt so far.
 NOTE = ROLE + "Note the outcome of the attempt on "
-WAIT = ROLE + "Wait for the backup on "
 VERIFY = ROLE + "Have every backup host check the backup against its checksums"
 PRUNE = ROLE + "Prune every backup host by retention, keeping what point-in-time restores need"
 # The packages are on the lab machine already; the first real run checks the install step.

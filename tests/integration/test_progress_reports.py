@@ -77,7 +77,7 @@ def catalog(lab):
 def test_a_backup_shows_its_progress_and_leaves_its_report(plab):
     res = play(plab, "zkops.zookeeper.backup", zookeeper_backup_compression="none",
                zookeeper_backup_bandwidth_limit="4MB")
-    (source, backup), = waited(res, "Wait for the backup on ").items()
+    (source, backup), = waited(res, "Wait and show the progress of the backup on ").items()
     # Progress lines were printed while the play waited, with the share of bytes sent.
     printed = [line for host, line in LINE.findall(res.stdout) if host == source]
     assert printed == backup["progress_lines"], res.stdout
@@ -152,8 +152,8 @@ def test_a_restore_shows_its_progress_and_leaves_its_report(plab):
     with open(on_backup_host(plab, "%s/%s/restores/%s.json" % (ROOT, plab.name, rid))) as f:
         doc = json.load(f)
     rep = doc["report"]
-    assert (doc["kind"], doc["id"]) == ("restore", rid) and rep == {k: v for k, v in summary.items()
-                                                                   if not k.startswith("report_")}
+    assert (doc["kind"], doc["id"]) == ("restore", rid)
+    assert rep == {k: v for k, v in summary.items() if not k.startswith("report_")}
     assert rep["result"] == "verified" and rep["mode"] == "ensemble"
     assert rep["backups"] == list(staged.values())[0]["backup_ids"]
     assert {m["host"]: m["bytes_fetched"] for m in rep["members"]} == {
