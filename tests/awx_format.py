@@ -26,10 +26,6 @@ AWX = os.path.join(REPO, "awx")
 
 # No job template feeds these yet, and why (docs/security.md says the same).
 NOT_FED_BY_AWX = {
-    ("zk_restore", "ssh_private_key"): "the restore role reads the key from a file on the members",
-    ("zk_restore", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
-    ("zk_restore_plan", "ssh_private_key"): "the restore role reads the key from a file on the members",
-    ("zk_restore_plan", "ssh_private_key_passphrase"): "the restore role reads the key from a file on the members",
     ("zk_info", "tls_key_password"): "member-side TLS material lives on the members",
     ("zk_quiesce", "tls_key_password"): "member-side TLS material lives on the members",
 }

@@ -62,14 +62,24 @@ def collection_no_log_options():
 
 
 def _task_files(path, seen):
-    """``path`` and every task file it imports or includes by a relative name, recursively."""
+    """``path`` and every task or vars file it imports, includes or loads by a relative name
+    (vars_files, include_vars from a role's vars/ or by {{ role_path }}), recursively."""
     if path in seen or not os.path.exists(path):
         return
     seen.add(path)
     with open(path) as f:
         text = f.read()
-    for ref in re.findall(r"(?:import_tasks|include_tasks):\s*([\w./-]+\.yml)", text):
-        _task_files(os.path.join(os.path.dirname(path), ref), seen)
+    here = os.path.dirname(path)
+    refs = re.findall(r"(?:import_tasks|include_tasks):\s*([\w./-]+\.yml)", text)
+    refs += re.findall(r"^\s*-\s*([\w./-]+\.yml)\s*$", text.split("vars_files:", 1)[1], re.M)[:1] \
+        if "vars_files:" in text else []
+    for ref in re.findall(r"include_vars:\s*\"?([{}\w ./-]+\.yml)", text):
+        if "role_path" in ref:
+            refs.append(os.path.join("..", ref.split("}}", 1)[1].lstrip("/")))
+        elif "/" not in ref:
+            refs.append(os.path.join("..", "vars", ref))
+    for ref in refs:
+        _task_files(os.path.normpath(os.path.join(here, ref)), seen)
 
 
 def playbook_sources(playbook):
@@ -86,10 +96,10 @@ def playbook_sources(playbook):
             name = role["role"] if isinstance(role, dict) else role
             short = name.split(".")[-1]
             rdir = os.path.join(REPO, "roles", short)
-            for sub in ("tasks", "defaults"):
+            for sub in ("tasks", "defaults", "vars"):
                 d = os.path.join(rdir, sub)
                 for fn in sorted(os.listdir(d)) if os.path.isdir(d) else ():
-                    files.add(os.path.join(d, fn))
+                    _task_files(os.path.join(d, fn), files)
             with open(os.path.join(rdir, "meta", "argument_specs.yml")) as f:
                 declared.update(yaml.safe_load(f)["argument_specs"]["main"]["options"])
     text = ""

@@ -134,7 +134,9 @@ def backup_dirs(host, ensemble, complete=True):
         return []
     names = sorted(os.listdir(base))
     if complete:
-        return [os.path.join(base, n) for n in names if not n.startswith(".") and os.path.isdir(os.path.join(base, n))]
+        # restores/ holds the reports of restores, not a backup.
+        return [os.path.join(base, n) for n in names if not n.startswith(".") and n != "restores"
+                and os.path.isdir(os.path.join(base, n))]
     return [os.path.join(base, n) for n in names if n.startswith(".")]
 
 

@@ -215,3 +215,26 @@ def quiesced_digest(lab, zk):
     after = lab.wait_zxid_agree()
     assert before == after, "the tree changed during the walk (%x -> %x)" % (before, after)
     return before, d
+
+
+def live_digest_pipelined(zk, root="/", include_ephemeral=False, window=1000):
+    """live_digest of the tree (or the subtree at ``root``), with the reads of each level
+    pipelined (``window`` znodes at a time): the same digest, in a fraction of the time."""
+    d = tree_digest.TreeDigest(include_ephemeral=include_ephemeral)
+    level = [root]
+    while level:
+        below = []
+        for i in range(0, len(level), window):
+            batch = [p for p in level[i:i + window] if not tree_digest.is_system_path(p)]
+            asked = [(p, zk.get_async(p), zk.get_acls_async(p), zk.get_children_async(p)) for p in batch]
+            for path, got, acls, kids in asked:
+                data, stat = got.get(timeout=30)
+                acl_list, _stat = acls.get(timeout=30)
+                if any(a.id.scheme == "digest" and a.id.id == "x" for a in acl_list):
+                    raise AssertionError("getACL on %s answered a redacted digest id: the walk needs "
+                                         "ADMIN permission (authenticate)" % path)
+                kind = tree_digest.EPHEMERAL if stat.ephemeralOwner else tree_digest.PERSISTENT
+                d.add(path, data, [(a.perms, a.id.scheme, a.id.id) for a in acl_list], kind=kind)
+                below.extend(path.rstrip("/") + "/" + c for c in kids.get(timeout=30))
+        level = below
+    return d.result()

@@ -32,6 +32,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -262,29 +263,39 @@ class _Throttle:
             time.sleep(ahead)
 
 
-def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, check=None, check_every=2.0):
+def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, check=None, check_every=2.0,
+                   progress=None):
     """Stream the archive to every host of ``push``; return (archive section, final manifest).
 
     ``check`` (a callable that raises) runs every ``check_every`` seconds while sending.
+    ``progress`` (a progress.Tracker) counts the member's bytes sent (in the archive's
+    compressed form in ``sent``).
     """
     name = archive_mod.archive_name(codec, key is not None)
     out = push.open(name)
     throttle = _Throttle(rate)
     box = {}
     next_check = time.time() + check_every
+    sent = 0
 
     def produce(write):
         encoder = archive_mod.Encoder(write, codec, level, key, threads)
+        box["encoder"] = encoder
         writer = archive_mod.ArchiveWriter(encoder)
         for m in plan.members:
             writer.add(m.name, m.parts, meta=m.meta)
         box["manifest"] = writer.finish(manifest)
-        box["encoder"] = encoder
 
     with BackgroundProducer(produce) as producer:
         for chunk in producer:
             out.write(chunk)
             throttle(len(chunk))
+            sent += len(chunk)
+            if progress is not None:
+                # The member's bytes that went out so far: the producer reads ahead.
+                enc = box["encoder"]
+                progress.update(done=int(enc.raw_bytes * sent / enc.out_bytes) if enc.out_bytes else 0,
+                                sent="%.1f MB" % (sent / 1e6))
             if check is not None and time.time() >= next_check:
                 check()
                 next_check = time.time() + check_every
@@ -297,7 +308,19 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
 
 
 def run(params, check_mode=False, warnings=None):
-    """Take the backup; returns the module result (raises BackupError)."""
+    """Take the backup; returns the module result (raises BackupError).
+
+    With ``progress_file`` in ``params`` the stages and the bytes sent are written there
+    while it runs (progress.py)."""
+    tracker = progress_mod.Tracker(params.get("progress_file"), "%s backup" % params["kind"])
+    try:
+        return _run(params, check_mode, warnings, tracker)
+    except BaseException:
+        tracker.close(ok=False)
+        raise
+
+
+def _run(params, check_mode, warnings, tracker):
     t0 = time.time()
     warnings = warnings if warnings is not None else []
     ensemble, kind, root = params["ensemble"], params["kind"], params["backup_root"]
@@ -317,6 +340,7 @@ def run(params, check_mode=False, warnings=None):
     sessions = []
     push = None
     phases = _Phases()
+    tracker.stage("connect and plan")
     connecting = _Background(ssh_transport.connect_all, params, params["backup_hosts"], warnings)
     try:
         # The connections (and their host key checks) are made while the member's files are
@@ -336,7 +360,7 @@ def run(params, check_mode=False, warnings=None):
         result["phases"] = phases.seconds
         if plan.empty:
             result.update(changed=False, skipped=True, reason="no transaction after %s to ship" % hexzxid(after))
-            return _finish(result, t0)
+            return _finish(result, t0, tracker)
         if kind == "full" and not params.get("force"):
             same = _unchanged_full(sessions, root, ensemble, plan.last_zxid)
             if same is not None:
@@ -345,22 +369,27 @@ def run(params, check_mode=False, warnings=None):
                 result.update(changed=False, skipped=True, backup_id=same,
                               reason="the newest full backup %s on every backup host already holds the last "
                                      "zxid %s (force: true takes another)" % (same, hexzxid(plan.last_zxid)))
-                return _finish(result, t0)
+                return _finish(result, t0, tracker)
         if check_mode:
             result.update(changed=True, skipped=False)
-            return _finish(result, t0)
+            return _finish(result, t0, tracker)
 
-        digest = deep_digest(plan) if params.get("deep") and kind == "full" else None
+        digest = None
+        if params.get("deep") and kind == "full":
+            tracker.stage("replay for the tree digest")
+            digest = deep_digest(plan)
         phases.done("deep")
         backup_id = new_backup_id(kind)
         created = _iso(time.time())
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
         push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True)).begin()
         alive = (lambda: _still_serving(local)) if mode == "hot" else None
+        tracker.stage("send", total=plan.raw_bytes, unit="bytes")
         section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
                                            params.get("bandwidth_limit"), params.get("compression_threads", 1),
-                                           check=alive)
+                                           check=alive, progress=tracker)
         phases.done("stream")
+        tracker.stage("verify on the backup hosts")
         if mode == "hot":
             _still_serving(local)
         sidecar = dict(manifest, archive=section)
@@ -374,7 +403,7 @@ def run(params, check_mode=False, warnings=None):
         result.update(changed=True, skipped=False, backup_id=backup_id, created=created,
                       destinations=destinations, archive=section, bytes_sent=section["bytes"],
                       digest=digest)
-        return _finish(result, t0)
+        return _finish(result, t0, tracker)
     except ssh_transport.SshError as exc:
         raise BackupError(str(exc), host=exc.host, leftovers=_abort(push))
     except archive_mod.ArchiveError as exc:
@@ -455,7 +484,9 @@ def _base_result(params, local, st, mode, plan, codec, key, sessions):
     }
 
 
-def _finish(result, t0):
+def _finish(result, t0, tracker):
+    tracker.close()
+    result["stages"] = tracker.summary()
     result["duration"] = round(time.time() - t0, 3)
     raw = result.get("bytes_raw") or 0
     result["throughput"] = int(raw / result["duration"]) if result["duration"] > 0 and result.get("bytes_sent") else 0

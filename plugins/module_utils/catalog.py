@@ -7,7 +7,9 @@ Layout under the root: ``<ensemble>/<backup id>/`` holding the archive, a copy o
 ``manifest.json`` (with an ``archive`` section: file name, size, SHA-256, compression,
 encryption) and ``SHA256SUMS``.  A directory is a complete backup only when its name
 does not start with a dot and it holds both files; hidden directories with ``.partial-``
-or ``.deleting-`` in their name are debris of interrupted pushes or deletions.
+or ``.deleting-`` in their name are debris of interrupted pushes or deletions.  A backup
+may also hold the report of the run that took it (``report.json``, not covered by its
+checksums), and ``<ensemble>/restores/`` the reports of restores (run_report.py).
 
 Retention (``plan_retention``) keeps the newest ``keep_last`` full backups and every full
 backup younger than ``keep_days`` plus the newest one before that window (the base a
@@ -33,6 +35,8 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport impo
 
 MANIFEST = "manifest.json"
 DELETING_MARK = ".deleting-"
+REPORT = "report.json"
+RESTORES_DIR = "restores"
 
 
 def parse_time(text):
@@ -76,6 +80,7 @@ def _entry(ensemble, name, path, manifest):
         "files": len(manifest.get("files") or []),
         "digest": manifest.get("digest"),
         "verified": None,
+        "report": None,
     }
 
 
@@ -91,6 +96,8 @@ def list_backups(session, root, ensemble, kinds=None):
         if not stat.S_ISDIR(e.st_mode or 0):
             continue
         path = posixpath.join(edir, e.filename)
+        if e.filename == RESTORES_DIR:
+            continue
         if e.filename.startswith("."):
             if ssh_push.PARTIAL_MARK in e.filename or DELETING_MARK in e.filename:
                 debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime,
@@ -110,7 +117,10 @@ def list_backups(session, root, ensemble, kinds=None):
                  "created": None, "zxid": {}, "verified": False, "problems": ["manifest.json is unreadable: %s" % exc]}
             backups.append(b)
             continue
-        backups.append(_entry(ensemble, e.filename, path, manifest))
+        entry = _entry(ensemble, e.filename, path, manifest)
+        if REPORT in names:
+            entry["report"] = posixpath.join(path, REPORT)
+        backups.append(entry)
     backups.sort(key=lambda b: (b.get("created") or "", b["id"]))
     return backups, debris
 
@@ -207,3 +217,12 @@ def delete(session, path):
     why = ssh_push.remove_tree(session, path, timeout=session.timeout)
     if why is not None:
         raise SshError(session.label, "%s was hidden but not removed (%s); the next prune retries" % (path, why))
+
+
+def restore_reports(session, root, ensemble):
+    """The reports of restores of one ensemble, oldest first: (path, size, mtime)."""
+    rdir = posixpath.join(root, ensemble, RESTORES_DIR)
+    entries = _listdir(session, rdir) or []
+    out = [(posixpath.join(rdir, e.filename), e.st_size, e.st_mtime) for e in entries
+           if stat.S_ISREG(e.st_mode or 0) and e.filename.endswith(".json") and not e.filename.startswith(".")]
+    return sorted(out, key=lambda r: (r[2] or 0, r[0]))

@@ -30,6 +30,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import proc
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
@@ -154,6 +155,7 @@ class Runner:
         self.owner = None
         self.session = None
         self.t0 = time.time()
+        self.progress = progress_mod.Tracker(params.get("progress_file"), "restore (%s)" % params["state"])
 
     # --- results -----------------------------------------------------------------------
     def base(self):
@@ -165,7 +167,9 @@ class Runner:
         }
 
     def finish(self, result):
+        self.progress.close()
         result["elapsed"] = round(time.time() - self.t0, 3)
+        result["stages"] = self.progress.summary()
         return result
 
     # --- sources -----------------------------------------------------------------------
@@ -263,7 +267,11 @@ class Runner:
             except L.LayoutError as exc:
                 raise RestoreError(str(exc))
         try:
-            return self.finish(getattr(self, "do_" + state)())
+            try:
+                return self.finish(getattr(self, "do_" + state)())
+            except BaseException:
+                self.progress.close(ok=False)
+                raise
         except (L.LayoutError, restore_swap.SwapError, restore_stage.StageError,
                 restore_extract.ExtractError, restore_fetch.FetchError, FormatError) as exc:
             raise RestoreError(str(exc), restore_id=self.rid)
@@ -286,6 +294,7 @@ class Runner:
             return result
         if restore_swap.swapped(self.layout, self.rid):
             raise RestoreError("restore %s is already in place on this member: nothing to stage" % self.rid)
+        self.progress.stage("connect and plan")
         srcs, describe, plan = self.sources()
         result["plan"] = plan
         tz, tt = self.target(srcs, plan)
@@ -305,6 +314,7 @@ class Runner:
             return result
         self.resolve_owner()
         stager.owner = self.owner
+        stager.progress = self.progress
         state = stager.run(srcs, tz, tt, deep=self.p.get("deep", False), describe=describe)
         self.warnings.extend(state.get("warnings") or [])
         result.update(_state_view(state))

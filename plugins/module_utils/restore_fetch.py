@@ -34,10 +34,12 @@ class FetchError(Exception):
 
 
 class _HashingReader:
-    """A raw file whose bytes are hashed and counted as they are read."""
+    """A raw file whose bytes are hashed and counted as they are read (and handed to
+    ``on_read(count)`` when given: progress)."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, on_read=None):
         self._raw = raw
+        self._on_read = on_read
         self.sha256 = hashlib.sha256()
         self.bytes = 0
 
@@ -46,6 +48,8 @@ class _HashingReader:
         if data:
             self.sha256.update(data)
             self.bytes += len(data)
+            if self._on_read is not None:
+                self._on_read(len(data))
         return data
 
     def drain(self):
@@ -72,7 +76,13 @@ class ArchiveSource:
     def backup_id(self):
         return (self.manifest or {}).get("backup_id")
 
-    def open(self):
+    @property
+    def size(self):
+        """The archive's stored size in bytes (None when the manifest does not say)."""
+        return self.section.get("bytes")
+
+    def open(self, on_read=None):
+        """The decoded stream; ``on_read(count)`` hears of every read of stored bytes."""
         name = self.section.get("file") or ""
         codec = self.section.get("compression") or compression.codec_of(name)
         encrypted = bool(self.section.get("encryption")) or name.endswith(encryption.SUFFIX)
@@ -83,7 +93,7 @@ class ArchiveSource:
             compression.resolve(codec)
         except compression.CompressionError as exc:
             raise FetchError("%s: %s" % (self.label, exc))
-        self._raw = _HashingReader(self._opener())
+        self._raw = _HashingReader(self._opener(), on_read)
         return archive_mod.DecodedStream(self._raw, codec, self._key if encrypted else None)
 
     def check(self):

@@ -36,6 +36,7 @@ import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup_source
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
 from ansible_collections.zkops.zookeeper.plugins.module_utils import surgery
@@ -151,9 +152,9 @@ def _continue_chain(chunk_dir, cur, out_dir):
     return paths, plan.last_zxid
 
 
-def _unpack(source, dest, work):
+def _unpack(source, dest, work, on_read=None):
     """Unpack one archive into ``dest`` (its version-2 receives every part)."""
-    stream = source.open()
+    stream = source.open(on_read)
     try:
         restore_extract.extract(stream, {"data": dest, "datalog": dest}, work)
         return source.check()
@@ -168,11 +169,13 @@ def _version_files(vdir):
 class Stager:
     """Stage restore ``rid`` below the data directories of ``layout``."""
 
-    def __init__(self, layout, rid, owner, limit=None):
+    def __init__(self, layout, rid, owner, limit=None, progress=None):
         self.layout = layout
         self.rid = L.check_restore_id(rid)
         self.owner = owner
         self.limit = limit
+        # A progress.Tracker: the stages, and the archives' bytes read.
+        self.progress = progress if progress is not None else progress_mod.Tracker(None, "restore staging")
         self.staged = [(which, layout.part(root, rid, L.STAGED)) for which, root in layout.roots()]
         self.fetched = []
 
@@ -215,10 +218,14 @@ class Stager:
                 for _which, v in self.staged_version_dirs():
                     os.makedirs(v)
             elif not pit:
+                self._fetch_stage(sources)
                 self._plain(sources[0])
             else:
+                self._fetch_stage(sources)
                 target_zxid = self._point_in_time(sources, target_zxid, target_time)
+            self.progress.stage("replay and check as ZooKeeper loads" if deep else "check as ZooKeeper loads")
             rep = self._verify(bool(sources), deep)
+            self.progress.stage("flush to disk")
             state = self._finish(rep, sources, target_zxid, target_time, describe, t0)
         except BaseException:
             self.discard()
@@ -226,10 +233,14 @@ class Stager:
         return state
 
     # --- laying down ------------------------------------------------------------------
+    def _fetch_stage(self, sources):
+        sizes = [s.size for s in sources]
+        self.progress.stage("fetch and unpack", total=sum(sizes) if None not in sizes else None, unit="bytes")
+
     def _plain(self, source):
         dests = {"data": self.staged[0][1], "datalog": self.staged[-1][1]}
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "extract")
-        stream = source.open()
+        stream = source.open(self.progress.add)
         try:
             restore_extract.extract(stream, dests, work)
             self.fetched.append(dict(source.check(), backup_id=source.backup_id))
@@ -248,7 +259,7 @@ class Stager:
         cur = None
         for i, src in enumerate(sources):
             dest = os.path.join(work, "%02d" % i)
-            self.fetched.append(dict(_unpack(src, dest, os.path.join(work, "x%02d" % i)),
+            self.fetched.append(dict(_unpack(src, dest, os.path.join(work, "x%02d" % i), self.progress.add),
                                      backup_id=src.backup_id))
             vdir = os.path.join(dest, L.VERSION_DIR)
             if i == 0:
@@ -262,6 +273,7 @@ class Stager:
                 continue
             more, cur = _continue_chain(dest, cur, os.path.join(work, "t%02d" % i))
             paths.extend(more)
+        self.progress.stage("cut at the target")
         logs = sorted((p for p in paths if datadir.classify(os.path.basename(p))[0] == "log"),
                       key=lambda p: datadir.classify(os.path.basename(p))[1])
         if target_time is not None:

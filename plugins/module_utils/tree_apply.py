@@ -96,8 +96,10 @@ def _join(parent, name):
 
 class Applier(object):
     def __init__(self, client, batch_bytes=512 * 1024, batch_ops=1000, rate_limit=None,
-                 window=8, chroot=""):
+                 window=8, chroot="", progress=None):
         self.client = client
+        # A progress.Tracker counting the operations applied, or None.
+        self.progress = progress
         self.batch_bytes = int(batch_bytes)
         self.batch_ops = max(1, int(batch_ops))
         self.rate_limit = float(rate_limit) if rate_limit else None
@@ -162,6 +164,8 @@ class Applier(object):
                              % (len(batch), batch[0].path), batch[0].path, dict(self.done))
         for op in batch:
             self.done[op.what] += 1
+        if self.progress is not None:
+            self.progress.add(len(batch))
 
     def _singles(self, requests, what):
         """Pipelined single requests (setACL, setData) ``window * 64`` in flight."""
@@ -176,6 +180,8 @@ class Applier(object):
                                                           zk_client.explain_zk_error(exc, path)),
                                  path, dict(self.done))
             self.done[what] += 1
+            if self.progress is not None:
+                self.progress.add(1)
 
         try:
             for req in requests:

@@ -92,6 +92,33 @@ class LiveSource(object):
         return self.walker.run(on_node).as_dict()
 
 
+class CountedSource(object):
+    """A source whose znodes are counted by a progress.Tracker as they are exported: stage
+    ``read`` while the source starts (a files source replays the data files then), stage
+    ``export`` while it hands over its znodes."""
+
+    def __init__(self, source, tracker):
+        self._source = source
+        self._tracker = tracker
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def start(self):
+        self._tracker.stage("read the data files" if self._source.kinds_exact else "sync with the leader")
+        zxid = self._source.start()
+        self._tracker.stage("export", unit="znodes")
+        return zxid
+
+    def run(self, emit):
+        tick = self._tracker.add
+
+        def counted(*args, **kwargs):
+            tick()
+            emit(*args, **kwargs)
+        return self._source.run(counted)
+
+
 class _NullStream(object):
     """Counts what would be written (check mode)."""
 

@@ -17,6 +17,7 @@ __metaclass__ = type
 import struct
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_apply
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
@@ -96,8 +97,12 @@ def read_live(pool, root, exclude):
 def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=False,
                rate_limit=None, batch_bytes=512 * 1024, batch_ops=1000, connections=None,
                verify=True, max_sequence_bump=1000000, check_credentials=True,
-               diff_limit=20):
+               diff_limit=20, progress=None):
+    """Import ``src``; returns the result.  ``progress`` (a progress.Tracker) follows the
+    stages and counts the operations applied."""
     t0 = time.time()
+    progress = progress if progress is not None else progress_mod.Tracker(None, "tree import")
+    progress.stage("read the export")
     exclude = tree_export.normalize_exclude(exclude)
     if root is not None:
         root = tree_export.normalize_root(root)
@@ -121,6 +126,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     except zk_pipeline.PipelineError as exc:
         raise TreeImportError(str(exc))
     try:
+        progress.stage("read the live tree")
         try:
             live, before, walk_stats = read_live(pool, root, exclude)
         except tree_walk.WalkError as exc:
@@ -135,6 +141,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                 raise TreeImportError("the parent %s of the import root %s cannot be read (%s); "
                                       "create it first or import from a higher root. Nothing "
                                       "was changed" % (parent, root, why))
+        progress.stage("plan")
         plan = tree_plan.make_plan(records, live, mode, root, identities)
         too_far = [(p, n) for p, n in plan.sequence_bumps.items()
                    if max_sequence_bump is not None and n > max_sequence_bump]
@@ -178,9 +185,10 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     except zk_client.ZkConnectError as exc:
         raise TreeImportError("%s; nothing was changed" % exc)
     try:
+        progress.stage("apply", total=plan.changes, unit="operations")
         applier = tree_apply.Applier(client, batch_bytes=batch_bytes, batch_ops=batch_ops,
                                      rate_limit=rate_limit,
-                                     chroot=_split_chroot(params.get("hosts")))
+                                     chroot=_split_chroot(params.get("hosts")), progress=progress)
         try:
             applied = applier.apply(plan, max_sequence_bump)
         except tree_apply.ApplyError as exc:
@@ -194,6 +202,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     result["import_seconds"] = applied.get("seconds")
 
     if verify:
+        progress.stage("read back and verify")
         _verify(params, connections, records, mode, root, exclude, identities, selection,
                 plan, result)
     result["seconds"] = round(time.time() - t0, 3)

@@ -43,6 +43,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
+  - zkops.zookeeper.progress
 attributes:
   check_mode:
     support: full
@@ -307,6 +308,14 @@ digest:
     C(digest_version) and C(zxid) (see docs/tree-digest.md).
   returned: always
   type: dict
+stages:
+  description:
+    - The stages of the run, in order, with their C(name) and C(seconds); the counted one
+      (C(send)) also with its C(unit) (bytes of the member's files), C(done) and C(rate) per
+      second. The same stages that O(progress_file) shows while it runs.
+  returned: success
+  type: list
+  elements: dict
 leftovers:
   description: >-
     On failure, hidden staging directories that could not be removed (host unreachable),
@@ -320,6 +329,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
@@ -347,6 +357,7 @@ def argument_spec():
         bandwidth_limit=dict(type="str"),
         sync=dict(type="bool", default=True),
     )
+    spec.update(progress.argument_spec())
     return spec
 
 

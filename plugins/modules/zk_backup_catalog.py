@@ -109,7 +109,17 @@ backups:
     The complete backups found (before any pruning), oldest first: C(id), C(ensemble), C(path), C(kind), C(mode),
     C(created), C(member), C(zxid) (C(snapshot), C(base), C(first), C(last)), C(time_range),
     C(archive) (C(file), C(bytes), C(sha256), C(compression), C(encryption)), C(raw_bytes),
-    C(files), C(digest), C(verified) (null when not checked) and C(problems).
+    C(files), C(digest), C(verified) (null when not checked), C(problems) and C(report) (the path of
+    the report of the run that took it, see M(zkops.zookeeper.zk_report); null when there is none).
+  returned: always
+  type: list
+  elements: dict
+restores:
+  description: >-
+    The reports of restores stored on the host (M(zkops.zookeeper.zk_report)), oldest first: C(id),
+    C(ensemble), C(path), C(written), C(mode), C(result), C(backups), C(target_zxid), C(zxid), C(verified)
+    (whether the restored tree's digest matched the one expected) and C(outage_s). A restore drill
+    shows up here.
   returned: always
   type: list
   elements: dict
@@ -149,6 +159,7 @@ kept:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
@@ -175,11 +186,22 @@ def _brief(b, reason):
             "last_zxid": (b.get("zxid") or {}).get("last"), "reason": reason}
 
 
+def _restore_brief(ensemble, path, doc):
+    rep = (doc or {}).get("report") or {}
+    ver = rep.get("verification") or {}
+    return {"id": (doc or {}).get("id"), "ensemble": ensemble, "path": path,
+            "written": (doc or {}).get("written"), "mode": rep.get("mode"), "result": rep.get("result"),
+            "backups": rep.get("backups"), "target_zxid": rep.get("target_zxid"), "zxid": rep.get("zxid"),
+            "verified": ver.get("match"), "outage_s": rep.get("outage_s"),
+            "readable": doc is not None}
+
+
 def inspect(module, session):
     p = module.params
     root = p["backup_root"]
     names = [p["ensemble"]] if p["ensemble"] else catalog.ensembles(session, root)
-    out = {"backups": [], "debris": [], "ensembles": names, "log_shipping": {}, "by_ensemble": {}}
+    out = {"backups": [], "debris": [], "ensembles": names, "log_shipping": {}, "by_ensemble": {},
+           "restores": []}
     for name in names:
         backups, debris = catalog.list_backups(session, root, name)
         if p["backup_id"]:
@@ -192,6 +214,8 @@ def inspect(module, session):
         if state is not None:
             state = dict(state, last_zxid="0x%x" % state["last_zxid"] if state.get("last_zxid") is not None else None)
         out["log_shipping"][name] = state
+        out["restores"].extend(_restore_brief(name, path, run_report.read(session, path))
+                               for path, _size, _mtime in catalog.restore_reports(session, root, name))
         out["backups"].extend(backups)
         out["debris"].extend(debris)
         out["by_ensemble"][name] = (backups, debris)
@@ -246,7 +270,7 @@ def main():
             module.warn("backup %s/%s fails verification: %s" % (b["ensemble"], b["id"], "; ".join(b.get("problems") or [])))
     module.exit_json(changed=bool(pruned), backups=found["backups"], unverified=unverified,
                      debris=found["debris"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
-                     pruned=pruned, kept=kept)
+                     pruned=pruned, kept=kept, restores=found["restores"])
 
 
 if __name__ == "__main__":

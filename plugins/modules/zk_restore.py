@@ -41,6 +41,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.ssh
+  - zkops.zookeeper.progress
 attributes:
   check_mode:
     support: full
@@ -321,11 +322,22 @@ elapsed:
   description: Seconds the module took.
   returned: always
   type: float
+stages:
+  description:
+    - The stages of this run with their C(name) and C(seconds). Staging has C(connect and
+      plan), C(fetch and unpack) (with C(unit) bytes, C(done) and C(rate), counting the archives'
+      stored bytes), C(cut at the target) for a point in time, C(check as ZooKeeper loads)
+      (C(replay and check ...) with O(deep)) and C(flush to disk). The same stages that
+      O(progress_file) shows while it runs.
+  returned: success
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -361,6 +373,7 @@ def argument_spec():
         service_name=dict(type="str", default="zookeeper"),
         start_command=dict(type="raw"),
     )
+    spec.update(progress.argument_spec())
     return spec
 
 

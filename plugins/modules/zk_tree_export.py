@@ -49,6 +49,7 @@ description:
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
   - zkops.zookeeper.ssh
+  - zkops.zookeeper.progress
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -351,6 +352,13 @@ walk:
       first read.
   returned: success
   type: dict
+stages:
+  description:
+    - With O(progress_file), the stages with their C(name) and C(seconds); C(export) also
+      with C(unit) znodes, C(done) and C(rate) per second.
+  returned: success with O(progress_file)
+  type: list
+  elements: dict
 pushed:
   description: Whether the export was stored on the backup hosts by this run.
   returned: with O(backup_hosts)
@@ -380,10 +388,12 @@ leftovers:
 """
 
 import os
+import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_push
@@ -423,6 +433,7 @@ def argument_spec():
         backup_root=dict(type="str", default="/srv/backups"),
         ensemble=dict(type="str"),
     )
+    spec.update(progress.argument_spec())
     return spec
 
 
@@ -515,6 +526,10 @@ def main():
                                         batch=p["batch"], multi_read=p["multi_read"])
     else:
         source = files_source(module, root, exclude, warnings)
+    tracker = None
+    if p["progress_file"]:
+        tracker = progress.Tracker(p["progress_file"], "tree export of %s" % root)
+        source = tree_export.CountedSource(source, tracker)
     try:
         summary = run(module, source, root, exclude, warnings)
     except tree_push.PushError as exc:
@@ -531,6 +546,8 @@ def main():
     finally:
         if pool is not None:
             pool.close()
+        if tracker is not None:
+            tracker.close(ok=bool(sys.exc_info()[0] is None))
     seconds = time.time() - t0
     for w in warnings + list(getattr(source, "warnings", [])):
         module.warn(w)
@@ -556,6 +573,8 @@ def main():
                   seconds=round(seconds, 3),
                   rate=round(trailer["count"] / walk["seconds"], 1) if walk["seconds"] else None,
                   walk=walk)
+    if tracker is not None:
+        result["stages"] = tracker.summary()
     if p["backup_hosts"] is not None:
         result.update(pushed=summary["pushed"], backup_id=summary["backup_id"],
                       destinations=summary["destinations"])

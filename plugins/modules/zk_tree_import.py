@@ -34,6 +34,7 @@ description:
     left to do, and in O(mode=replace) when the live subtree has the export's digest.
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
+  - zkops.zookeeper.progress
 attributes:
   check_mode:
     support: full
@@ -211,6 +212,14 @@ warnings:
   returned: success
   type: list
   elements: str
+stages:
+  description:
+    - The stages with their C(name) and C(seconds) (C(read the export), C(read the live
+      tree), C(plan), C(apply), C(read back and verify)); C(apply) also with C(unit)
+      operations, C(done) and C(rate) per second.
+  returned: success
+  type: list
+  elements: dict
 seconds:
   description: Duration of the whole task.
   returned: success
@@ -218,6 +227,7 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_import
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_plan
@@ -241,6 +251,7 @@ def main():
         check_credentials=dict(type="bool", default=True),
         sample_size=dict(type="int", default=20),
     )
+    spec.update(progress.argument_spec())
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     zk_client.require_kazoo(module)
     p = module.params
@@ -249,16 +260,21 @@ def main():
     if p["rate_limit"] is not None and p["rate_limit"] <= 0:
         module.fail_json(msg="rate_limit must be positive")
     connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
+    tracker = progress.Tracker(p["progress_file"], "tree import")
     try:
         result = tree_import.run_import(
             p, p["src"], mode=p["mode"], root=p["root"], exclude=p["exclude"],
             check_mode=module.check_mode, rate_limit=p["rate_limit"],
             batch_bytes=p["batch_bytes"], batch_ops=p["batch_ops"], connections=connections,
             verify=p["verify"], max_sequence_bump=p["max_sequence_bump"],
-            check_credentials=p["check_credentials"], diff_limit=p["sample_size"])
+            check_credentials=p["check_credentials"], diff_limit=p["sample_size"],
+            progress=tracker)
     except (tree_import.TreeImportError, tree_export.ExportError, tree_plan.PlanError) as exc:
+        tracker.close(ok=False)
         module.fail_json(msg=str(exc), mode=p["mode"], changed=getattr(exc, "changed", False),
                          **getattr(exc, "details", {}))
+    tracker.close()
+    result["stages"] = tracker.summary()
     diff = result.pop("diff")
     for w in result.pop("warnings"):
         module.warn(w)

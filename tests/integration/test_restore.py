@@ -43,6 +43,18 @@ def digest(lab):
         zk.close()
 
 
+def _documents(text):
+    """The JSON objects of files concatenated (cat)."""
+    out, pos, dec = [], 0, json.JSONDecoder()
+    text = text.strip()
+    while pos < len(text):
+        doc, pos = dec.raw_decode(text, pos)
+        out.append(doc)
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
 def pids(lab):
     return {h.name: h.zk_pid() for h in lab.members}
 
@@ -170,6 +182,10 @@ def test_a_member_that_does_not_start_rolls_everything_back(lab3, sample):
     for h in lab3.members:
         assert h.sh("ls -d %s/.zkops-restore/*/failed/version-2" % lab3.data_dir).stdout.strip()
         assert h.sh("stat -c %%U %s" % lab3.data_dir).stdout.strip() == "zookeeper"
+    # The failed restore left its report on the backup host, as a successful one does.
+    reports = lab3.backup_hosts[0].sh("cat /srv/backups/%s/restores/*.json" % lab3.name).stdout
+    failed = [d for d in _documents(reports) if d["report"]["result"] == "failed, rolled back"]
+    assert len(failed) == 1 and "zk2" in " ".join(failed[0]["report"]["failures"]), reports
 
     # The clean-up removes them, and every pre-restore copy with keep 0; only when confirmed.
     cleanup = {"zookeeper_restore_mode": "cleanup", "zookeeper_restore_keep_pre_restore": 0}

@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Progress of a long task, in a small JSON file that another process reads while it runs.
+
+A ``Tracker`` follows one task through its stages (``stage()``): what is done of each
+stage's total (bytes, znodes, operations), the rate over the last seconds and the time
+left.  It rewrites the file at most every ``interval`` seconds, atomically (a temporary
+file in the same directory, renamed), so a reader never sees half a file.  Without a path
+it only keeps the counts, which the caller can return (``summary()``: seconds and rate of
+every stage).  A failure to write the file never stops the task: the tracker stops writing.
+
+``read()`` and ``describe()`` are the reader's side: the file's content, and one line for
+a person (``send: 120.5 of 370.0 MB (33%), 12.1 MB/s, about 20 s left``).
+
+File content (``format`` 1): ``task``, ``state`` (running, done, failed), ``stage``,
+``unit``, ``done``, ``total`` (null when unknown), ``percent``, ``rate`` (units per second),
+``eta`` (seconds, null when unknown), ``stage_seconds``, ``seconds`` (since the task
+started), ``updated`` (epoch seconds), ``pid``, ``stages`` (the finished ones: ``name``,
+``seconds``, ``done``, ``unit``, ``rate``) and ``details`` (free-form counters).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+import time
+
+FORMAT = 1
+WINDOW = 10.0       # seconds of history behind the rate
+
+
+def argument_spec():
+    """The option of the modules that report their progress."""
+    return dict(progress_file=dict(type="path"))
+
+
+class Tracker(object):
+    """Counts, rate and time left of one task; written to ``path`` (or nowhere)."""
+
+    def __init__(self, path, task, interval=1.0, clock=time.time):
+        self.path = path
+        self.task = task
+        self.interval = interval
+        self.clock = clock
+        self.started = clock()
+        self.stages = []
+        self.details = {}
+        self.name = None
+        self.unit = None
+        self.total = None
+        self.done = 0
+        self.stage_started = self.started
+        self._samples = []
+        self._next_write = 0.0
+        self.write_error = None
+
+    # --- the task's side ----------------------------------------------------------------
+    def stage(self, name, total=None, unit=None):
+        """Start stage ``name`` (the previous one ends); ``total`` in ``unit`` when known."""
+        now = self.clock()
+        self._end_stage(now)
+        self.name, self.total, self.unit = name, total, unit
+        self.done = 0
+        self.stage_started = now
+        self._samples = [(now, 0)]
+        self._write(now)
+
+    def add(self, n=1):
+        self.done += n
+        now = self.clock()
+        if now >= self._next_write:
+            self._write(now)
+
+    def update(self, done=None, total=None, **details):
+        """Set the absolute count (and total), or counters shown with the progress."""
+        if done is not None:
+            self.done = done
+        if total is not None:
+            self.total = total
+        self.details.update(details)
+        now = self.clock()
+        if now >= self._next_write:
+            self._write(now)
+
+    def close(self, ok=True):
+        """The task ended: the last stage ends and the file says so."""
+        now = self.clock()
+        self._end_stage(now)
+        self.name = None
+        self._write(now, state="done" if ok else "failed")
+
+    def summary(self):
+        """Seconds (and count and rate) of every finished stage, for the task's result."""
+        return [dict(s) for s in self.stages]
+
+    # --- internals ----------------------------------------------------------------------
+    def _end_stage(self, now):
+        if self.name is None:
+            return
+        seconds = now - self.stage_started
+        self.stages.append({
+            "name": self.name, "seconds": round(seconds, 3), "unit": self.unit,
+            "done": self.done if self.unit else None,
+            "rate": round(self.done / seconds, 1) if self.unit and seconds > 0 else None})
+
+    def rate(self, now=None):
+        """Units per second over the last WINDOW seconds of the stage."""
+        now = self.clock() if now is None else now
+        self._prune(now)
+        t0, d0 = self._samples[0] if self._samples else (self.stage_started, 0)
+        if now - t0 <= 0:
+            return None
+        return (self.done - d0) / (now - t0)
+
+    def state(self, now=None, state="running"):
+        now = self.clock() if now is None else now
+        rate = self.rate(now) if self.unit else None
+        eta = None
+        if rate and self.total is not None and self.total >= self.done:
+            eta = round((self.total - self.done) / rate, 1)
+        percent = None
+        if self.total:
+            percent = round(100.0 * min(self.done, self.total) / self.total, 1)
+        return {
+            "format": FORMAT, "task": self.task, "state": state, "stage": self.name,
+            "unit": self.unit, "done": self.done, "total": self.total, "percent": percent,
+            "rate": round(rate, 1) if rate is not None else None, "eta": eta,
+            "stage_seconds": round(now - self.stage_started, 1),
+            "seconds": round(now - self.started, 1), "updated": round(now, 3),
+            "pid": os.getpid(), "stages": self.summary(), "details": dict(self.details),
+        }
+
+    def _prune(self, now):
+        while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW:
+            self._samples.pop(0)
+
+    def _write(self, now, state="running"):
+        self._samples.append((now, self.done))
+        self._prune(now)
+        self._next_write = now + self.interval
+        if not self.path or self.write_error is not None:
+            return
+        try:
+            write(self.path, self.state(now, state))
+        except (IOError, OSError) as exc:
+            self.write_error = str(exc)
+
+
+def write(path, state):
+    """Write ``state`` to ``path`` atomically (its directory is created, mode 0700)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f, sort_keys=True)
+        os.rename(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+
+
+# --- the reader's side ----------------------------------------------------------------------
+
+def read(path):
+    """The progress in ``path``, or None when there is none (yet) or it is not readable."""
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+
+
+def _amount(n, unit):
+    if unit == "bytes":
+        return "%.1f" % (n / 1e6)
+    return "{0:,}".format(int(n))
+
+
+def _unit_label(unit):
+    return "MB" if unit == "bytes" else unit
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    if seconds < 120:
+        return "%d s" % seconds
+    if seconds < 7200:
+        return "%d min %02d s" % (seconds // 60, seconds % 60)
+    return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+def describe(state):
+    """One line for a person: the stage, what is done of it, the rate and the time left."""
+    if not state:
+        return "starting"
+    if state.get("state") != "running" or not state.get("stage"):
+        stages = ", ".join("%s %s" % (s["name"], _duration(s["seconds"])) for s in state.get("stages") or [])
+        return "%s in %s%s" % (state.get("state", "done"), _duration(state.get("seconds") or 0),
+                               " (%s)" % stages if stages else "")
+    unit = state.get("unit")
+    line = "%s:" % state["stage"]
+    if unit:
+        done, total = state.get("done") or 0, state.get("total")
+        if total:
+            line += " %s of %s %s (%d%%)" % (
+                _amount(done, unit), _amount(total, unit), _unit_label(unit), state.get("percent") or 0)
+        else:
+            line += " %s %s" % (_amount(done, unit), _unit_label(unit))
+        if state.get("rate"):
+            line += ", %s %s/s" % (_amount(state["rate"], unit), _unit_label(unit))
+        if state.get("eta") is not None and state["eta"] >= 1:
+            line += ", about %s left" % _duration(state["eta"])
+        line += ", %s" % _duration(state.get("stage_seconds") or 0)
+    else:
+        line += " %s" % _duration(state.get("stage_seconds") or 0)
+    extra = ", ".join("%s %s" % (k, v) for k, v in sorted((state.get("details") or {}).items()))
+    if extra:
+        line += " (%s)" % extra
+    return line
