@@ -71,18 +71,40 @@ def _int32(value):
     return ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
+# A StatPersisted cut where the client's Stat differs: czxid mzxid ctime mtime version
+# (36 bytes as they are), cversion, aversion, ephemeralOwner, pzxid (bytes as they are).
+_STAT_PARTS = struct.Struct(">36si4s8s8s")
+# ... and the client's Stat from them: cversion as clients see it, dataLength and
+# numChildren inserted before pzxid.
+_CLIENT_PARTS = struct.Struct(">36si4s8sii8s")
+_NO_OWNER = bytes(8)
+_PERSISTENT = (tree_digest.PERSISTENT, 0)
+
+
 def client_stat(stat, data, num_children):
     """The Stat a client reads (68 bytes) for a node's StatPersisted ``stat``, as
     ``DataNode.copyStat`` makes it: the cversion clients see counts a delete for every
     create but those of the children still present (``2 * cversion - numChildren``, in
     Java's int arithmetic), container and TTL znodes show ephemeralOwner 0
-    (``getClientEphemeralOwner``), dataLength and numChildren are added."""
-    czxid, mzxid, ctime, mtime, version, cversion, aversion, owner, pzxid = STAT.unpack(stat)
-    if owner and kind_of(owner)[0] != tree_digest.EPHEMERAL:
-        owner = 0
-    return CLIENT_STAT.pack(czxid, mzxid, ctime, mtime, version,
-                            _int32(2 * cversion - num_children), aversion, owner,
-                            len(data) if data else 0, num_children, pzxid)
+    (``getClientEphemeralOwner``), dataLength and numChildren are added.  The other
+    fields keep their bytes."""
+    return client_view(stat, data, num_children)[2]
+
+
+def client_view(stat, data, num_children):
+    """(kind, ttl, client_stat()) of a node: what an export needs of its stat."""
+    head, cversion, aversion, owner, pzxid = _STAT_PARTS.unpack(stat)
+    cversion = 2 * cversion - num_children
+    if not -0x80000000 <= cversion <= 0x7FFFFFFF:
+        cversion = _int32(cversion)
+    if owner == _NO_OWNER:
+        kind, ttl = _PERSISTENT
+    else:
+        kind, ttl = kind_of(_OWNER.unpack(owner)[0])
+        if kind != tree_digest.EPHEMERAL:
+            owner = _NO_OWNER
+    return kind, ttl, _CLIENT_PARTS.pack(head, cversion, aversion, owner,
+                                         len(data) if data else 0, num_children, pzxid)
 
 
 def zk_node_digest(path, data, stat):
