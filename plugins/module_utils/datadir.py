@@ -157,6 +157,7 @@ class Loader:
         self.chain = []             # the logs the replay reads, in order
         self.fed = 0                # how many of them the scans applied
         self.failed = False
+        self.read_once = False
 
     def read_snapshot(self, path):
         """Verify a snapshot (SnapshotInfo); load it while no replay has begun."""
@@ -202,10 +203,12 @@ class Loader:
 
     def finish(self, log_paths, target_zxid):
         """(tree, result) of replay.replay(snapshot, ``log_paths``, ``target_zxid``) from
-        what the verification read, or None."""
+        what the verification read, or None.  ``read_once`` then tells whether no log
+        needed a second read."""
         rp, self.replayer = self.replayer, None
         if rp is None or self.failed or list(log_paths[:self.fed]) != self.chain[:self.fed]:
             return None
+        self.read_once = rp.done or self.fed == len(log_paths)
         try:
             rp.read_logs(log_paths[self.fed:], self.limit)
         except FormatError:

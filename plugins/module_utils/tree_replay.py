@@ -221,7 +221,7 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
     t1 = time.time()
     try:
         got = loader.finish(rs["log_paths"], zxid)
-        read_once = got is not None
+        read_once = got is not None and loader.read_once
         if got is None:
             got = replay.replay(rs["snapshot_path"], rs["log_paths"], target_zxid=zxid,
                                 limit=limit)
