@@ -51,7 +51,7 @@ WINDOW_SIZE = 1 << 27
 MAX_PACKET_SIZE = 1 << 15
 # AES-GCM encrypts and authenticates in one pass (AES-NI and carry-less multiplication
 # in OpenSSL, through cryptography): less CPU on both ends than paramiko's default
-# aes128-ctr with hmac-sha2-256.  paramiko offers it from 3.3 on, after the others.
+# aes128-ctr with hmac-sha2-256.  paramiko offers it from 3.5 on, after the others.
 AEAD_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
