@@ -62,5 +62,6 @@ options:
     default: 60.0
 requirements:
   - paramiko >= 2.12 (Debian 12's python3-paramiko or PyPI) on the host the module runs on
-  - an SFTP server, C(sha256sum), C(sync), C(df) and C(rm) (coreutils) on the backup hosts
+  - an SFTP server, C(sha256sum), C(sync), C(df) and C(rm) (coreutils) on the backup hosts;
+    C(openssl), where present, hashes faster than C(sha256sum)
 """

@@ -135,11 +135,119 @@ def _snap_entry(info):
     return d
 
 
+class Loader:
+    """The replay of the restorable set, made while verify_files() verifies it, so that
+    every file is read once.
+
+    The read that verifies the chosen snapshot also loads it (replay.read_tree, with
+    the depth-first check of the verifying read: the same findings); the scans that
+    verify the logs after it apply their transactions to it (replay.Replayer), as far
+    as the replay reads them in the same order.  ``finish()`` reads what no scan fed
+    and returns the tree and result of ``replay.replay()`` over the same files and
+    target, or None when it cannot tell that they are the same (then replay() it).
+    Memory: one tree, as the replay needs; never more.
+    """
+
+    def __init__(self, limit=DEFAULT_LIMIT, zk_digest=True):
+        self.limit = limit
+        self.zk_digest = zk_digest
+        self.loaded = None          # (path, tree, info) of the last snapshot read
+        self.begun = False
+        self.replayer = None
+        self.chain = []             # the logs the replay reads, in order
+        self.fed = 0                # how many of them the scans applied
+        self.failed = False
+        self.read_once = False
+
+    def read_snapshot(self, path):
+        """Verify a snapshot (SnapshotInfo); load it while no replay has begun."""
+        if self.begun:
+            return read_snapshot(path, limit=self.limit)
+        self.loaded = None          # one tree at a time
+        tree, info = _replay.read_tree(path, self.zk_digest, self.limit, depth_first=True)
+        if info.valid:
+            self.loaded = (path, tree, info)
+        return info
+
+    def begin(self, snapshot_path, log_paths, target_zxid):
+        """The snapshot is chosen; the replay reads ``log_paths`` after it, up to
+        ``target_zxid`` (None: to the end)."""
+        self.begun = True
+        loaded, self.loaded = self.loaded, None
+        if loaded is not None and loaded[0] == snapshot_path:
+            self.replayer = _replay.Replayer(loaded[1], loaded[2], target_zxid,
+                                             zk_digest=self.zk_digest)
+            self.chain = list(log_paths)
+
+    def drop(self):
+        self.loaded = self.replayer = None
+
+    def feeder(self, path):
+        """A _Feed for the scan of ``path`` when the replay reads that log next, else None."""
+        rp = self.replayer
+        if (rp is None or rp.done or self.failed or self.fed >= len(self.chain)
+                or self.chain[self.fed] != path):
+            return None
+        return _Feed(self, rp)
+
+    def scanned(self, path, scan, feed):
+        """The scan of ``path`` that ``feed`` fed has ended."""
+        self.fed += 1
+        if self.failed:
+            return
+        try:
+            self.replayer.end_log(path, None if not feed.reading else [
+                f for f in scan["findings"] if f["severity"] == "error"])
+        except FormatError:
+            self.failed = True       # replay() raises it again
+
+    def finish(self, log_paths, target_zxid):
+        """(tree, result) of replay.replay(snapshot, ``log_paths``, ``target_zxid``) from
+        what the verification read, or None.  ``read_once`` then tells whether no log
+        needed a second read."""
+        rp, self.replayer = self.replayer, None
+        if rp is None or self.failed or list(log_paths[:self.fed]) != self.chain[:self.fed]:
+            return None
+        self.read_once = rp.done or self.fed == len(log_paths)
+        try:
+            rp.read_logs(log_paths[self.fed:], self.limit)
+        except FormatError:
+            return None
+        if target_zxid != rp.target_zxid:
+            # Replayed to another target: the same transactions exactly when the zxids
+            # only went up and the replay ended at ``target_zxid`` (a replay to that
+            # target applies everything up to the first transaction at or above it).
+            if not rp.increasing or rp.tree.last_zxid != target_zxid:
+                return None
+            rp.target_zxid = target_zxid
+            rp.stopped = "target_zxid" if rp.applied else None
+        return rp.tree, rp.result()
+
+
+class _Feed:
+    """on_txn of one log's scan: applies its transactions until the replay stops reading."""
+
+    def __init__(self, loader, replayer):
+        self.loader = loader
+        self.replayer = replayer
+        self.reading = True
+
+    def __call__(self, txn):
+        if not self.reading:
+            return
+        try:
+            self.reading = self.replayer.take(txn)
+        except Exception:  # the verification goes on; replay() meets the error itself
+            self.loader.failed = True
+            self.reading = False
+
+
 class _Files:
     """The files given, classified by name, with their checks done once and cached."""
 
-    def __init__(self, paths, limit):
+    def __init__(self, paths, limit, loader=None):
         self.limit = limit
+        self.loader = loader
         self.entries = {}
         self.snaps, self.logs, self.epochs = [], [], {}
         self.scans, self.infos = {}, {}
@@ -179,13 +287,19 @@ class _Files:
 
     def scan(self, p):
         if p not in self.scans:
-            self.scans[p] = scan_log(p, limit=self.limit)
+            feed = self.loader.feeder(p) if self.loader is not None else None
+            self.scans[p] = scan_log(p, limit=self.limit, on_txn=feed)
+            if feed is not None:
+                self.loader.scanned(p, self.scans[p], feed)
             self._merge(p, _log_entry(self.scans[p]))
         return self.scans[p]
 
     def snapshot(self, p):
         if p not in self.infos:
-            self.infos[p] = read_snapshot(p, limit=self.limit)
+            if self.loader is not None:
+                self.infos[p] = self.loader.read_snapshot(p)
+            else:
+                self.infos[p] = read_snapshot(p, limit=self.limit)
             self._merge(p, _snap_entry(self.infos[p]))
         return self.infos[p]
 
@@ -224,7 +338,7 @@ def _logged_after(files, zxid):
     return False
 
 
-def _walk_logs(files, s_zxid, target):
+def _walk_logs(files, s_zxid, s_path, target):
     """Follow the zxids from the snapshot through the logs ZooKeeper would read.
 
     Returns (needed log paths, last zxid reached, gaps, damage) where damage is None or
@@ -238,6 +352,8 @@ def _walk_logs(files, s_zxid, target):
             break
         start = max(start, z)
     cand = [p for z, p in files.logs if z >= start and (target is None or z <= max(target, start))]
+    if files.loader is not None:
+        files.loader.begin(s_path, cand, target)
     cur = s_zxid
     needed, gaps, overlaps, damage = [], [], [], None
     for i, p in enumerate(cand):
@@ -264,7 +380,7 @@ def _walk_logs(files, s_zxid, target):
 
 
 def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, target_zxid=None,
-                 target_time=None, include_ephemeral=False, zk_digest=True):
+                 target_time=None, include_ephemeral=False, zk_digest=True, loader=None):
     """Verify a set of files (paths) and find what can be restored from them.
 
     ``scope`` 'restorable' checks what a restore needs (snapshots from the newest down
@@ -275,8 +391,13 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     can start from these files with the state they describe, ``reasons`` why not, and
     ``restorable_until`` the last zxid a point-in-time restore could still reach when
     damage or a gap stops the logs.
+
+    A ``Loader`` given as ``loader`` builds the replay of the restorable set while the
+    files are verified (``deep`` uses one of its own): each file is read once.
     """
-    files = _Files(paths, limit)
+    if deep and loader is None:
+        loader = Loader(limit, zk_digest)
+    files = _Files(paths, limit, loader)
     rep = {
         "files": [], "restorable": False, "reasons": [], "warnings": [],
         "restorable_set": None, "restorable_until": None, "last_zxid": None,
@@ -313,7 +434,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
         elif damaged_snaps:
             warnings.append("newer snapshots are damaged (%s); ZooKeeper falls back to %s as well"
                             % (", ".join(damaged_snaps), files.name(s_path)))
-        needed, cur, gaps, overlaps, damage = _walk_logs(files, s_zxid, target_zxid)
+        needed, cur, gaps, overlaps, damage = _walk_logs(files, s_zxid, s_path, target_zxid)
         warnings.extend(overlaps)
         rep["gaps"] = gaps
         for g in gaps:
@@ -367,19 +488,24 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
 
     if deep and (rep["restorable"] or rep["restorable_until"]):
         upto = target_zxid if rep["restorable"] else int(rep["restorable_until"], 16)
-        _deep(rep, chosen[1], needed, upto, include_ephemeral, zk_digest, limit)
+        _deep(rep, chosen[1], needed, upto, include_ephemeral, zk_digest, limit, loader)
+    elif loader is not None and chosen is None:
+        loader.drop()
     return rep
 
 
-def _deep(rep, snapshot_path, log_paths, target, include_ephemeral, zk_digest, limit):
+def _deep(rep, snapshot_path, log_paths, target, include_ephemeral, zk_digest, limit, loader):
     """Replay the restorable set and add what the tree holds."""
     try:
-        tree, res = _replay.replay(snapshot_path, log_paths, target_zxid=target,
-                                   zk_digest=zk_digest, limit=limit)
+        got = loader.finish(log_paths, target)
+        if got is None:
+            got = _replay.replay(snapshot_path, log_paths, target_zxid=target,
+                                 zk_digest=zk_digest, limit=limit)
     except FormatError as exc:
         rep["reasons"].append("replay failed: %s" % exc)
         rep["restorable"] = False
         return
+    tree, res = got
     res.pop("snapshot_info")
     rep["replay"] = res
     rep.update(_replay.summarize(tree, include_ephemeral=include_ephemeral))

@@ -43,6 +43,13 @@ _RESERVED_MASK = 0x00FFFF0000000000
 _TTL_MASK = 0x000000FFFFFFFFFF
 _ZK_SUBTREE = "/zookeeper/"
 _U64 = 0xFFFFFFFFFFFFFFFF
+_ACL_IDS_MAX = 4096
+_CREATES = frozenset((T.CREATE, T.CREATE2, T.CREATE_TTL, T.CREATE_CONTAINER))
+# A StatPersisted cut around cversion and pzxid, the fields a child's create changes.
+_PARENT_PARTS = struct.Struct(">36si12sq")
+# The fields of a StatPersisted in the order DigestCalculator hashes them: czxid, mzxid,
+# pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner.
+_DIGEST_ORDER = struct.Struct(">qqqqqiiiq")
 
 
 def kind_of(owner):
@@ -71,18 +78,40 @@ def _int32(value):
     return ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
+# A StatPersisted cut where the client's Stat differs: czxid mzxid ctime mtime version
+# (36 bytes as they are), cversion, aversion, ephemeralOwner, pzxid (bytes as they are).
+_STAT_PARTS = struct.Struct(">36si4s8s8s")
+# ... and the client's Stat from them: cversion as clients see it, dataLength and
+# numChildren inserted before pzxid.
+_CLIENT_PARTS = struct.Struct(">36si4s8sii8s")
+_NO_OWNER = bytes(8)
+_PERSISTENT = (tree_digest.PERSISTENT, 0)
+
+
 def client_stat(stat, data, num_children):
     """The Stat a client reads (68 bytes) for a node's StatPersisted ``stat``, as
     ``DataNode.copyStat`` makes it: the cversion clients see counts a delete for every
     create but those of the children still present (``2 * cversion - numChildren``, in
     Java's int arithmetic), container and TTL znodes show ephemeralOwner 0
-    (``getClientEphemeralOwner``), dataLength and numChildren are added."""
-    czxid, mzxid, ctime, mtime, version, cversion, aversion, owner, pzxid = STAT.unpack(stat)
-    if owner and kind_of(owner)[0] != tree_digest.EPHEMERAL:
-        owner = 0
-    return CLIENT_STAT.pack(czxid, mzxid, ctime, mtime, version,
-                            _int32(2 * cversion - num_children), aversion, owner,
-                            len(data) if data else 0, num_children, pzxid)
+    (``getClientEphemeralOwner``), dataLength and numChildren are added.  The other
+    fields keep their bytes."""
+    return client_view(stat, data, num_children)[2]
+
+
+def client_view(stat, data, num_children):
+    """(kind, ttl, client_stat()) of a node: what an export needs of its stat."""
+    head, cversion, aversion, owner, pzxid = _STAT_PARTS.unpack(stat)
+    cversion = 2 * cversion - num_children
+    if not -0x80000000 <= cversion <= 0x7FFFFFFF:
+        cversion = _int32(cversion)
+    if owner == _NO_OWNER:
+        kind, ttl = _PERSISTENT
+    else:
+        kind, ttl = kind_of(_OWNER.unpack(owner)[0])
+        if kind != tree_digest.EPHEMERAL:
+            owner = _NO_OWNER
+    return kind, ttl, _CLIENT_PARTS.pack(head, cversion, aversion, owner,
+                                         len(data) if data else 0, num_children, pzxid)
 
 
 def zk_node_digest(path, data, stat):
@@ -108,17 +137,28 @@ class DataTree:
         self.zk_digest = 0 if zk_digest else None
         self.last_zxid = 0
         self._acl_cache = {}
+        self._acl_by_id = {}
         self._dirty = None         # paths whose digest waits for the end of the transaction
 
     # --- building from a snapshot -----------------------------------------------
     def acl(self, acl_list):
         """The shared canonical bytes of an ACL list (None means world:anyone, all)."""
+        # The decoders hand out one (immutable) tuple per distinct ACL (txn._ACLS): look
+        # it up by identity first; the entry holds the tuple, so its id stays its own.
+        seen = self._acl_by_id.get(id(acl_list))
+        if seen is not None and seen[0] is acl_list:
+            return seen[1]
         if acl_list is None:
-            acl_list = ((31, "world", "anyone"),)
-        key = tuple(acl_list)
+            key = ((31, "world", "anyone"),)
+        else:
+            key = tuple(acl_list)
         b = self._acl_cache.get(key)
         if b is None:
             b = self._acl_cache[key] = tree_digest.encode_acl(key)
+        if acl_list is key:
+            if len(self._acl_by_id) >= _ACL_IDS_MAX:
+                self._acl_by_id.clear()
+            self._acl_by_id[id(key)] = (key, b)
         return b
 
     def snapshot_acl_encoder(self, _acl_id, acl_list):
@@ -179,7 +219,7 @@ class DataTree:
 
     def create(self, path, data, acl, owner, parent_cversion, zxid, time):
         nodes = self.nodes
-        parent_path = self.parent_of(path)
+        parent_path = path[:path.rfind("/")] or "/"
         parent = nodes.get(parent_path)
         if parent is None:
             return NONODE
@@ -188,16 +228,20 @@ class DataTree:
             # ZooKeeper replaces the ACL of the existing node, then fails.
             nodes[path] = (existing[0], acl, existing[2])
             return NODEEXISTS
-        pst = list(STAT.unpack(parent[2]))
+        head, cversion, mid, _old_pzxid = _PARENT_PARTS.unpack(parent[2])
         if parent_cversion == -1:
-            parent_cversion = pst[5] + 1
-        if parent_cversion > pst[5]:
-            pst[5] = parent_cversion
-            pst[8] = zxid
-            self._replace(parent_path, parent, (parent[0], parent[1], STAT.pack(*pst)))
-        node = (data, acl, STAT.pack(zxid, zxid, time, time, 0, 0, 0, owner, zxid))
-        nodes[path] = node
-        self._zk_add(path, node)
+            parent_cversion = cversion + 1
+        if parent_cversion > cversion:
+            self._replace(parent_path, parent, (parent[0], parent[1], _PARENT_PARTS.pack(
+                head, parent_cversion, mid, zxid)))
+        nodes[path] = (data, acl, STAT.pack(zxid, zxid, time, time, 0, 0, 0, owner, zxid))
+        if self.zk_digest is not None and not path.startswith(_ZK_SUBTREE):
+            # zk_node_digest() of the new node, its stat hashed from the fields.
+            c = zlib.crc32(path.encode("utf-8"))
+            if data:
+                c = zlib.crc32(data, c)
+            c = zlib.crc32(_DIGEST_ORDER.pack(zxid, zxid, zxid, time, time, 0, 0, 0, owner), c)
+            self.zk_digest = (self.zk_digest + c) & _U64
         if owner and kind_of(owner)[0] == tree_digest.EPHEMERAL:
             self.ephemerals.setdefault(owner, set()).add(path)
         return OK
@@ -292,23 +336,8 @@ class DataTree:
         return rc
 
     def _process(self, op, rec, client_id, zxid, time):
-        if op in (T.CREATE, T.CREATE2, T.CREATE_TTL, T.CREATE_CONTAINER):
-            if rec.ttl is not None:
-                owner = ttl_owner(rec.ttl)
-            elif rec.container:
-                owner = CONTAINER_OWNER
-            else:
-                owner = client_id if rec.ephemeral else 0
-            rc = self.create(rec.path, rec.data, self.acl(rec.acl), owner,
-                             rec.parent_cversion, zxid, time)
-            if op == T.CREATE and rc == NODEEXISTS:
-                # DataTree.processTxn: a create replayed over a fuzzy snapshot fixes up
-                # the parent's cversion and pzxid.
-                rc2 = self.set_cversion_pzxid(rec.path[:rec.path.rfind("/")] or "/",
-                                              rec.parent_cversion, zxid)
-                if rc2 != OK:
-                    rc = rc2
-            return rc
+        if op in _CREATES:
+            return self._create(op, rec, client_id, zxid, time)
         if op in (T.DELETE, T.DELETE_CONTAINER):
             return self.delete(rec.path, zxid)
         if op in (T.SET_DATA, T.RECONFIG):
@@ -331,12 +360,35 @@ class DataTree:
                     if sub_op == T.ERROR and sub.err and rc == OK:
                         rc = sub.err
                 return rc
+            create = self._create
+            process = self._process
             for sub_op, sub in rec.ops:
-                sub_rc = self._process(sub_op, sub, client_id, zxid, time)
+                if sub_op in _CREATES:
+                    sub_rc = create(sub_op, sub, client_id, zxid, time)
+                else:
+                    sub_rc = process(sub_op, sub, client_id, zxid, time)
                 if sub_rc != OK and rc == OK:
                     rc = sub_rc
             return rc
         raise ValueError("cannot apply transaction type %d" % op)
+
+    def _create(self, op, rec, client_id, zxid, time):
+        if rec.ttl is not None:
+            owner = ttl_owner(rec.ttl)
+        elif rec.container:
+            owner = CONTAINER_OWNER
+        else:
+            owner = client_id if rec.ephemeral else 0
+        rc = self.create(rec.path, rec.data, self.acl(rec.acl), owner,
+                         rec.parent_cversion, zxid, time)
+        if op == T.CREATE and rc == NODEEXISTS:
+            # DataTree.processTxn: a create replayed over a fuzzy snapshot fixes up
+            # the parent's cversion and pzxid.
+            rc2 = self.set_cversion_pzxid(rec.path[:rec.path.rfind("/")] or "/",
+                                          rec.parent_cversion, zxid)
+            if rc2 != OK:
+                rc = rc2
+        return rc
 
     # --- results ---------------------------------------------------------------------
     def digest(self, include_ephemeral=False, root="/"):

@@ -28,19 +28,28 @@ class ReplayError(FormatError):
     pass
 
 
-def load_snapshot(path, zk_digest=True, limit=DEFAULT_LIMIT):
-    """(DataTree, SnapshotInfo) of one snapshot; raises FormatError when it is damaged."""
+def read_tree(path, zk_digest=True, limit=DEFAULT_LIMIT, depth_first=False):
+    """(DataTree, SnapshotInfo) of one snapshot, its problems as findings in the info
+    (the tree is then partial).  ``depth_first`` checks the node order as verification
+    does (snapshot.read_snapshot), so that one read both verifies and loads."""
     tree = DataTree(zk_digest=zk_digest)
     info = read_snapshot(path, nodes=tree.nodes, acl_encoder=tree.snapshot_acl_encoder,
-                         limit=limit, zk_digest=zk_digest, raise_errors=True)
+                         limit=limit, zk_digest=zk_digest, depth_first=depth_first)
+    if info.valid:
+        tree.sessions = dict(info.sessions)
+        tree.index_ephemerals()
+        if zk_digest:
+            tree.zk_digest = info.zk_digest
+        tree.last_zxid = info.zxid or 0
+    return tree, info
+
+
+def load_snapshot(path, zk_digest=True, limit=DEFAULT_LIMIT):
+    """(DataTree, SnapshotInfo) of one snapshot; raises FormatError when it is damaged."""
+    tree, info = read_tree(path, zk_digest=zk_digest, limit=limit)
     if info.errors:
         e = info.errors[0]
         raise FormatError(e["message"], e["offset"], path)
-    tree.sessions = dict(info.sessions)
-    tree.index_ephemerals()
-    if zk_digest:
-        tree.zk_digest = info.zk_digest
-    tree.last_zxid = info.zxid or 0
     return tree, info
 
 
@@ -108,6 +117,111 @@ class DigestCheck:
                 "other_versions": self.skipped_version}
 
 
+class Replayer:
+    """The replay of transactions onto a tree loaded from a snapshot, one at a time, as a
+    server applies them on start.  ``take(txn)`` applies one transaction of a log and
+    tells whether to read on in that log; ``end_log(path, errors)`` closes the log (its
+    reader's errors raise ReplayError, as the first damaged record stops the replay);
+    ``done`` says that no later log is needed.  replay() drives it with its own reads of
+    the logs; datadir drives it from the reads that verify them."""
+
+    def __init__(self, tree, info, target_zxid=None, target_time=None, zk_digest=True,
+                 on_txn=None):
+        self.tree = tree
+        self.info = info
+        self.snap_zxid = info.zxid or 0
+        self.target_zxid = target_zxid
+        self.target_time = target_time
+        self.on_txn = on_txn
+        self.check = DigestCheck(info) if zk_digest else None
+        if self.check:
+            self.check.after_snapshot(tree, self.snap_zxid)
+        self.applied = 0
+        self.skipped = 0
+        self.last_time = None
+        self.stopped = None
+        self.started = False
+        self.errors = {}
+        self.done = False
+        # Whether the applied zxids only ever went up (what makes a replay to one target
+        # equal to a replay to any later one that ends at the same zxid).
+        self.increasing = True
+
+    def take(self, txn):
+        """Apply one transaction read from the current log; False when the rest of that
+        log is not to be read (the target reached), as LogReader's ``stop_after``."""
+        target = self.target_zxid
+        zxid = txn.zxid
+        if target is not None and zxid > target:
+            return False
+        if not self.started:
+            if zxid <= self.snap_zxid:
+                self.skipped += 1
+                return target is None or zxid < target
+            self.started = True
+        if self.target_time is not None and txn.time > self.target_time:
+            self.stopped = "target_time"
+            self.done = True
+            return False
+        tree = self.tree
+        if zxid <= tree.last_zxid and self.applied:
+            self.increasing = False
+        rc = tree.apply(txn)
+        if rc:
+            self.errors[rc] = self.errors.get(rc, 0) + 1
+        if self.check:
+            self.check.after_txn(tree, txn)
+        self.applied += 1
+        self.last_time = txn.time
+        if self.on_txn is not None:
+            self.on_txn(tree, txn)
+        return target is None or zxid < target
+
+    def end_log(self, path, errors):
+        """The log at ``path`` was read up to where take() stopped it, or to its end with
+        the reader's ``errors``."""
+        if self.done:
+            return
+        if errors:
+            e = errors[0]
+            raise ReplayError("replay stopped: %s" % e["message"], e["offset"], path)
+        target = self.target_zxid
+        if target is not None and self.started and self.tree.last_zxid >= target:
+            self.stopped = "target_zxid"
+            self.done = True
+
+    def read_logs(self, log_paths, limit=DEFAULT_LIMIT):
+        """Read and apply the logs (paths in zxid order) until done."""
+        for path in log_paths:
+            if self.done:
+                break
+            reader = LogReader(path, limit=limit, stop_after=self.target_zxid)
+            errors = None
+            for txn in reader:
+                if not self.take(txn):
+                    break
+            else:
+                errors = reader.errors
+            self.end_log(path, errors)
+
+    def result(self):
+        info = self.info
+        return {
+            "snapshot": info.name,
+            "snapshot_zxid": hexzxid(self.snap_zxid),
+            "snapshot_end_zxid": hexzxid(info.end_zxid),
+            "last_zxid": hexzxid(self.tree.last_zxid),
+            "last_time": self.last_time,
+            "applied": self.applied,
+            "skipped": self.skipped,
+            "stopped_by": self.stopped,
+            "ignored_errors": {str(k): v for k, v in sorted(self.errors.items())},
+            "zk_digest": self.check.result() if self.check else None,
+            "sessions": len(self.tree.sessions),
+            "snapshot_info": info,
+        }
+
+
 def replay(snapshot_path, log_paths, target_zxid=None, target_time=None, zk_digest=True,
            limit=DEFAULT_LIMIT, on_txn=None):
     """Load ``snapshot_path`` and apply the logs (paths in zxid order).
@@ -121,62 +235,9 @@ def replay(snapshot_path, log_paths, target_zxid=None, target_time=None, zk_dige
     Returns (DataTree, result dict).
     """
     tree, info = load_snapshot(snapshot_path, zk_digest=zk_digest, limit=limit)
-    snap_zxid = info.zxid or 0
-    check = DigestCheck(info) if zk_digest else None
-    if check:
-        check.after_snapshot(tree, snap_zxid)
-    applied = 0
-    skipped = 0
-    last_time = None
-    stopped = None
-    started = False
-    errors = {}
-    for path in log_paths:
-        reader = LogReader(path, limit=limit, stop_after=target_zxid)
-        for txn in reader:
-            if not started:
-                if txn.zxid <= snap_zxid:
-                    skipped += 1
-                    continue
-                started = True
-            if target_zxid is not None and txn.zxid > target_zxid:
-                stopped = "target_zxid"
-                break
-            if target_time is not None and txn.time > target_time:
-                stopped = "target_time"
-                break
-            rc = tree.apply(txn)
-            if rc:
-                errors[rc] = errors.get(rc, 0) + 1
-            if check:
-                check.after_txn(tree, txn)
-            applied += 1
-            last_time = txn.time
-            if on_txn is not None:
-                on_txn(tree, txn)
-        if reader.errors:
-            e = reader.errors[0]
-            raise ReplayError("replay stopped: %s" % e["message"], e["offset"], path)
-        if stopped:
-            break
-        if target_zxid is not None and started and tree.last_zxid >= target_zxid:
-            stopped = "target_zxid"
-            break
-    result = {
-        "snapshot": info.name,
-        "snapshot_zxid": hexzxid(snap_zxid),
-        "snapshot_end_zxid": hexzxid(info.end_zxid),
-        "last_zxid": hexzxid(tree.last_zxid),
-        "last_time": last_time,
-        "applied": applied,
-        "skipped": skipped,
-        "stopped_by": stopped,
-        "ignored_errors": {str(k): v for k, v in sorted(errors.items())},
-        "zk_digest": check.result() if check else None,
-        "sessions": len(tree.sessions),
-        "snapshot_info": info,
-    }
-    return tree, result
+    rp = Replayer(tree, info, target_zxid, target_time, zk_digest, on_txn)
+    rp.read_logs(log_paths, limit)
+    return tree, rp.result()
 
 
 def summarize(tree, include_ephemeral=False):

@@ -307,7 +307,7 @@ class _Stream:
 
 
 def read_snapshot(path, nodes=None, acl_encoder=None, limit=DEFAULT_LIMIT, zk_digest=False,
-                  raise_errors=False):
+                  raise_errors=False, depth_first=None):
     """Read and verify one snapshot.
 
     Without ``nodes`` only verifies (memory stays bounded: the depth-first order lets
@@ -316,6 +316,12 @@ def read_snapshot(path, nodes=None, acl_encoder=None, limit=DEFAULT_LIMIT, zk_di
     the 60 raw StatPersisted bytes, ``acl`` whatever ``acl_encoder(acl id, acl list)``
     returns for the node's ACL (the list by default).  The ACL id -1 stands for
     world:anyone with all permissions, as in ZooKeeper.
+
+    ``depth_first`` (always without ``nodes``) requires every node's parent to precede
+    it in depth-first order, as ZooKeeper writes snapshots; otherwise (the default with
+    ``nodes``) the parent must only have been read before, as ZooKeeper requires when
+    it loads one.  With ``nodes`` and ``depth_first`` one read gives both
+    the verification's findings and the tree.
 
     ``zk_digest`` also computes ZooKeeper's own tree digest (DigestCalculator: the sum
     of CRC32s over path, data and stat of each node outside /zookeeper/).
@@ -329,7 +335,8 @@ def read_snapshot(path, nodes=None, acl_encoder=None, limit=DEFAULT_LIMIT, zk_di
             info.size = os.fstat(f.fileno()).st_size
             src = open_source(f, info.compression)
             st = _Stream(src)
-            _read(st, info, nodes, acl_encoder, limit, zk_digest)
+            _read(st, info, nodes, acl_encoder, limit, zk_digest,
+                  nodes is None or bool(depth_first))
             info.stream_size = st.offset()
     except MissingLibrary as exc:
         info.unreadable = exc.message
@@ -352,7 +359,7 @@ def read_snapshot(path, nodes=None, acl_encoder=None, limit=DEFAULT_LIMIT, zk_di
 OPEN_ACL_UNSAFE = ((31, "world", "anyone"),)
 
 
-def _read(st, info, nodes, acl_encoder, limit, zk_digest):
+def _read(st, info, nodes, acl_encoder, limit, zk_digest, depth_first):
     st.need(16, "header")
     magic, info.version, info.dbid = HEADER.unpack_from(st.buf, st.pos)
     if magic != MAGIC:
@@ -408,7 +415,7 @@ def _read(st, info, nodes, acl_encoder, limit, zk_digest):
             entries.append((perms, scheme, ident))
         acls[aid] = encode(aid, tuple(entries))
 
-    _read_nodes(st, info, nodes, acls, limit, zk_digest)
+    _read_nodes(st, info, nodes, acls, limit, zk_digest, depth_first)
     _read_trailer(st, info)
 
 
@@ -427,7 +434,7 @@ def _ustring(st, limit, what):
         raise FormatError("%s is not UTF-8" % what, at + 4)
 
 
-def _read_nodes(st, info, nodes, acls, limit, zk_digest):
+def _read_nodes(st, info, nodes, acls, limit, zk_digest, depth_first):
     """The hot loop: one pass over every node, with the minimum of work per node."""
     store = nodes is not None
     unpack_int = INT.unpack_from
@@ -507,11 +514,8 @@ def _read_nodes(st, info, nodes, acls, limit, zk_digest):
                 st.pos = pos
                 raise FormatError("node path %r is not absolute" % path, st.offset() + 4)
             parent = path[:i] or "/"
-            if store:
-                if parent not in nodes:
-                    st.pos = pos
-                    raise FormatError("the parent of %s is not in the snapshot" % path, st.offset())
-            else:
+            if depth_first:
+                # Every node on the stack was read (and stored) before.
                 while stack and stack[-1] != parent:
                     stack.pop()
                 if not stack:
@@ -519,6 +523,9 @@ def _read_nodes(st, info, nodes, acls, limit, zk_digest):
                     raise FormatError("the parent of %s does not precede it (ZooKeeper writes "
                                       "snapshots depth-first)" % path, st.offset())
                 stack.append(path)
+            elif parent not in nodes:
+                st.pos = pos
+                raise FormatError("the parent of %s is not in the snapshot" % path, st.offset())
             key = path
         else:
             if count:

@@ -13,6 +13,12 @@ directory to ``<root>/<parent>/<name>``.  A directory without the leading dot an
 with its checksum file is therefore complete and verified; anything else is debris of
 an interrupted push (``PARTIAL_MARK`` in its name) that readers ignore.
 
+A large file travels through several SFTP channels of the connection at once (``LANES``,
+each writing every n-th block at its offset): OpenSSH's sftp-server handles one request
+at a time, and each channel brings its own server process and its own window.  While it
+is sent, the host is asked now and then to flush what has arrived (``sync -d``), so the
+flush before the verification finds little left to write.
+
 The storage host needs an SFTP server and a shell with coreutils (``sha256sum``,
 ``sync``, ``df``).
 """
@@ -27,12 +33,24 @@ import posixpath
 import shlex
 import socket
 import stat
+import threading
+
+import queue
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 CHECKSUMS = "SHA256SUMS"
 CMD_STATUS = 101                      # SSH_FXP_STATUS
 OUTSTANDING = 256                     # unacknowledged 32 KiB writes per host (8 MiB)
+# An SFTP write request around its data: length, type, request id, handle (a string),
+# offset, data length.
+WRITE_OVERHEAD = 4 + 1 + 4 + 4 + 8 + 4
+# paramiko keeps this much of a channel packet for the message around the data.
+CHANNEL_OVERHEAD = 64
+MAX_WRITE = 32768
+LANES = 2                             # SFTP channels per host a file is written through
+LANE_QUEUE = 4                        # blocks waiting for each channel
+EARLY_FLUSH = 64 << 20                # bytes sent between two flushes while sending
 PARTIAL_MARK = ".partial-"
 CLEANUP_TIMEOUT = 10.0
 
@@ -134,12 +152,16 @@ def checksums_text(files):
 
 
 def remote_sha256(session, directory, names, sync=True, timeout=None):
-    """{name: sha256} computed on the host (after flushing the files when ``sync``)."""
+    """{name: sha256} computed on the host (after flushing the files when ``sync``).
+
+    With OpenSSL's command line tool on the host (it hashes several times faster than
+    coreutils' sha256sum where the CPU has SHA instructions), else with sha256sum."""
     files = " ".join(_q(n) for n in names)
     cmd = "cd %s && " % _q(directory)
     if sync:
         cmd += "{ sync -- %s 2>/dev/null || sync; } && " % files
-    cmd += "sha256sum -- %s" % files
+    cmd += "{ openssl dgst -sha256 -r %s 2>/dev/null || sha256sum -- %s; }" % (
+        " ".join(_q("./" + n) for n in names), files)
     rc, out, err = session.run(cmd, timeout=timeout)
     if rc != 0:
         raise SshError(session.label, "verifying %s failed: %s" % (directory, err.strip() or "exit code %d" % rc))
@@ -147,8 +169,22 @@ def remote_sha256(session, directory, names, sync=True, timeout=None):
     for line in out.splitlines():
         parts = line.strip().split(None, 1)
         if len(parts) == 2:
-            got[parts[1].lstrip("*")] = parts[0].lower()
+            name = parts[1].lstrip("*")
+            got[name[2:] if name.startswith("./") else name] = parts[0].lower()
     return got
+
+
+def write_size(f):
+    """The largest SFTP write of the open file ``f`` that travels in one SSH packet (the
+    host's largest channel packet, less what surrounds the data).  paramiko writes
+    32 KiB, which OpenSSH's 32 KiB packets split in two: twice the packets to encrypt,
+    send, receive and decrypt."""
+    try:
+        room = int(f.sftp.sock.out_max_packet_size) - CHANNEL_OVERHEAD
+        size = room - WRITE_OVERHEAD - len(f.handle)
+    except (AttributeError, TypeError, ValueError):
+        return MAX_WRITE
+    return size if 4096 <= size <= MAX_WRITE else MAX_WRITE
 
 
 def acknowledge(f, keep):
@@ -170,9 +206,40 @@ class _Dest:
         self.session = session
         self.final = final
         self.staging = staging
-        self.file = None
+        self.lanes = []
+        self.flushed = 0
+        self.flushing = None           # the channel of a flush under way
         self.committed = False
         self.broken = False
+
+    def early_flush(self, path):
+        """Ask the host to flush ``path`` as far as it has arrived, unless it still
+        flushes: a head start for the flush before the verification, which alone
+        counts (a failure here changes nothing)."""
+        if self.flushing is not None and not self.flushing.exit_status_ready():
+            return
+        self.end_flush()
+        self.flushing = self.session.start("sync -d -- %s 2>/dev/null" % _q(path))
+
+    def end_flush(self):
+        chan, self.flushing = self.flushing, None
+        if chan is not None:
+            try:
+                chan.recv_exit_status()
+                chan.close()
+            except Exception:  # nothing depends on it
+                pass
+
+    def stop(self):
+        for lane in self.lanes:
+            lane.cancel()
+        self.lanes = []
+        if self.flushing is not None:
+            try:
+                self.flushing.close()
+            except Exception:  # nothing depends on it
+                pass
+            self.flushing = None
 
     def failed(self, exc, path, what):
         """Mark this destination as unusable after ``exc`` (a stalled connection stays
@@ -183,43 +250,127 @@ class _Dest:
         return err
 
 
+def _open_for_writing(sftp, path, mode):
+    f = sftp.open(path, mode, bufsize=0)
+    f.set_pipelined(True)
+    f.MAX_REQUEST_SIZE = write_size(f)
+    return f
+
+
+class _Lane:
+    """Writes blocks of one file at their offsets through one SFTP channel, in a thread of
+    its own.  The first lane creates the file at once; the others open it when their
+    first block comes.  A failure is kept and raised by the next put() or finish()."""
+
+    def __init__(self, sftp, path, create):
+        self.sftp = sftp
+        self.path = path
+        self.file = _open_for_writing(sftp, path, "wb") if create else None
+        self.error = None
+        self._queue = queue.Queue(maxsize=LANE_QUEUE)
+        self._thread = None
+        self._stop = False
+
+    def _offer(self, item):
+        while self.error is None:
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise self.error
+
+    def put(self, offset, data):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="zkops-sftp-lane")
+            self._thread.daemon = True
+            self._thread.start()
+        self._offer((offset, data))
+
+    def _run(self):
+        try:
+            if self.file is None:
+                self.file = _open_for_writing(self.sftp, self.path, "r+b")
+            f = self.file
+            while True:
+                item = self._queue.get()
+                if item is None or self._stop:
+                    return
+                f.seek(item[0])
+                f.write(item[1])
+                acknowledge(f, OUTSTANDING)
+        except BaseException as exc:  # handed to the writing thread
+            self.error = exc
+
+    def finish(self):
+        """Wait until every block is written and acknowledged, then close the file."""
+        if self._thread is not None:
+            self._offer(None)
+            self._thread.join()
+            self._thread = None
+        if self.error is not None:
+            raise self.error
+        f, self.file = self.file, None
+        if f is not None:
+            acknowledge(f, 0)
+            f.close()
+
+    def cancel(self):
+        """Stop without waiting (the file is being thrown away)."""
+        self._stop = True
+        self.file = None
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+
+
 class FanOutFile:
-    """A file being written to every destination; tracks size and SHA-256."""
+    """A file being written to every destination; tracks size and SHA-256.
+
+    Each write is one block, sent to every host through the next of its lanes."""
 
     def __init__(self, push, name):
         self.push = push
         self.name = name
         self.size = 0
+        self._blocks = 0
         self._hash = hashlib.sha256()
         for d in push.dests:
             path = posixpath.join(d.staging, name)
             try:
-                f = d.session.sftp.open(path, "wb", bufsize=0)
-                f.set_pipelined(True)
+                d.lanes = [_Lane(sftp, path, i == 0)
+                           for i, sftp in enumerate(d.session.sftp_channels(push.lanes))]
             except (IOError, OSError, socket.timeout) as exc:
                 raise explain_io(d.session, path, exc, "creating %s" % path)
-            d.file = f
+            d.flushed = 0
 
     def write(self, data):
+        if not data:
+            return
         self._hash.update(data)
+        offset = self.size
         self.size += len(data)
         for d in self.push.dests:
             try:
-                d.file.write(data)
-                acknowledge(d.file, OUTSTANDING)
+                d.lanes[self._blocks % len(d.lanes)].put(offset, data)
             except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
                 raise d.failed(exc, posixpath.join(d.staging, self.name), "writing %s" % self.name)
+            if self.push.sync and self.size - d.flushed >= EARLY_FLUSH:
+                d.early_flush(posixpath.join(d.staging, self.name))
+                d.flushed = self.size
+        self._blocks += 1
 
     def close(self):
         """Wait until every host acknowledged every write; return the SHA-256."""
         for d in self.push.dests:
-            f, d.file = d.file, None
-            if f is None:
-                continue
+            lanes, d.lanes = d.lanes, []
             try:
-                acknowledge(f, 0)
-                f.close()
+                for lane in lanes:
+                    lane.finish()
             except Exception as exc:
+                for lane in lanes:
+                    lane.cancel()
                 raise d.failed(exc, posixpath.join(d.staging, self.name), "finishing %s" % self.name)
         digest = self._hash.hexdigest()
         self.push.files[self.name] = digest
@@ -230,7 +381,9 @@ class FanOutFile:
 class Push:
     """A new directory ``root/parent.../name`` written to every session's host."""
 
-    def __init__(self, sessions, root, parent_parts, name, checksums=CHECKSUMS, sync=True):
+    def __init__(self, sessions, root, parent_parts, name, checksums=CHECKSUMS, sync=True,
+                 lanes=LANES):
+        self.lanes = max(1, lanes)
         self.sessions = sessions
         self.root = root
         self.parent_parts = list(parent_parts)
@@ -270,6 +423,7 @@ class Push:
         self.put(self.checksums, checksums_text(self.files))
         names = sorted(self.files)
         for d in self.dests:
+            d.end_flush()
             got = remote_sha256(d.session, d.staging, names, sync=self.sync)
             bad = [n for n in names if got.get(n) != self.files[n]]
             if bad:
@@ -293,7 +447,7 @@ class Push:
         for d in self.dests:
             if d.committed:
                 continue
-            d.file = None
+            d.stop()
             if d.broken:
                 self.leftovers.append({"host": d.session.label, "path": d.staging,
                                        "reason": "the host stopped answering"})

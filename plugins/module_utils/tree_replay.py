@@ -34,15 +34,12 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datatree
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member
 from ansible_collections.zkops.zookeeper.plugins.module_utils import replay
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
     DEFAULT_LIMIT, FormatError, hexzxid)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree_export import ExportError
 
-_PERSISTENT = (tree_digest.PERSISTENT, 0)
 _U32 = struct.Struct(">I")
-_OWNER = struct.Struct(">q")
 # The character after '/': every path below P sorts in [P + '/', P + '0').
 _AFTER_SLASH = chr(ord("/") + 1)
 
@@ -123,9 +120,8 @@ class ReplaySource(object):
         count_of = counts.get
         acl_lists = tree.acl_lists()
         acl_of = acl_lists.get
-        client_stat = datatree.client_stat
-        kind_of = datatree.kind_of
-        owner_at = _OWNER.unpack_from
+        client_view = datatree.client_view
+        created_sequential = tree_walk.created_sequential
         counters = {}
 
         def counter(parent):
@@ -133,23 +129,20 @@ class ReplaySource(object):
             if c is None:
                 node = nodes[parent]
                 c = counters[parent] = tree_walk.stat_sequence_counter(
-                    client_stat(node[2], node[0], count_of(parent, 0)))
+                    datatree.client_stat(node[2], node[0], count_of(parent, 0)))
             return c
 
         root = self.root
         for path in paths:
             data, acl, stat = nodes[path]
-            owner = owner_at(stat, datatree.OWNER_OFFSET)[0]
-            kind, ttl = kind_of(owner) if owner else _PERSISTENT
+            kind, ttl, cstat = client_view(stat, data, count_of(path, 0))
             acl_list = acl_of(id(acl))
             if acl_list is None:
                 acl_list = acl_lists[id(acl)] = _decode_acl(acl)
             sequential = False
             if path[-10:].isdigit() and path != root:
-                parent = path[:path.rfind("/")] or "/"
-                sequential = tree_walk.created_sequential(path, counter(parent))
-            emit(path, data, acl_list, kind, ttl, client_stat(stat, data, count_of(path, 0)),
-                 sequential, acl)
+                sequential = created_sequential(path, counter(path[:path.rfind("/")] or "/"))
+            emit(path, data, acl_list, kind, ttl, cstat, sequential, acl)
         return dict(nodes=len(paths), vanished=0, zxid_start=self.zxid, zxid_end=self.zxid,
                     seconds=round(time.time() - t0, 3))
 
@@ -207,9 +200,14 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
     t0 = time.time()
     where = data_dir + (" and %s" % data_log_dir
                         if data_log_dir and data_log_dir != data_dir else "")
+    # The verification loads the snapshot and applies the logs as it reads them: every
+    # file is read once (datadir.Loader).
+    loader = datadir.Loader(limit)
     rep = datadir.verify_data_dir(data_dir, data_log_dir, scope="restorable", limit=limit,
-                                  target_zxid=target_zxid, target_time=target_time)
+                                  target_zxid=target_zxid, target_time=target_time,
+                                  loader=loader)
     if not rep["restorable"]:
+        loader.drop()
         hint = ""
         if rep.get("restorable_until"):
             hint = ("; the files are whole up to %s: give that (or an earlier) target_zxid"
@@ -222,10 +220,14 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
     zxid = int(rep["last_zxid"], 16)
     t1 = time.time()
     try:
-        tree, res = replay.replay(rs["snapshot_path"], rs["log_paths"], target_zxid=zxid,
-                                  limit=limit)
+        got = loader.finish(rs["log_paths"], zxid)
+        read_once = got is not None and loader.read_once
+        if got is None:
+            got = replay.replay(rs["snapshot_path"], rs["log_paths"], target_zxid=zxid,
+                                limit=limit)
     except FormatError as exc:
         raise ExportError("the replay of the data files in %s failed: %s" % (where, exc))
+    tree, res = got
     if res["last_zxid"] != rep["last_zxid"]:
         raise ExportError("the replay of the data files in %s ended at %s, not at %s as "
                           "their verification found; nothing was exported"
@@ -242,7 +244,7 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
                  snapshot=rs["snapshot"], logs=rs["logs"],
                  target_zxid=rep["target_zxid"], target_time=target_time,
                  last_time=res["last_time"], applied=res["applied"],
-                 zk_digest_checks=zk.get("checked", 0),
+                 zk_digest_checks=zk.get("checked", 0), read_once=read_once,
                  verify_seconds=round(t1 - t0, 3), replay_seconds=round(time.time() - t1, 3))
     return tree, zxid, about
 

@@ -196,7 +196,15 @@ def _create_fast(r):
     bounds, a non-null ACL list of UTF-8 entries), decoded with fewer steps; None (and
     ``r`` untouched) for anything else, which the careful decoder then reads and
     reports.  The result is the careful decoder's, field for field."""
-    buf, p, end, limit = r.buf, r.pos, r.end, r.limit
+    got = _create_at(r.buf, r.pos, r.end, r.limit)
+    if got is None:
+        return None
+    r.pos = got[1]
+    return got[0]
+
+
+def _create_at(buf, p, end, limit):
+    """_create_fast over ``buf[p:end]``: (Create, position after it) or None."""
     unpack = INT.unpack_from
     if p + 4 > end:
         return None
@@ -252,9 +260,7 @@ def _create_fast(r):
         if len(_ACLS) >= _ACLS_MAX:
             _ACLS.clear()
         _ACLS[raw_acl] = acl
-    rec = Create(path, data, acl, buf[p] != 0, unpack(buf, p + 1)[0])
-    r.pos = p + 5
-    return rec
+    return Create(path, data, acl, buf[p] != 0, unpack(buf, p + 1)[0]), p + 5
 
 
 def _create_v0(r):
@@ -302,13 +308,27 @@ def _close_session(r):
     return CloseSession(paths)
 
 
+_SUB_HEAD = struct.Struct(">ii")        # sub-transaction type, length of its bytes
+
+
 def _multi(r):
     n = r.vector_count("txns")
     if n == -1:
         raise FormatError("multi without sub-transactions", r.base + r.pos - 4)
     ops = []
+    buf, end, limit = r.buf, r.end, r.limit
     for _x in range(n):
         at = r.pos
+        # An ordinary create that fills its sub-transaction exactly: read in one step;
+        # anything else, or anything wrong, goes the careful way below.
+        if at + 8 <= end:
+            op, length = _SUB_HEAD.unpack_from(buf, at)
+            if (op == CREATE or op == CREATE2) and 0 < length <= min(limit, end - at - 8):
+                got = _create_at(buf, at + 8, at + 8 + length, limit)
+                if got is not None and got[1] == at + 8 + length:
+                    ops.append((op, got[0]))
+                    r.pos = got[1]
+                    continue
         op = r.int("sub-transaction type")
         data_at, length = r.buffer_span("sub-transaction data")
         decode = _SUB_DECODERS.get(op)

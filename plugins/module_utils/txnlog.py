@@ -296,10 +296,11 @@ class LogReader:
         return buf, 0, len(buf), eof
 
 
-def scan_log(path, limit=DEFAULT_LIMIT, keep_txns=False):
+def scan_log(path, limit=DEFAULT_LIMIT, keep_txns=False, on_txn=None):
     """Verify one log: every record's checksum, end byte and decoding, the end of the
     log, and zxid continuity inside it.  Returns a dict (JSON-friendly except for
-    ``txns`` when ``keep_txns``)."""
+    ``txns`` when ``keep_txns``).  ``on_txn(txn)`` sees every transaction as it is read
+    (a replay can then apply the log while it is verified)."""
     reader = LogReader(path, limit=limit)
     first = last = first_time = last_time = None
     runs = []          # [start, end]: every zxid from start to end, within one epoch
@@ -329,6 +330,8 @@ def scan_log(path, limit=DEFAULT_LIMIT, keep_txns=False):
         last_time = txn.time
         if txns is not None:
             txns.append(txn)
+        if on_txn is not None:
+            on_txn(txn)
     name = os.path.basename(path)
     name_zxid = zxid_from_name(name, "log")
     if first is not None and name_zxid != first:

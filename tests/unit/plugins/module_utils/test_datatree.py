@@ -135,3 +135,96 @@ def test_zk_digest_of_a_multi_that_changes_nodes_many_times():
     apply(t, 8, T.CLOSE_SESSION, W.close_session(None), client=9)
     assert not any(p.startswith("/p/e") for p in t.nodes)
     check_zk_digest(t)
+
+
+class CarefulTree(D.DataTree):
+    """Creates applied field by field, with zk_node_digest() of the stored stat, and
+    every ACL looked up by value: what DataTree's shortcuts must equal."""
+
+    def acl(self, acl_list):
+        key = tuple(acl_list) if acl_list is not None else ((31, "world", "anyone"),)
+        b = self._acl_cache.get(key)
+        if b is None:
+            b = self._acl_cache[key] = tree_digest.encode_acl(key)
+        return b
+
+    def create(self, path, data, acl, owner, parent_cversion, zxid, time):
+        nodes = self.nodes
+        parent_path = self.parent_of(path)
+        parent = nodes.get(parent_path)
+        if parent is None:
+            return D.NONODE
+        existing = nodes.get(path)
+        if existing is not None:
+            nodes[path] = (existing[0], acl, existing[2])
+            return D.NODEEXISTS
+        pst = list(D.STAT.unpack(parent[2]))
+        if parent_cversion == -1:
+            parent_cversion = pst[5] + 1
+        if parent_cversion > pst[5]:
+            pst[5] = parent_cversion
+            pst[8] = zxid
+            self._replace(parent_path, parent, (parent[0], parent[1], D.STAT.pack(*pst)))
+        node = (data, acl, D.STAT.pack(zxid, zxid, time, time, 0, 0, 0, owner, zxid))
+        nodes[path] = node
+        self._zk_add(path, node)
+        if owner and D.kind_of(owner)[0] == tree_digest.EPHEMERAL:
+            self.ephemerals.setdefault(owner, set()).add(path)
+        return D.OK
+
+
+def random_txns(seed, count=400):
+    import random
+    rnd = random.Random(seed)
+    acls = [W.OPEN, W.READ, W.MIXED, [list(e) for e in W.MIXED]]
+    paths = ["/p", "/q", "/zookeeper/x"]
+    out = [(1, T.CREATE, W.create(p, b"", pcv=-1), 7) for p in paths]
+    zxid = 1
+
+    def one(top=True):
+        kind = rnd.random()
+        parent = rnd.choice(paths)
+        path = "%s/n%d" % (parent, rnd.randrange(30))
+        data = rnd.choice([None, b"", b"v" * rnd.randrange(1, 50)])
+        pcv = rnd.choice([-1, -1, rnd.randrange(0, 100)])
+        if kind < 0.45:
+            paths.append(path)
+            return T.CREATE, W.create(path, data, acl=rnd.choice(acls), ephemeral=rnd.random() < 0.2, pcv=pcv)
+        if kind < 0.5:
+            return T.CREATE_TTL, W.create_ttl(path, rnd.randrange(1, 10 ** 6), data, pcv=pcv)
+        if kind < 0.55:
+            return T.CREATE_CONTAINER, W.create_container(path, data, pcv=pcv)
+        if kind < 0.7:
+            return T.DELETE, W.delete(rnd.choice(paths))
+        if kind < 0.8:
+            return T.SET_DATA, W.set_data(rnd.choice(paths), b"d%d" % rnd.randrange(9), rnd.randrange(9))
+        if kind < 0.85 and top:
+            return T.SET_ACL, W.set_acl(rnd.choice(paths), rnd.choice(acls[:3]), rnd.randrange(9))
+        return T.CREATE2, W.create(path, data, pcv=pcv)
+    while len(out) < count:
+        zxid += 1
+        if rnd.random() < 0.3:
+            out.append((zxid, T.MULTI, W.multi([one(False) for _i in range(rnd.randrange(1, 40))]),
+                        rnd.choice([7, 8])))
+        else:
+            op, rec = one()
+            out.append((zxid, op, rec, rnd.choice([7, 8])))
+    for client in (7, 8):
+        zxid += 1
+        out.append((zxid, T.CLOSE_SESSION, W.close_session(None), client))
+    return out
+
+
+def test_creates_applied_with_the_shortcuts_equal_the_careful_tree():
+    for seed in range(8):
+        fast, careful = tree(), CarefulTree()
+        careful.nodes.update(fast.nodes)
+        careful.zk_digest = fast.zk_digest
+        for zxid, op, rec, client in random_txns(seed):
+            assert apply(fast, zxid, op, rec, client) == apply(careful, zxid, op, rec, client)
+            assert fast.zk_digest == careful.zk_digest
+        assert fast.nodes == careful.nodes and fast.ephemerals == careful.ephemerals
+        assert fast.acl_lists().keys() != () and sorted(fast.acl_lists().values()) == sorted(
+            careful.acl_lists().values())
+        check_zk_digest(fast)
+        assert len(fast.nodes) > 20

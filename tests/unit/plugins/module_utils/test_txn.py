@@ -168,3 +168,39 @@ def test_the_fast_create_decoder_gives_the_careful_decoders_results(monkeypatch)
 
 def vars_of(rec):
     return tuple(getattr(rec, k) for k in rec.__slots__)
+
+
+def test_creates_in_a_multi_read_in_one_step_equal_the_careful_reading(monkeypatch):
+    ordinary = [(T.CREATE, r) for r in CREATES] + [(T.CREATE2, r) for r in CREATES]
+    others = [(T.SET_DATA, W.set_data("/a", b"x", 1)), (T.DELETE, W.delete("/a/b")),
+              (T.CREATE_CONTAINER, W.create_container("/c", b"", W.OPEN, 5)),
+              (T.CHECK, W.check("/a", 3)), (T.ERROR, W.create("/never", b""))]
+    multis = [ordinary, ordinary + others, others + ordinary]
+    # Every broken create, alone and among ordinary ones; a sub-transaction cut short,
+    # one longer than its create, and one whose length runs past the multi.
+    for bad in BROKEN:
+        multis.append([(T.CREATE, bad)])
+        multis.append(ordinary[:2] + [(T.CREATE2, bad)] + ordinary[2:])
+    raws = [W.txn(E + 1, T.MULTI, W.multi(m), digest=d) for m in multis for d in (None, DIGEST)]
+    whole = W.multi(ordinary[:3])
+    raws.append(W.txn(E + 1, T.MULTI, W.multi([(T.CREATE, CREATES[0] + b"\x00\x00")])))
+    raws.append(W.txn(E + 1, T.MULTI, W.multi([(T.CREATE, CREATES[0][:-2])])))
+    raws.append(W.txn(E + 1, T.MULTI, whole[:-5]))
+    raws.append(W.txn(E + 1, T.MULTI, whole[:4] + W.pack_int(T.CREATE) + W.pack_int(1 << 20)))
+
+    def decoded():
+        out = []
+        for raw in raws:
+            try:
+                t = T.decode_txn(raw, base=100)
+            except FormatError as exc:
+                out.append(("error", type(exc).__name__, str(exc)))
+                continue
+            out.append((t.digest, [(op, type(rec).__name__, vars_of(rec)) for op, rec in t.record.ops]))
+        return out
+    fast = decoded()
+    monkeypatch.setattr(T, "_create_at", lambda buf, p, end, limit: None)
+    careful = decoded()
+    assert fast == careful
+    assert sum(1 for x in careful if x[0] == "error") >= 8
+    assert all(x[0] != "error" for x in careful[:6])
