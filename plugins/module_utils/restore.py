@@ -26,7 +26,6 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import proc
@@ -214,12 +213,13 @@ class Runner:
         ids = self.p.get("backup_ids") or []
         plan = None
         if not ids:
-            backups, _debris = catalog.list_backups(self.session, root, ens)
             tz, tt = parse_target(self.p)
             try:
-                plan = restore_plan.plan(backups, self.p.get("backup_id"), tz, tt)
-            except restore_plan.PlanError as exc:
-                raise RestoreError("%s: %s" % (self.session.label, exc))
+                plan = restore_fetch.plan_on_host(self.session, root, ens, self.p.get("backup_id"), tz, tt,
+                                                  verify=False)
+            except restore_fetch.FetchError as exc:
+                raise RestoreError(str(exc))
+            self.warnings.extend(plan.get("warnings") or [])
             ids = plan["backup_ids"]
         try:
             srcs = [restore_fetch.remote_source(self.session, root, ens, b, key) for b in ids]
@@ -315,6 +315,7 @@ class Runner:
         self.resolve_owner()
         stager.owner = self.owner
         stager.progress = self.progress
+        stager.epoch_floor = self.p.get("epoch_floor")
         state = stager.run(srcs, tz, tt, deep=self.p.get("deep", False), describe=describe)
         self.warnings.extend(state.get("warnings") or [])
         result.update(_state_view(state))

@@ -24,6 +24,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 READ_SIZE = 1 << 20
@@ -224,8 +225,10 @@ def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, targ
     backups, _debris = catalog.list_backups(session, root, ensemble)
     if not backups:
         raise FetchError("%s holds no backup of ensemble %s under %s" % (session.label, ensemble, root))
+    reports = [run_report.read(session, path) for path, _size, _mtime in catalog.restore_reports(session, root, ensemble)]
     try:
-        result = restore_plan.plan(backups, backup_id, target_zxid, target_time)
+        result = restore_plan.plan(backups, backup_id, target_zxid, target_time,
+                                   restore_plan.forks_from_reports(reports))
     except restore_plan.PlanError as exc:
         raise FetchError("%s: %s" % (session.label, exc))
     if verify:

@@ -15,19 +15,40 @@ Works on catalog entries (catalog.list_backups()) and knows nothing of SSH.  The
 - the digest the backup promises: the one recorded in the full backup's manifest when it
   is at the zxid the restore goes to; otherwise the restore has to replay the files to
   know it.
+
+A restore of the whole ensemble forks its history (a fork: the zxid it restored to, the
+epoch the restored ensemble began, when it finished; forks_from_reports()).  What was
+logged after that zxid in the epochs before is a history nobody serves any more, and the
+backups and chunks holding it may still be on the backup host (a point-in-time restore
+undoes a bad deploy that was shipped).  For a target after a fork (the latest state, a
+zxid of a later epoch, a later time) those backups and chunks are left out, and a chain
+crosses the fork only from exactly its zxid.  A full backup taken after the fork is the
+base for what came after; without one, the latest state is the fork's own zxid (with a
+warning that the chunks shipped since cannot be applied).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
+import time
+
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import hexzxid
-from ansible_collections.zkops.zookeeper.plugins.module_utils.txnlog import follows
+from ansible_collections.zkops.zookeeper.plugins.module_utils.txnlog import epoch_of, follows
 
 LATEST = "latest"
 
 
 class PlanError(Exception):
     pass
+
+
+class ForkStop(Exception):
+    """A chain of shipped logs reached a fork before the zxid it restored to."""
+
+    def __init__(self, fork):
+        Exception.__init__(self, fork["restore_id"])
+        self.fork = fork
 
 
 def _z(value):
@@ -48,8 +69,63 @@ def _key(b):
     return (b.get("created") or "", b["id"])
 
 
-def choose_full(backups, backup_id=None, target_zxid=None, target_time=None):
+# Results of restores of the whole ensemble that left it on the restored data.
+FORKING_RESULTS = ("verified", "restored, digest not checked")
+
+
+def forks_from_reports(docs):
+    """The forks of an ensemble's history from its stored restore reports (run_report
+    documents), oldest first: ``restore_id``, ``zxid`` (restored to), ``epoch`` (the first
+    epoch of the history after it), ``finished`` (ISO time), ``time_ms``."""
+    out = []
+    for doc in docs:
+        rep = (doc or {}).get("report") or {}
+        if rep.get("mode") != "ensemble" or rep.get("result") not in FORKING_RESULTS:
+            continue
+        zr = _z(rep.get("last_zxid_restored"))
+        finished = rep.get("finished")
+        if zr is None or not finished:
+            continue
+        serving = _z(rep.get("zxid"))
+        epoch = epoch_of(serving) if serving is not None and epoch_of(serving) > epoch_of(zr) else epoch_of(zr) + 1
+        out.append({"restore_id": rep.get("restore_id") or doc.get("id"), "zxid": zr, "epoch": epoch,
+                    "finished": finished, "time_ms": _iso_ms(finished)})
+    return sorted(out, key=lambda f: (f["finished"], f["zxid"]))
+
+
+def _iso_ms(text):
+    try:
+        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000
+    except (TypeError, ValueError):
+        return None
+
+
+def _applying(forks, target_zxid, target_time):
+    """The forks the target lies after: its history does not hold what they undid."""
+    if target_zxid is None and target_time is None or target_zxid == LATEST:
+        return list(forks)
+    if target_zxid is not None:
+        return [f for f in forks if (f["epoch"] << 32) <= target_zxid]
+    return [f for f in forks if f["time_ms"] is not None and f["time_ms"] <= target_time]
+
+
+def _abandoned(forks, first, last):
+    """True when a backup from ``first`` to ``last`` begins or ends on a zxid that one of
+    ``forks`` undid (after the zxid restored to, before the epoch begun after it).  The
+    backups of the history after a fork may begin before it (a member's logs hold what
+    was restored) and end after it, with nothing undone in between."""
+    return any(f["zxid"] < z < (f["epoch"] << 32) for f in forks for z in (first, last))
+
+
+def _zx(b, key):
+    return _z((b.get("zxid") or {}).get(key))
+
+
+def choose_full(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
     fulls = sorted((b for b in backups if b.get("kind") == "full"), key=_key)
+    if forks and not backup_id:
+        fulls = [b for b in fulls if _zx(b, "last") is None
+                 or not _abandoned(forks, _zx(b, "snapshot") or _zx(b, "last"), _zx(b, "last"))]
     if backup_id:
         found = [b for b in fulls if b["id"] == backup_id]
         if not found:
@@ -84,7 +160,7 @@ def choose_full(backups, backup_id=None, target_zxid=None, target_time=None):
     return usable[-1]
 
 
-def chain(backups, full, target_zxid=None, target_time=None):
+def chain(backups, full, target_zxid=None, target_time=None, forks=()):
     """The shipped chunks after ``full`` up to the target (all of them for LATEST)."""
     cur = _z(full["zxid"].get("last"))
     if target_zxid is None and target_time is None:
@@ -96,6 +172,7 @@ def chain(backups, full, target_zxid=None, target_time=None):
     chunks = sorted((b for b in backups if b.get("kind") == "logs" and _usable(b)
                      and _z((b.get("zxid") or {}).get("last")) is not None),
                     key=lambda b: (_z(b["zxid"].get("first")), _z(b["zxid"]["last"])))
+    chunks = [c for c in chunks if not _abandoned(forks, _zx(c, "first"), _zx(c, "last"))]
     out = []
     for c in chunks:
         first, last = _z(c["zxid"].get("first")), _z(c["zxid"]["last"])
@@ -103,6 +180,10 @@ def chain(backups, full, target_zxid=None, target_time=None):
             continue
         if first > cur and not follows(cur, first):
             break
+        # Into the history after a fork only from exactly the zxid it restored to.
+        for f in forks:
+            if cur < f["zxid"] and first >= (f["epoch"] << 32):
+                raise ForkStop(f)
         out.append(c)
         cur = last
         if target_zxid not in (None, LATEST) and cur >= target_zxid:
@@ -125,12 +206,35 @@ def chain(backups, full, target_zxid=None, target_time=None):
     return out, target_zxid
 
 
-def plan(backups, backup_id=None, target_zxid=None, target_time=None):
+def plan(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
     """The restore plan: a JSON-friendly dict (see the module zk_restore_plan)."""
     if target_zxid is not None and target_time is not None:
         raise PlanError("give a target zxid or a target time, not both")
-    full = choose_full(backups, backup_id, target_zxid, target_time)
-    logs, until = chain(backups, full, target_zxid, target_time)
+    warnings = []
+    applying = _applying(forks, target_zxid, target_time)
+    full = choose_full(backups, backup_id, target_zxid, target_time, applying)
+    try:
+        logs, until = chain(backups, full, target_zxid, target_time, applying)
+    except ForkStop as stop:
+        f = stop.fork
+        if target_zxid != LATEST:
+            raise PlanError("the target lies after restore %s (finished %s), which took the ensemble back to "
+                            "%s, and no full backup taken after that restore leads to it: the backups reach "
+                            "%s at most" % (f["restore_id"], f["finished"], hexzxid(f["zxid"]),
+                                            hexzxid(f["zxid"])))
+        # No full backup since the fork: the latest state of this history that the backups
+        # hold is the one that restore put in place.
+        later = [c["id"] for c in backups if c.get("kind") == "logs" and _usable(c)
+                 and (_zx(c, "first") or 0) >= (f["epoch"] << 32)]
+        warnings.append("restore %s (finished %s) took the ensemble back to %s and no full backup was "
+                        "taken after it: the latest state restorable is that one%s; take a full backup "
+                        "after every restore of the ensemble"
+                        % (f["restore_id"], f["finished"], hexzxid(f["zxid"]),
+                           "" if not later else ", and the %d log chunks shipped since (%s) cannot be "
+                           "applied" % (len(later), ", ".join(later))))
+        result = plan(backups, backup_id, f["zxid"], None, forks)
+        result["warnings"] = warnings + result["warnings"]
+        return result
     full_last = _z(full["zxid"].get("last"))
     cut = until if target_zxid is not None else None
     digest = full.get("digest") or None
@@ -148,7 +252,24 @@ def plan(backups, backup_id=None, target_zxid=None, target_time=None):
         "last_zxid": hexzxid(full_last) if cut is None and target_time is None else None,
         "point_in_time": cut is not None or target_time is not None,
         "expected": promised,
+        "forks": [dict(f, zxid=hexzxid(f["zxid"])) for f in applying],
+        "highest_epoch": highest_epoch(backups, forks),
+        "warnings": warnings,
     }
+
+
+def highest_epoch(backups, forks=()):
+    """The highest epoch of any zxid the stored backups and the forks know: a restored
+    ensemble begins after it, so that its zxids are new to the backup host."""
+    out = 0
+    for b in backups:
+        for key in ("snapshot", "first", "last"):
+            z = _zx(b, key)
+            if z is not None:
+                out = max(out, epoch_of(z))
+    for f in forks:
+        out = max(out, f["epoch"])
+    return out
 
 
 def _brief(b):

@@ -178,6 +178,25 @@ class Stager:
         self.progress = progress if progress is not None else progress_mod.Tracker(None, "restore staging")
         self.staged = [(which, layout.part(root, rid, L.STAGED)) for which, root in layout.roots()]
         self.fetched = []
+        # With a number: the lowest epoch the staged epoch files may hold (epoch()).
+        self.epoch_floor = None
+
+    def epoch(self, data_epoch):
+        """The epoch the staged epoch files hold: the data's, or with ``epoch_floor`` (a
+        restore of the whole ensemble) the highest of it, the floor and the member's own
+        epoch files, so that the restored ensemble begins an epoch after every one its
+        history and its backups know, and its zxids are new to the backup hosts."""
+        if self.epoch_floor is None:
+            return data_epoch
+        out = max(data_epoch, int(self.epoch_floor))
+        for _which, root in self.layout.roots():
+            for name in datadir.EPOCH_FILES:
+                try:
+                    with open(os.path.join(self.layout.live(root), name)) as f:
+                        out = max(out, int(f.read().strip()))
+                except (IOError, OSError, ValueError):
+                    pass
+        return out
 
     def staged_version_dirs(self):
         return [(which, os.path.join(d, L.VERSION_DIR)) for which, d in self.staged]
@@ -310,7 +329,7 @@ class Stager:
         # The epoch files are written below, from the data.
         rep["warnings"] = [w for w in rep["warnings"] if not w.startswith(("no currentEpoch", "no acceptedEpoch"))]
         last = int(rep["last_zxid"], 16)
-        epoch = str(txnlog.epoch_of(last)) + "\n"
+        epoch = str(self.epoch(txnlog.epoch_of(last))) + "\n"
         for name in datadir.EPOCH_FILES:
             p = os.path.join(self.snap_dir(), name)
             with open(p, "x") as f:
@@ -329,7 +348,7 @@ class Stager:
             "target_time": target_time,
             "last_zxid": rep["last_zxid"] if rep else None,
             "snapshot_zxid": rep["snapshot_zxid"] if rep else None,
-            "epoch": txnlog.epoch_of(int(rep["last_zxid"], 16)) if rep else None,
+            "epoch": self.epoch(txnlog.epoch_of(int(rep["last_zxid"], 16))) if rep else None,
             "expected": None,
         }
         if rep and rep.get("digest"):

@@ -115,6 +115,17 @@ options:
       - Restore the state at this time (ISO 8601, UTC when it has no zone, or milliseconds
         since the epoch), the last transaction logged at or before it.
     type: str
+  epoch_floor:
+    description:
+      - For a restore of the whole ensemble (O(state=staged)): the epoch files hold at
+        least this epoch, and at least the member's own current ones, instead of the
+        epoch of the last zxid restored. The restored ensemble then begins an epoch that
+        no earlier history of it used, so its zxids are new to the backup hosts and log
+        shipping carries on after the restore. Give the C(highest_epoch) of the C(plan) that
+        M(zkops.zookeeper.zk_restore_plan) returns; the restore role does.
+      - Leave it unset to rebuild one member of a running ensemble, which must not claim an
+        epoch ahead of its leader.
+    type: int
   deep:
     description:
       - Replay the staged files and return the znode count and tree digest they give
@@ -359,6 +370,7 @@ def argument_spec():
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),
         deep=dict(type="bool", default=False),
+        epoch_floor=dict(type="int"),
         config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
         data_dir=dict(type="path"),
         data_log_dir=dict(type="path"),

@@ -98,6 +98,14 @@ plan:
       C(logs) (the shipped chunks after it, in order), C(backup_ids) (all of them, in order),
       C(target_zxid) (where the logs are cut, or null), C(target_time), C(last_zxid) (of the
       full backup when it is restored as it is), C(point_in_time).
+    - C(forks), the earlier restores of the whole ensemble that the target lies after
+      (C(restore_id), C(zxid) restored to, C(epoch) the ensemble began after it,
+      C(finished)): what they undid is left out of the plan, and a chain of shipped logs
+      crosses one only from exactly its zxid.
+    - C(highest_epoch), the highest epoch of any zxid the backup host knows of; a restored
+      ensemble begins after it (M(zkops.zookeeper.zk_restore) O(epoch_floor)).
+    - C(warnings), why the plan stops short of what was asked, such as the latest state
+      when no full backup was taken after the last restore of the ensemble.
     - C(expected), the tree digest the full backup's manifest promises at the zxid restored
       to (C(digest), C(znode_count), C(zxid)), or null when the restore must replay the
       files to know it.
@@ -160,7 +168,7 @@ def main():
         finally:
             if session is not None:
                 session.close()
-    for w in warnings:
+    for w in warnings + (result["plan"].get("warnings") if result else []):
         module.warn(w)
     if result is None:
         module.fail_json(msg="no backup host could be reached (%s); nothing was restored"

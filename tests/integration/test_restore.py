@@ -263,6 +263,17 @@ def test_five_members_point_in_time_and_wiped(make_lab):
     take_backup(lab, kind="logs")
     zk.create("/pitr/b", b"second write")
     zk.delete("/brokers", recursive=True)          # the accident
+    zk.stop()
+    zk.close()
+    # An election after the accident: the history to be undone reaches into a later epoch.
+    leader = lab.leader()
+    leader.kill_zk()
+    lab.wait_quorum(members=[h for h in lab.members if h is not leader])
+    leader.start_zk()
+    lab.wait_quorum()
+    zk = client(lab)
+    zxid_b2 = zk.create("/pitr/b2", b"in the next epoch", include_data=True)[1].czxid
+    assert zxid_b2 >> 32 > zxid_a >> 32
     take_backup(lab, kind="logs")
     zk.stop()
     zk.close()
@@ -284,6 +295,28 @@ def test_five_members_point_in_time_and_wiped(make_lab):
         logdir = h.path(lab.data_log_dir + "/version-2")
         old = [n for n in os.listdir(logdir) if n.startswith("log.") and int(n[4:], 16) >> 32 == zxid_a >> 32]
         assert old and max(txnlog.scan_log(os.path.join(logdir, n))["last_zxid"] for n in old) == zxid_a
+
+    # The restore forked the history; the chunks shipped before it still hold /pitr/b, /pitr/b2
+    # and the deleted /brokers. The restored ensemble began an epoch past every one the backups
+    # know, so what it writes now is shipped (not taken for transactions already shipped), and
+    # the latest state, from a full backup taken after the restore, leaves out what it undid.
+    take_backup(lab)
+    zk = client(lab)
+    zxid_c = zk.create("/pitr/c", b"after the restore", include_data=True)[1].czxid
+    zk.stop()
+    zk.close()
+    assert zxid_c >> 32 > zxid_b2 >> 32
+    take_backup(lab, kind="logs")
+    at_c = digest(lab)
+    latest = restore(lab, zookeeper_restore_target_zxid="latest")
+    assert latest.rc == 0, latest.output()
+    assert digest(lab) == at_c
+    zk = client(lab)
+    try:
+        assert zk.exists("/pitr/c") and not zk.exists("/pitr/b") and not zk.exists("/pitr/b2")
+    finally:
+        zk.stop()
+        zk.close()
 
     wipe(lab)
     res = restore(lab, zookeeper_restore_backup_id=res.result(

@@ -258,7 +258,9 @@ def test_point_in_time(rlab):
 
 
 def test_total_loss(rlab):
-    # The state of the last shipment is what comes back.
+    # The state of the last shipment is what comes back. After test_point_in_time, the
+    # shipped chunks still hold the bad deploy that its restore undid, and no full backup was
+    # taken since: the latest state is the one that restore put in place, without the deploy.
     play(rlab, "zkops.zookeeper.ship_logs")
     shipped = digest(rlab.connect_string)
     for h in rlab.members:

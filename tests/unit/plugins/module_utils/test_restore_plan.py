@@ -92,3 +92,83 @@ def test_target_time_picks_the_full_backup_before_it():
 def test_one_target_only():
     with pytest.raises(P.PlanError):
         P.plan(BACKUPS, target_zxid=E + 5, target_time=1005)
+
+
+# --- a restore of the whole ensemble forks its history --------------------------------------
+# f1 holds E+0..E+10; c1 was shipped with the bad deploy (E+16..E+20); restore r1 took the
+# ensemble back to E+15 and it began epoch 2; c2 was shipped after that.
+E2 = 2 * E
+FORKED = [
+    full("f1", "2025-01-01T00:00:00Z", E + 0, E + 10, first_ms=1000, last_ms=1010),
+    chunk("c1", "2025-01-01T00:05:00Z", E + 11, E + 20, last_ms=1020),
+    chunk("c2", "2025-01-01T01:05:00Z", E2 + 1, E2 + 5, last_ms=5000),
+]
+POST_FORK_FULL = full("f2", "2025-01-01T01:00:00Z", E + 15, E2 + 3, first_ms=1010, last_ms=4000)
+
+
+def report(result="verified", mode="ensemble", restored=E + 15, serving=E2, finished="2025-01-01T00:30:00Z"):
+    return {"format": "zkops-report/1", "kind": "restore", "id": "r1",
+            "report": {"restore_id": "r1", "mode": mode, "result": result, "finished": finished,
+                       "last_zxid_restored": "0x%x" % restored,
+                       "zxid": None if serving is None else "0x%x" % serving}}
+
+
+def test_forks_come_from_restores_of_the_whole_ensemble_that_stayed():
+    forks = P.forks_from_reports([report(), report(result="failed, rolled back"), report(mode="member"),
+                                  None, {"report": {}}])
+    assert len(forks) == 1
+    assert forks[0]["zxid"] == E + 15 and forks[0]["epoch"] == 2 and forks[0]["restore_id"] == "r1"
+    # Without the serving zxid, the epoch after the one restored to.
+    assert P.forks_from_reports([report(serving=None)])[0]["epoch"] == 2
+
+
+def test_latest_after_a_fork_without_a_full_backup_is_the_forks_state():
+    forks = P.forks_from_reports([report()])
+    # Without the fork the abandoned deploy (c1) and the new history (c2) would be chained.
+    assert P.plan(FORKED, target_zxid=P.LATEST)["backup_ids"] == ["f1", "c1", "c2"]
+    p = P.plan(FORKED, target_zxid=P.LATEST, forks=forks)
+    assert p["backup_ids"] == ["f1", "c1"] and p["target_zxid"] == "0x%x" % (E + 15)
+    assert "r1" in p["warnings"][0] and "c2" in p["warnings"][0]
+
+
+def test_latest_after_a_fork_starts_from_the_full_backup_taken_after_it():
+    forks = P.forks_from_reports([report()])
+    p = P.plan(FORKED + [POST_FORK_FULL], target_zxid=P.LATEST, forks=forks)
+    assert p["backup_ids"] == ["f2", "c2"] and p["warnings"] == []
+    assert p["target_zxid"] == "0x%x" % (E2 + 5)
+    assert P.plan(FORKED + [POST_FORK_FULL], forks=forks)["backup_ids"] == ["f2"]
+
+
+def test_a_full_backup_holding_what_a_fork_undid_is_not_chosen_for_later_states():
+    forks = P.forks_from_reports([report()])
+    undone = full("f-bad", "2025-01-01T00:20:00Z", E + 12, E + 20, first_ms=1012, last_ms=1020)
+    assert P.plan(FORKED + [undone], forks=forks)["backup_ids"] == ["f1"]
+    # Named, or asked for a zxid it holds: it is what was asked for.
+    assert P.plan(FORKED + [undone], backup_id="f-bad", forks=forks)["backup_ids"] == ["f-bad"]
+    assert P.plan(FORKED + [undone], target_zxid=E + 18, forks=forks)["backup_ids"] == ["f-bad"]
+
+
+def test_targets_before_and_after_a_fork():
+    forks = P.forks_from_reports([report()])
+    # Inside what the fork undid: that history, as it was.
+    p = P.plan(FORKED, target_zxid=E + 18, forks=forks)
+    assert p["backup_ids"] == ["f1", "c1"] and p["target_zxid"] == "0x%x" % (E + 18)
+    # After it, without a full backup taken after it: refused, saying why.
+    with pytest.raises(P.PlanError, match="no full backup taken after that restore"):
+        P.plan(FORKED, target_zxid=E2 + 4, forks=forks)
+    with pytest.raises(P.PlanError, match="restore r1"):
+        P.plan(FORKED, target_time=forks[0]["time_ms"] + 60000, forks=forks)
+    p = P.plan(FORKED + [POST_FORK_FULL], target_zxid=E2 + 4, forks=forks)
+    assert p["backup_ids"] == ["f2", "c2"]
+
+
+def test_a_chain_crosses_a_fork_only_from_its_zxid():
+    forks = P.forks_from_reports([report(restored=E + 10)])
+    # f1 ends exactly where the restore went: c1 was undone, c2 continues f1.
+    p = P.plan(FORKED, target_zxid=E2 + 4, forks=forks)
+    assert p["backup_ids"] == ["f1", "c2"]
+
+
+def test_highest_epoch_covers_backups_and_forks():
+    assert P.plan(FORKED)["highest_epoch"] == 2
+    assert P.highest_epoch(FORKED[:2], P.forks_from_reports([report(serving=7 * E)])) == 7

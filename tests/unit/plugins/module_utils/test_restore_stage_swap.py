@@ -167,3 +167,24 @@ def test_encrypted_compressed_archive(member, tmp_path):
     assert not os.path.exists(member.part(member.data_dir, "r1", L.STAGED))
     state = stage(member, [F.local_source(path, key=key)])
     assert state["last_zxid"] == "0x%x" % (E + 9)
+
+
+def test_epoch_floor_for_a_restore_of_the_whole_ensemble(member, tmp_path):
+    """With a floor the epoch files hold the highest of the data's epoch, the floor and the
+    member's own epoch files; without one, the data's epoch."""
+    src = F.local_source(H.write_backup(str(tmp_path / "b"), H.member_files(), zxid={"last": "0x%x" % (E + 9)}))
+    (tmp_path / "data" / "version-2" / "acceptedEpoch").write_text("5\n")
+    stager = S.Stager(member, "r1", OWNER)
+    stager.epoch_floor = 3
+    state = stager.run([src])
+    staged = member.part_version_dir(member.data_dir, "r1", L.STAGED)
+    for name in datadir.EPOCH_FILES:
+        with open(os.path.join(staged, name)) as f:
+            assert f.read() == "5\n"
+    assert state["epoch"] == 5
+    stager = S.Stager(member, "r2", OWNER)
+    stager.epoch_floor = 7
+    assert stager.run([F.local_source(H.write_backup(str(tmp_path / "b2"), H.member_files(),
+                                                      zxid={"last": "0x%x" % (E + 9)}))])["epoch"] == 7
+    assert stage(member, [F.local_source(H.write_backup(str(tmp_path / "b3"), H.member_files(),
+                                                        zxid={"last": "0x%x" % (E + 9)}))], rid="r3")["epoch"] == 1
