@@ -37,6 +37,19 @@ MANIFEST = "manifest.json"
 DELETING_MARK = ".deleting-"
 REPORT = "report.json"
 RESTORES_DIR = "restores"
+DEFAULT_ROOT = "/srv/backups"
+
+
+def store_argument_spec(ensemble=False):
+    """The options that say where the backups are, documented once in the doc fragment
+    ``zkops.zookeeper.backup_store``: ``backup_root``; with ``ensemble`` also the required
+    ``backup_hosts`` and ``ensemble`` (``zkops.zookeeper.backup_store.ensemble``).  A fresh
+    dict; modules .update() it with their own."""
+    spec = dict(backup_root=dict(type="str", default=DEFAULT_ROOT))
+    if ensemble:
+        spec.update(backup_hosts=dict(type="list", elements="str", required=True),
+                    ensemble=dict(type="str", required=True))
+    return spec
 
 
 def parse_time(text):
