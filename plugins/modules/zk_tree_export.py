@@ -400,9 +400,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
-    buffer_limit, hexzxid, parse_zxid)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit, hexzxid
 
 ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 
@@ -463,14 +461,9 @@ def files_source(module, root, exclude, warnings):
         module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
                          "runs on a member and reads its data files" % data_dir)
     try:
-        target_zxid = parse_zxid(p["target_zxid"])
-    except ValueError:
-        module.fail_json(msg="target_zxid %r is neither hex (0x...) nor decimal" % p["target_zxid"])
-    try:
-        target_time = parse_time(p["target_time"]) if p["target_time"] is not None else None
+        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
-        module.fail_json(msg="target_time %r is not an ISO 8601 time or milliseconds: %s"
-                         % (p["target_time"], exc))
+        module.fail_json(msg=str(exc))
     return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,
                                      buffer_limit(p["jute_maxbuffer"]), applied)
 
