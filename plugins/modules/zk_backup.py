@@ -45,6 +45,7 @@ author:
 extends_documentation_fragment:
   - zkops.zookeeper.backup_store
   - zkops.zookeeper.backup_store.ensemble
+  - zkops.zookeeper.member_files
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
 attributes:
@@ -70,16 +71,6 @@ options:
     type: str
     choices: [auto, hot, cold]
     default: auto
-  config_file:
-    description: The member's zoo.cfg; it gives C(dataDir), C(dataLogDir) and the client port.
-    type: path
-    default: /etc/zookeeper/conf/zoo.cfg
-  data_dir:
-    description: Overrides C(dataDir) of O(config_file).
-    type: path
-  data_log_dir:
-    description: Overrides C(dataLogDir) of O(config_file).
-    type: path
   server_id:
     description: The server id of this member. Defaults to the number in C(<dataDir>/myid).
     type: int
@@ -318,17 +309,14 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
-    spec.update(catalog.store_argument_spec(ensemble=True))
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
         kind=dict(type="str", choices=["full", "logs"], default="full"),
         mode=dict(type="str", choices=["auto", "hot", "cold"], default="auto"),
-        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
-        data_dir=dict(type="path"),
-        data_log_dir=dict(type="path"),
         server_id=dict(type="int"),
         compression=dict(type="str", choices=["auto", "none", "gzip", "zstd", "lz4"], default="auto"),
         compression_level=dict(type="int"),
@@ -341,6 +329,7 @@ def argument_spec():
         bandwidth_limit=dict(type="str"),
         sync=dict(type="bool", default=True),
     )
+    spec.update(zoo_cfg.member_files_argument_spec())
     spec.update(progress.argument_spec())
     return spec
 

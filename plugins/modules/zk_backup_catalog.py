@@ -162,8 +162,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transpo
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
-    spec.update(catalog.store_argument_spec())
+    spec = catalog.store_argument_spec()
     spec.update(
         backup_host=dict(type="str", required=True),
         ensemble=dict(type="str"),

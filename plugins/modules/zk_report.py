@@ -104,8 +104,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transpo
 
 
 def main():
-    spec = ssh_transport.ssh_argument_spec()
-    spec.update(catalog.store_argument_spec(ensemble=True))
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
         kind=dict(type="str", choices=list(run_report.KINDS), required=True),
         id=dict(type="str", required=True),

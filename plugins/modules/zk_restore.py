@@ -41,6 +41,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.backup_store
+  - zkops.zookeeper.member_files
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
   - zkops.zookeeper.service
@@ -119,16 +120,6 @@ options:
         (RV(expected)). Costs a full read of the data and memory for every znode.
     type: bool
     default: false
-  config_file:
-    description: The member's zoo.cfg; it gives C(dataDir), C(dataLogDir) and the ports.
-    type: path
-    default: /etc/zookeeper/conf/zoo.cfg
-  data_dir:
-    description: Overrides C(dataDir) of O(config_file).
-    type: path
-  data_log_dir:
-    description: Overrides C(dataLogDir) of O(config_file).
-    type: path
   server_id:
     description:
       - The server id of this member. Written to C(<dataDir>/myid) when that file is missing
@@ -328,11 +319,11 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
-    spec.update(catalog.store_argument_spec())
+    spec = catalog.store_argument_spec()
     spec.update(
         state=dict(type="str", required=True, choices=list(restore.STATES)),
         restore_id=dict(type="str"),
@@ -346,9 +337,6 @@ def argument_spec():
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),
         deep=dict(type="bool", default=False),
-        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
-        data_dir=dict(type="path"),
-        data_log_dir=dict(type="path"),
         server_id=dict(type="int"),
         owner=dict(type="str", default="zookeeper"),
         group=dict(type="str", default="zookeeper"),
@@ -358,6 +346,7 @@ def argument_spec():
         start_delay=dict(type="float", default=0.0),
     )
     spec.update(service_mod.argument_spec())
+    spec.update(zoo_cfg.member_files_argument_spec())
     spec.update(progress.argument_spec())
     return spec
 

@@ -107,8 +107,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transpo
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
-    spec.update(catalog.store_argument_spec(ensemble=True))
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
         backup_id=dict(type="str"),
         target_zxid=dict(type="str"),

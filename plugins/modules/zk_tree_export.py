@@ -407,7 +407,6 @@ ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportErro
 
 def argument_spec():
     spec = zk_client.zk_argument_spec()
-    spec.update(ssh_transport.ssh_argument_spec())
     spec.update(catalog.store_argument_spec())
     spec.update(
         source=dict(type="str", choices=["live", "files"], default="live"),
