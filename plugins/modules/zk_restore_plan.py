@@ -28,13 +28,7 @@ extends_documentation_fragment:
   - zkops.zookeeper.backup_store
   - zkops.zookeeper.backup_store.ensemble
   - zkops.zookeeper.ssh
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same plan.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to show.
+  - zkops.zookeeper.read_only
 options:
   backup_id:
     description: The full backup to restore. The newest suitable one when not set.

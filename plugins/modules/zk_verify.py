@@ -30,13 +30,8 @@ description:
   - Never changes anything.
 author:
   - zkops maintainers (@zkops)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same report.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to show.
+extends_documentation_fragment:
+  - zkops.zookeeper.read_only
 options:
   data_dir:
     description:
