@@ -31,12 +31,27 @@ import stat
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
-from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError, ssh_argument_spec
 
 MANIFEST = "manifest.json"
 DELETING_MARK = ".deleting-"
 REPORT = "report.json"
 RESTORES_DIR = "restores"
+DEFAULT_ROOT = "/srv/backups"
+
+
+def store_argument_spec(ensemble=False):
+    """The options of a module that reaches the backups on the backup hosts, each documented
+    once: the SSH options (doc fragment ``zkops.zookeeper.ssh``) and ``backup_root``
+    (``zkops.zookeeper.backup_store``); with ``ensemble`` also the required ``backup_hosts``
+    and ``ensemble`` (``zkops.zookeeper.backup_store.ensemble``).  A fresh dict; modules
+    .update() it with their own."""
+    spec = ssh_argument_spec()
+    spec.update(backup_root=dict(type="str", default=DEFAULT_ROOT))
+    if ensemble:
+        spec.update(backup_hosts=dict(type="list", elements="str", required=True),
+                    ensemble=dict(type="str", required=True))
+    return spec
 
 
 def parse_time(text):

@@ -26,7 +26,7 @@ import os
 import re
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError, hexzxid, parse_zxid)
 from ansible_collections.zkops.zookeeper.plugins.module_utils import replay as _replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.txnlog import (
@@ -90,6 +90,21 @@ def parse_time(value):
     if t.tzinfo is None:
         t = t.replace(tzinfo=datetime.timezone.utc)
     return int(t.timestamp() * 1000)
+
+
+def parse_target(target_zxid, target_time):
+    """(zxid, milliseconds) of the options target_zxid and target_time, each None when not
+    given; raises ValueError with a message that names the option."""
+    try:
+        zxid = parse_zxid(target_zxid)
+    except ValueError:
+        raise ValueError("target_zxid %r is neither hex (0x...) nor decimal" % target_zxid)
+    try:
+        ms = parse_time(target_time) if target_time is not None else None
+    except ValueError as exc:
+        raise ValueError("target_time %r is not an ISO 8601 time or milliseconds: %s"
+                         % (target_time, exc))
+    return zxid, ms
 
 
 def zxid_at_time(log_paths, target_time, limit=DEFAULT_LIMIT):

@@ -26,6 +26,7 @@ __metaclass__ = type
 import os
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import proc
@@ -66,26 +67,12 @@ def parse_target(params):
                 raise RestoreError("target_zxid %r is neither hex (0x...), decimal, nor 'latest'" % tz)
     ms = None
     if tt is not None:
-        ms = parse_time(tt)
+        try:
+            ms = datadir.parse_time(tt)
+        except ValueError as exc:
+            raise RestoreError("target_time %r is not an ISO 8601 time or milliseconds since the epoch: %s"
+                               % (tt, exc))
     return zxid, ms
-
-
-def parse_time(value):
-    """Milliseconds since the epoch from an integer or an ISO 8601 time (UTC by default)."""
-    import datetime
-    s = str(value).strip()
-    if s.lstrip("-").isdigit():
-        return int(s)
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    try:
-        t = datetime.datetime.fromisoformat(s)
-    except ValueError as exc:
-        raise RestoreError("target_time %r is not an ISO 8601 time or milliseconds since the epoch: %s"
-                           % (value, exc))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.timezone.utc)
-    return int(t.timestamp() * 1000)
 
 
 class Member:

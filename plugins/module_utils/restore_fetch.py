@@ -25,6 +25,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 READ_SIZE = 1 << 20
@@ -138,7 +139,7 @@ def read_manifest(session, path):
     except socket.timeout:
         raise SshError(session.label, "no answer while reading %s" % path)
     except IOError as exc:
-        if not _exists(session, path):
+        if not ssh_push.exists(session, path):
             raise FetchError("%s: there is no backup %s" % (session.label, path))
         raise FetchError("%s: cannot read %s/%s: %s" % (session.label, path, catalog.MANIFEST, exc))
     try:
@@ -148,14 +149,6 @@ def read_manifest(session, path):
     if manifest.get("format") != archive_mod.FORMAT:
         raise FetchError("%s: %s is not a %s backup" % (session.label, path, archive_mod.FORMAT))
     return manifest
-
-
-def _exists(session, path):
-    try:
-        session.sftp.stat(path)
-        return True
-    except IOError:
-        return False
 
 
 def remote_source(session, root, ensemble, backup_id, key=None):

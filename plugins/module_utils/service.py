@@ -21,6 +21,14 @@ COMMAND = "command"
 MANAGERS = ("auto", SYSTEMD, SYSV, COMMAND)
 
 
+def argument_spec():
+    """The options that say how to start the server, documented once in the doc fragment
+    ``zkops.zookeeper.service`` (a module that also stops it adds ``stop_command``)."""
+    return dict(service_manager=dict(type="str", default="auto", choices=list(MANAGERS)),
+                service_name=dict(type="str", default="zookeeper"),
+                start_command=dict(type="raw"))
+
+
 class ServiceError(Exception):
     def __init__(self, msg, result=None):
         super(ServiceError, self).__init__(msg)

@@ -344,6 +344,14 @@ def _read(path, what):
         raise ZooCfgError("cannot read %s %s: %s" % (what, path, exc.strerror or exc))
 
 
+def member_files_argument_spec():
+    """config_file, data_dir and data_log_dir of the member a module runs on, documented once
+    in the doc fragment ``zkops.zookeeper.member_files``."""
+    return dict(config_file=dict(type="path", default=DEFAULT_CONFIG_FILE),
+                data_dir=dict(type="path"),
+                data_log_dir=dict(type="path"))
+
+
 def load(path=DEFAULT_CONFIG_FILE):
     """Read zoo.cfg and its dynamic configuration file; raise ZooCfgError with a reason."""
     if os.path.isdir(path):

@@ -14,7 +14,8 @@ description:
   - Runs on a member of a ZooKeeper ensemble. Reads the member's snapshot and transaction
     logs wherever its zoo.cfg puts them (C(dataDir), and C(dataLogDir) when separate),
     writes one archive and streams it over SFTP to every host in O(backup_hosts). Nothing
-    is staged on the member's disk.
+    is staged on the member's disk. Every backup host receives the same archive; the backup
+    fails unless all of them verify it.
   - O(kind=full) archives the restorable set, the newest valid snapshot, the log that began
     before it and every later log, each log cut after its last whole record (the
     preallocated zeros are never read or sent), plus the epoch files.
@@ -33,8 +34,8 @@ description:
     C(docs/archive-format.md).
   - Each backup host receives the files under a hidden temporary name, flushes them to
     disk and computes their SHA-256; only when it matches what was sent is the directory
-    renamed to C(<backup_root>/<ensemble>/<backup id>/). A backup is therefore complete and
-    verified, or absent; an interrupted one leaves at most a hidden C(.partial-)
+    renamed to C(<backup_root>/<ensemble>/<backup id>/) (O(backup_root) must exist). A
+    backup is therefore complete and verified, or absent; an interrupted one leaves at most a hidden C(.partial-)
     directory, which M(zkops.zookeeper.zk_backup_catalog) removes.
   - Idempotent for O(kind=full) unless O(force=true), when the newest full backup on every
     backup host already holds the member's last zxid, and for O(kind=logs), when there is
@@ -42,6 +43,9 @@ description:
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
+  - zkops.zookeeper.backup_store
+  - zkops.zookeeper.backup_store.ensemble
+  - zkops.zookeeper.member_files
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
 attributes:
@@ -54,24 +58,6 @@ attributes:
     support: none
     description: Nothing is shown as a diff.
 options:
-  backup_hosts:
-    description:
-      - The backup hosts to push to, as C(host), C(host:port) or C(user@host:port). Every one
-        receives the same archive; the backup fails unless all of them verify it.
-    type: list
-    elements: str
-    required: true
-  backup_root:
-    description:
-      - The directory on the backup hosts that holds C(<ensemble>/<backup id>/). It must exist.
-    type: str
-    default: /srv/backups
-  ensemble:
-    description:
-      - The name of the ensemble, the directory below O(backup_root). Letters, digits, C(.),
-        C(_) and C(-).
-    type: str
-    required: true
   kind:
     description:
       - V(full) archives the restorable set; V(logs) the transactions after those already shipped.
@@ -85,16 +71,6 @@ options:
     type: str
     choices: [auto, hot, cold]
     default: auto
-  config_file:
-    description: The member's zoo.cfg; it gives C(dataDir), C(dataLogDir) and the client port.
-    type: path
-    default: /etc/zookeeper/conf/zoo.cfg
-  data_dir:
-    description: Overrides C(dataDir) of O(config_file).
-    type: path
-  data_log_dir:
-    description: Overrides C(dataLogDir) of O(config_file).
-    type: path
   server_id:
     description: The server id of this member. Defaults to the number in C(<dataDir>/myid).
     type: int
@@ -329,22 +305,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
-        backup_hosts=dict(type="list", elements="str", required=True),
-        backup_root=dict(type="str", default="/srv/backups"),
-        ensemble=dict(type="str", required=True),
         kind=dict(type="str", choices=["full", "logs"], default="full"),
         mode=dict(type="str", choices=["auto", "hot", "cold"], default="auto"),
-        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
-        data_dir=dict(type="path"),
-        data_log_dir=dict(type="path"),
         server_id=dict(type="int"),
         compression=dict(type="str", choices=["auto", "none", "gzip", "zstd", "lz4"], default="auto"),
         compression_level=dict(type="int"),
@@ -357,6 +329,7 @@ def argument_spec():
         bandwidth_limit=dict(type="str"),
         sync=dict(type="bool", default=True),
     )
+    spec.update(zoo_cfg.member_files_argument_spec())
     spec.update(progress.argument_spec())
     return spec
 

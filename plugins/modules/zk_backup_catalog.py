@@ -27,6 +27,7 @@ description:
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
+  - zkops.zookeeper.backup_store
   - zkops.zookeeper.ssh
 attributes:
   check_mode:
@@ -40,10 +41,6 @@ options:
     description: The backup host, as C(host), C(host:port) or C(user@host:port).
     type: str
     required: true
-  backup_root:
-    description: The directory on the backup host that holds one directory per ensemble.
-    type: str
-    default: /srv/backups
   ensemble:
     description: Only this ensemble. All ensembles under O(backup_root) when not set.
     type: str
@@ -165,10 +162,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transpo
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
+    spec = catalog.store_argument_spec()
     spec.update(
         backup_host=dict(type="str", required=True),
-        backup_root=dict(type="str", default="/srv/backups"),
         ensemble=dict(type="str"),
         backup_id=dict(type="str"),
         verify=dict(type="bool", default=True),

@@ -28,13 +28,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same report.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+  - zkops.zookeeper.read_only
 options:
   hosts:
     description:

@@ -26,6 +26,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
+  - zkops.zookeeper.service
 attributes:
   check_mode:
     support: full
@@ -94,23 +95,11 @@ options:
         C(clientPort) (C(secureClientPort) with O(tls)). The port must be one of the
         member's ports in O(config_file).
     type: str
-  service_manager:
-    description:
-      - How to start and stop the server. V(auto) uses O(start_command) and
-        O(stop_command) when both are given, else systemd when it runs and knows
-        O(service_name), else the init script C(/etc/init.d/<service_name>).
-    type: str
-    choices: [auto, systemd, sysv, command]
-    default: auto
-  service_name:
-    description: The systemd unit or init script name.
-    type: str
-    default: zookeeper
-  start_command:
-    description: The command that starts the server (V(command) manager); a list or a string.
-    type: raw
   stop_command:
-    description: The command that stops the server (V(command) manager); a list or a string.
+    description:
+      - The command that stops the server (V(command) manager); a list or a string.
+      - O(service_manager=auto) uses the commands only when both O(start_command) and this
+        are given.
     type: raw
   log_file:
     description:
@@ -274,14 +263,11 @@ def argument_spec():
         max_lag=dict(type="int", default=0),
         client_check=dict(type="bool", default=True),
         client_check_path=dict(type="str", default="/"),
-        service_manager=dict(type="str", default="auto",
-                             choices=["auto", "systemd", "sysv", "command"]),
-        service_name=dict(type="str", default="zookeeper"),
-        start_command=dict(type="raw"),
         stop_command=dict(type="raw"),
         log_file=dict(type="path"),
         log_lines=dict(type="int", default=20),
     )
+    spec.update(service_mod.argument_spec())
     return spec
 
 

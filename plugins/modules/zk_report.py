@@ -28,6 +28,8 @@ description:
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
+  - zkops.zookeeper.backup_store
+  - zkops.zookeeper.backup_store.ensemble
   - zkops.zookeeper.ssh
 attributes:
   check_mode:
@@ -37,20 +39,6 @@ attributes:
     support: none
     description: A report is a new file; there is nothing to compare it with.
 options:
-  backup_hosts:
-    description:
-      - The backup hosts, as C(host), C(host:port) or C(user@host:port).
-    type: list
-    elements: str
-    required: true
-  backup_root:
-    description: The directory on the backup hosts that holds C(<ensemble>/).
-    type: str
-    default: /srv/backups
-  ensemble:
-    description: The name of the ensemble (the directory below O(backup_root)).
-    type: str
-    required: true
   kind:
     description: V(backup) (the report of the backup O(id)) or V(restore) (of the restore O(id)).
     type: str
@@ -110,16 +98,14 @@ document:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
 
 def main():
-    spec = ssh_transport.ssh_argument_spec()
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
-        backup_hosts=dict(type="list", elements="str", required=True),
-        backup_root=dict(type="str", default="/srv/backups"),
-        ensemble=dict(type="str", required=True),
         kind=dict(type="str", choices=list(run_report.KINDS), required=True),
         id=dict(type="str", required=True),
         report=dict(type="dict", required=True),

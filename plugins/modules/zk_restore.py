@@ -40,8 +40,11 @@ description:
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
+  - zkops.zookeeper.backup_store
+  - zkops.zookeeper.member_files
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
+  - zkops.zookeeper.service
 attributes:
   check_mode:
     support: full
@@ -82,10 +85,6 @@ options:
   backup_host:
     description: The backup host to read from, as C(host), C(host:port) or C(user@host:port).
     type: str
-  backup_root:
-    description: The directory on the backup host that holds C(<ensemble>/<backup id>/).
-    type: str
-    default: /srv/backups
   ensemble:
     description: The name of the ensemble (the directory below O(backup_root)).
     type: str
@@ -132,16 +131,6 @@ options:
         (RV(expected)). Costs a full read of the data and memory for every znode.
     type: bool
     default: false
-  config_file:
-    description: The member's zoo.cfg; it gives C(dataDir), C(dataLogDir) and the ports.
-    type: path
-    default: /etc/zookeeper/conf/zoo.cfg
-  data_dir:
-    description: Overrides C(dataDir) of O(config_file).
-    type: path
-  data_log_dir:
-    description: Overrides C(dataLogDir) of O(config_file).
-    type: path
   server_id:
     description:
       - The server id of this member. Written to C(<dataDir>/myid) when that file is missing
@@ -178,18 +167,6 @@ options:
         without a round trip.
     type: float
     default: 0
-  service_manager:
-    description: How to start the server (see M(zkops.zookeeper.zk_quiesce)).
-    type: str
-    choices: [auto, systemd, sysv, command]
-    default: auto
-  service_name:
-    description: The systemd unit or init script name.
-    type: str
-    default: zookeeper
-  start_command:
-    description: The command that starts the server (V(command) manager); a list or a string.
-    type: raw
 notes:
   - The restored files need about as much free space on the data directories' file systems
     as the data itself (twice that for a point-in-time restore); the module checks before
@@ -347,21 +324,22 @@ stages:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
+    spec = catalog.store_argument_spec()
     spec.update(
         state=dict(type="str", required=True, choices=list(restore.STATES)),
         restore_id=dict(type="str"),
         source=dict(type="str", choices=list(restore.SOURCES)),
         backup_host=dict(type="str"),
-        backup_root=dict(type="str", default="/srv/backups"),
         ensemble=dict(type="str"),
         backup_ids=dict(type="list", elements="str"),
         backup_id=dict(type="str"),
@@ -371,9 +349,6 @@ def argument_spec():
         target_time=dict(type="str"),
         deep=dict(type="bool", default=False),
         epoch_floor=dict(type="int"),
-        config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
-        data_dir=dict(type="path"),
-        data_log_dir=dict(type="path"),
         server_id=dict(type="int"),
         owner=dict(type="str", default="zookeeper"),
         group=dict(type="str", default="zookeeper"),
@@ -381,10 +356,9 @@ def argument_spec():
         verification=dict(type="dict"),
         start=dict(type="bool", default=False),
         start_delay=dict(type="float", default=0.0),
-        service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "sysv", "command"]),
-        service_name=dict(type="str", default="zookeeper"),
-        start_command=dict(type="raw"),
     )
+    spec.update(service_mod.argument_spec())
+    spec.update(zoo_cfg.member_files_argument_spec())
     spec.update(progress.argument_spec())
     return spec
 

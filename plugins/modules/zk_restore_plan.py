@@ -13,6 +13,7 @@ version_added: 0.1.0
 description:
   - Runs on any host that reaches the backup hosts over SSH (a member, the controller, a
     bastion) and looks at the backups M(zkops.zookeeper.zk_backup) stored for an ensemble.
+    The hosts in O(backup_hosts) are tried in order; the first that answers is used.
   - Chooses what a restore needs, one full backup (O(backup_id), else the newest one that
     starts before the target) and, for a target after its last transaction, the shipped log
     chunks that continue it up to the target, without a gap.
@@ -24,30 +25,11 @@ description:
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
+  - zkops.zookeeper.backup_store
+  - zkops.zookeeper.backup_store.ensemble
   - zkops.zookeeper.ssh
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same plan.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to show.
+  - zkops.zookeeper.read_only
 options:
-  backup_hosts:
-    description:
-      - Backup hosts holding the ensemble's backups, as C(host), C(host:port) or
-        C(user@host:port). They are tried in order; the first that answers is used.
-    type: list
-    elements: str
-    required: true
-  backup_root:
-    description: The directory on the backup hosts that holds C(<ensemble>/<backup id>/).
-    type: str
-    default: /srv/backups
-  ensemble:
-    description: The name of the ensemble (the directory below O(backup_root)).
-    type: str
-    required: true
   backup_id:
     description: The full backup to restore. The newest suitable one when not set.
     type: str
@@ -120,17 +102,15 @@ unreachable:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
 
 def argument_spec():
-    spec = ssh_transport.ssh_argument_spec()
+    spec = catalog.store_argument_spec(ensemble=True)
     spec.update(
-        backup_hosts=dict(type="list", elements="str", required=True),
-        backup_root=dict(type="str", default="/srv/backups"),
-        ensemble=dict(type="str", required=True),
         backup_id=dict(type="str"),
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),

@@ -37,9 +37,10 @@ description:
     ephemeral policy and digest) it is kept and the task reports no change.
   - With O(backup_hosts), the export is also stored on one or more backup hosts over SSH,
     the way M(zkops.zookeeper.zk_backup) stores its archives, in
-    C(<backup_root>/<ensemble>/<backup id>/) (see RV(destinations)). Every host receives it
-    under a hidden temporary name, flushes it to disk and computes its SHA-256; only when
-    that matches what was sent is the directory renamed into place. Host keys are checked
+    C(<backup_root>/<ensemble>/<backup id>/) (see RV(destinations); O(backup_root) must
+    exist). Every host receives it under a hidden temporary name, flushes it to disk and
+    computes its SHA-256; only when that matches what was sent is the directory renamed
+    into place. Host keys are checked
     before anything is sent. Without O(dest) the export streams to the backup hosts and
     nothing is written locally. When every backup host's newest export of the same
     subtree has the same digests, nothing is sent and the task reports no change.
@@ -48,6 +49,7 @@ description:
     controller or a bastion host; the files source runs on a member.
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
+  - zkops.zookeeper.backup_store
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
   - ansible.builtin.files
@@ -121,11 +123,6 @@ options:
         them verify it.
     type: list
     elements: str
-  backup_root:
-    description:
-      - The directory on the backup hosts that holds C(<ensemble>/<backup id>/). It must exist.
-    type: str
-    default: /srv/backups
   ensemble:
     description:
       - The name of the ensemble, the directory below O(backup_root) (letters, digits, C(.),
@@ -392,6 +389,7 @@ import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -402,16 +400,14 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
-    buffer_limit, hexzxid, parse_zxid)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit, hexzxid
 
 ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 
 
 def argument_spec():
     spec = zk_client.zk_argument_spec()
-    spec.update(ssh_transport.ssh_argument_spec())
+    spec.update(catalog.store_argument_spec())
     spec.update(
         source=dict(type="str", choices=["live", "files"], default="live"),
         dest=dict(type="path"),
@@ -430,7 +426,6 @@ def argument_spec():
         target_time=dict(type="str"),
         jute_maxbuffer=dict(type="int", default=1048575),
         backup_hosts=dict(type="list", elements="str"),
-        backup_root=dict(type="str", default="/srv/backups"),
         ensemble=dict(type="str"),
     )
     spec.update(progress.argument_spec())
@@ -465,14 +460,9 @@ def files_source(module, root, exclude, warnings):
         module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
                          "runs on a member and reads its data files" % data_dir)
     try:
-        target_zxid = parse_zxid(p["target_zxid"])
-    except ValueError:
-        module.fail_json(msg="target_zxid %r is neither hex (0x...) nor decimal" % p["target_zxid"])
-    try:
-        target_time = parse_time(p["target_time"]) if p["target_time"] is not None else None
+        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
-        module.fail_json(msg="target_time %r is not an ISO 8601 time or milliseconds: %s"
-                         % (p["target_time"], exc))
+        module.fail_json(msg=str(exc))
     return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,
                                      buffer_limit(p["jute_maxbuffer"]), applied)
 

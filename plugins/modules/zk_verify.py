@@ -30,13 +30,8 @@ description:
   - Never changes anything.
 author:
   - zkops maintainers (@zkops)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same report.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to show.
+extends_documentation_fragment:
+  - zkops.zookeeper.read_only
 options:
   data_dir:
     description:
@@ -250,8 +245,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit, parse_zxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit
 
 
 def main():
@@ -275,14 +269,9 @@ def main():
     )
     p = module.params
     try:
-        target_zxid = parse_zxid(p["target_zxid"])
-    except ValueError:
-        module.fail_json(msg="target_zxid %r is neither hex (0x...) nor decimal" % p["target_zxid"])
-    try:
-        target_time = parse_time(p["target_time"]) if p["target_time"] is not None else None
+        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
-        module.fail_json(msg="target_time %r is not an ISO 8601 time or milliseconds: %s"
-                         % (p["target_time"], exc))
+        module.fail_json(msg=str(exc))
     opts = dict(limit=buffer_limit(p["jute_maxbuffer"]), scope=p["scope"], deep=p["deep"],
                 target_zxid=target_zxid, target_time=target_time,
                 include_ephemeral=p["include_ephemeral"])

@@ -19,14 +19,6 @@ MIXED = W.MIXED
 CLIENT = struct.Struct(">qqqqiiiqiiq")
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    v = tmp_path / "data" / "version-2"
-    v.mkdir(parents=True)
-    W.kinds_data_dir(str(v))
-    return str(tmp_path / "data")
-
-
 def export(source, root="/", exclude=("/zookeeper",), policy="skip", **kw):
     """Export ``source`` (a data directory, or a ReplaySource) into memory and read it."""
     if not isinstance(source, tr.ReplaySource):
@@ -38,8 +30,8 @@ def export(source, root="/", exclude=("/zookeeper",), policy="skip", **kw):
     return summary, reader, records
 
 
-def test_files_export_is_exact_and_equals_the_replay(data_dir):
-    summary, reader, recs = export(data_dir)
+def test_files_export_is_exact_and_equals_the_replay(kinds_data_dir):
+    summary, reader, recs = export(kinds_data_dir)
     assert reader.header["kinds_exact"] and reader.header["zxid_start"] == E + 12
     assert reader.header["source"]["type"] == "files"
     assert reader.header["source"]["zxid"] == "0x10000000c"
@@ -61,16 +53,16 @@ def test_files_export_is_exact_and_equals_the_replay(data_dir):
     # Sequential: a 10-digit suffix below the parent's counter, as in the live walk.
     assert {r.path for r in recs if r.sequential} == {"/a/q-0000000004", "/a/t/q-0000000000"}
     # The replay's own digests (ephemeral znodes left out).
-    tree, _res = replay.replay(os.path.join(data_dir, "version-2", "snapshot.%x" % (E + 1)),
-                               [os.path.join(data_dir, "version-2", "log.%x" % (E + 1))])
+    tree, _res = replay.replay(os.path.join(kinds_data_dir, "version-2", "snapshot.%x" % (E + 1)),
+                               [os.path.join(kinds_data_dir, "version-2", "log.%x" % (E + 1))])
     want = replay.summarize(tree)
     assert reader.trailer["digest"] == want["digest"]
     assert reader.trailer["typed_digest"] == want["typed_digest"] != want["digest"]
     assert reader.trailer["count"] == want["znode_count"] == 9
 
 
-def test_records_carry_the_stat_clients_read(data_dir):
-    _summary, _reader, recs = export(data_dir)
+def test_records_carry_the_stat_clients_read(kinds_data_dir):
+    _summary, _reader, recs = export(kinds_data_dir)
     by = dict((r.path, r) for r in recs)
     a = by["/a"].stat
     # /a: 6 child creates, 1 delete, 5 children now (the ephemeral one included).
@@ -82,8 +74,8 @@ def test_records_carry_the_stat_clients_read(data_dir):
     assert CLIENT.unpack(raw)[9] == 1 and len(raw) == 68
 
 
-def test_ephemeral_policy_and_subtree_and_exclusions(data_dir):
-    _s, reader, recs = export(data_dir, root="/a",
+def test_ephemeral_policy_and_subtree_and_exclusions(kinds_data_dir):
+    _s, reader, recs = export(kinds_data_dir, root="/a",
                               exclude=["/zookeeper", "/a/t"], policy="persistent")
     paths = [r.path for r in recs]
     assert paths == ["/a", "/a/backup-1700000000", "/a/c", "/a/c/child", "/a/e",
@@ -93,24 +85,24 @@ def test_ephemeral_policy_and_subtree_and_exclusions(data_dir):
     assert reader.trailer["ephemeral_kept"] == 1
 
 
-def test_target_zxid_gives_the_tree_of_that_moment(data_dir):
-    summary, reader, recs = export(data_dir, target_zxid=E + 4)
+def test_target_zxid_gives_the_tree_of_that_moment(kinds_data_dir):
+    summary, reader, recs = export(kinds_data_dir, target_zxid=E + 4)
     assert reader.header["zxid_start"] == E + 4 == summary["trailer"]["zxid_end"]
     assert [r.path for r in recs] == ["/", "/a", "/a/c", "/a/c/child", "/a/t"]
     assert reader.header["source"]["target_zxid"] == "0x100000004"
 
 
-def test_root_missing_excluded_and_files_unusable(data_dir, tmp_path):
+def test_root_missing_excluded_and_files_unusable(kinds_data_dir, tmp_path):
     with pytest.raises(tree_export.ExportError, match="does not exist in the tree at 0x"):
-        export(data_dir, root="/nope")
+        export(kinds_data_dir, root="/nope")
     with pytest.raises(tree_export.ExportError, match="is excluded"):
-        export(data_dir, root="/a/t", exclude=["/zookeeper", "/a"])
+        export(kinds_data_dir, root="/a/t", exclude=["/zookeeper", "/a"])
     empty = tmp_path / "empty"
     (empty / "version-2").mkdir(parents=True)
     with pytest.raises(tree_export.ExportError, match="give no consistent tree: no snapshot"):
         tr.DataDirSource(str(empty)).start()
     with pytest.raises(tree_export.ExportError, match="past the last logged transaction"):
-        tr.DataDirSource(data_dir, target_zxid=E + 99).start()
+        tr.DataDirSource(kinds_data_dir, target_zxid=E + 99).start()
 
 
 def test_subtree_paths_cut_excluded_ranges():

@@ -1,47 +1,26 @@
 """zk_restore as a module on a data directory of this host: states, check mode, refusals."""
 import grp
-import json
 import os
 import pwd
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 import zkarchives as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_restore
 
 
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
 @pytest.fixture
-def run(monkeypatch):
-    basic._ANSIBLE_PROFILE = "legacy"
-
-    def exit_json(self, **kw):
-        raise Exit(kw)
-
-    def fail_json(self, **kw):
-        raise Fail(kw)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+def run(run_module, monkeypatch):
+    """run(check=False, **args) -> (ok, result) of zk_restore; run.server["pids"] are the
+    processes the member's server appears to run as."""
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: None)
     state = {"pids": []}
     monkeypatch.setattr(restore.Member, "running", lambda self: (state["pids"], []))
 
-    def call(**args):
-        args.setdefault("_ansible_check_mode", False)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-        with pytest.raises((Exit, Fail)) as e:
-            zk_restore.main()
-        return e.type is Exit, e.value.args[0]
+    def call(check=False, **args):
+        return run_module(zk_restore, check=check, **args)
     call.server = state
     return call
 
@@ -65,7 +44,7 @@ def live(member):
 
 def test_check_mode_writes_nothing_and_shows_the_files(run, member):
     ok, res = run(state="restored", restore_id="r1", config_file=member["config_file"], archive=member["archive"],
-                  _ansible_check_mode=True, _ansible_diff=True)
+                  check=True, _ansible_diff=True)
     assert ok and res["changed"]
     assert "snapshot.100000002" in res["diff"]["after"] and "snapshot.0" in res["diff"]["before"]
     assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))

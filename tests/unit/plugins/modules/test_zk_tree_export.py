@@ -5,8 +5,6 @@ import sys
 
 import pytest
 
-import zkfiles as W
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zk_fakes import FakeZk, closed_port, srvr_text  # noqa: E402
 from ansible.module_utils.common.warnings import get_warning_messages  # noqa: E402
@@ -16,17 +14,9 @@ from ansible_collections.zkops.zookeeper.plugins.modules import zk_tree_export  
 LAST = "0x10000000c"
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    v = tmp_path / "data" / "version-2"
-    v.mkdir(parents=True)
-    W.kinds_data_dir(str(v))
-    return str(tmp_path / "data")
-
-
-def test_files_export_is_idempotent_and_check_mode_writes_nothing(run_module, data_dir, tmp_path):
+def test_files_export_is_idempotent_and_check_mode_writes_nothing(run_module, kinds_data_dir, tmp_path):
     dest = str(tmp_path / "t.zktree.gz")
-    args = dict(source="files", data_dir=data_dir, dest=dest)
+    args = dict(source="files", data_dir=kinds_data_dir, dest=dest)
     ok, r = run_module(zk_tree_export, check=True, **args)
     assert ok and r["changed"] and not os.path.exists(dest), r
     ok, r = run_module(zk_tree_export, **args)
@@ -47,21 +37,21 @@ def test_files_export_is_idempotent_and_check_mode_writes_nothing(run_module, da
     assert older["changed"] and older["zxid"] == "0x100000004" and older["count"] == 5
 
 
-def test_config_file_gives_the_directories(run_module, data_dir, tmp_path):
+def test_config_file_gives_the_directories(run_module, kinds_data_dir, tmp_path):
     cfg = tmp_path / "zoo.cfg"
-    cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=%d\n" % (data_dir, closed_port()))
+    cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=%d\n" % (kinds_data_dir, closed_port()))
     ok, r = run_module(zk_tree_export, source="files", config_file=str(cfg),
                        dest=str(tmp_path / "c.zktree.gz"), root="/a", exclude=["/a/t"])
     assert ok, r
-    assert r["count"] == 5 and r["source"]["data_dir"] == data_dir and r["root"] == "/a"
+    assert r["count"] == 5 and r["source"]["data_dir"] == kinds_data_dir and r["root"] == "/a"
     # No server answers: a stopped member's files are exported to their end.
     assert r["zxid"] == LAST and r["source"]["applied_zxid"] is None
 
 
-def test_a_serving_members_files_end_at_its_applied_zxid(run_module, data_dir, tmp_path):
+def test_a_serving_members_files_end_at_its_applied_zxid(run_module, kinds_data_dir, tmp_path):
     zk = FakeZk({"srvr": srvr_text("follower", 0x100000004)})
     cfg = tmp_path / "zoo.cfg"
-    cfg.write_text("dataDir=%s\nclientPort=%d\n" % (data_dir, zk.port))
+    cfg.write_text("dataDir=%s\nclientPort=%d\n" % (kinds_data_dir, zk.port))
     args = dict(source="files", config_file=str(cfg), dest=str(tmp_path / "s.zktree.gz"))
     ok, r = run_module(zk_tree_export, **args)
     assert ok and r["zxid"] == r["source"]["applied_zxid"] == "0x100000004", r
@@ -70,7 +60,7 @@ def test_a_serving_members_files_end_at_its_applied_zxid(run_module, data_dir, t
     assert run_module(zk_tree_export, target_zxid=LAST, **args)[1]["zxid"] == "0x100000004"
     assert run_module(zk_tree_export, target_zxid="0x100000003", **args)[1]["zxid"] == "0x100000003"
     # The same files named by data_dir are still the server's own.
-    assert run_module(zk_tree_export, data_dir=data_dir, **args)[1]["zxid"] == "0x100000004"
+    assert run_module(zk_tree_export, data_dir=kinds_data_dir, **args)[1]["zxid"] == "0x100000004"
     # srvr not allowed: everything logged, and a warning that says why.
     zk.answers.clear()
     ok, r = run_module(zk_tree_export, **dict(args, dest=str(tmp_path / "w.zktree.gz")))
@@ -92,9 +82,9 @@ def test_a_serving_members_files_end_at_its_applied_zxid(run_module, data_dir, t
     (dict(backup_hosts=[], ensemble="e"), "backup_hosts is empty"),
     (dict(source="live", data_dir=None), "source is live but all of the following are missing: hosts"),
 ])
-def test_bad_input_fails_clearly_and_writes_nothing(run_module, data_dir, tmp_path, args, message):
+def test_bad_input_fails_clearly_and_writes_nothing(run_module, kinds_data_dir, tmp_path, args, message):
     dest = str(tmp_path / "bad.zktree.gz")
-    full = dict(source="files", data_dir=data_dir, dest=dest)
+    full = dict(source="files", data_dir=kinds_data_dir, dest=dest)
     full.update(args)
     full = dict((k, v) for k, v in full.items() if v is not None)
     ok, r = run_module(zk_tree_export, **full)
@@ -102,10 +92,10 @@ def test_bad_input_fails_clearly_and_writes_nothing(run_module, data_dir, tmp_pa
     assert not os.path.exists(dest) and os.listdir(str(tmp_path)) == ["data"]
 
 
-def test_unreachable_backup_host_fails_before_the_export(run_module, data_dir, tmp_path):
+def test_unreachable_backup_host_fails_before_the_export(run_module, kinds_data_dir, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("")
-    ok, r = run_module(zk_tree_export, source="files", data_dir=data_dir,
+    ok, r = run_module(zk_tree_export, source="files", data_dir=kinds_data_dir,
                        backup_hosts=["127.0.0.1:%d" % closed_port()], ensemble="lab",
                        ssh_known_hosts_file=str(known), ssh_connect_timeout=2,
                        ssh_private_key="not a key")

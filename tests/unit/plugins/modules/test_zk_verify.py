@@ -1,44 +1,20 @@
 """zk_verify as a module: arguments, the report, and failure with reasons."""
-import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 import zkfiles as W
+from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_verify
 
 E = 0x100000000
 
 
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
 @pytest.fixture
-def run(monkeypatch):
-    basic._ANSIBLE_PROFILE = "legacy"
-
-    def exit_json(self, **kw):
-        raise Exit(kw)
-
-    def fail_json(self, **kw):
-        raise Fail(kw)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-    def call(**args):
-        args.setdefault("_ansible_check_mode", False)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-        with pytest.raises((Exit, Fail)) as e:
-            zk_verify.main()
-        return e.type is Exit, e.value.args[0]
+def run(run_module):
+    def call(check=False, **args):
+        return run_module(zk_verify, check=check, **args)
     return call
 
 
@@ -55,7 +31,7 @@ def make_dir(tmp_path, gap=False):
 
 
 def test_reports_a_restorable_directory(run, tmp_path):
-    ok, res = run(data_dir=make_dir(tmp_path), deep=True, _ansible_check_mode=True)
+    ok, res = run(data_dir=make_dir(tmp_path), deep=True, check=True)
     assert ok and res["changed"] is False and res["restorable"]
     assert res["last_zxid"] == "0x100000006" and res["znode_count"] == 7
     # The synthetic snapshot records a ZooKeeper digest of 0: the replay disagrees.
@@ -92,7 +68,16 @@ def test_bad_arguments(run, tmp_path):
 
 
 def test_parse_time():
-    assert zk_verify.parse_time("1700000000000") == 1700000000000
-    assert zk_verify.parse_time("2023-11-14T22:13:20Z") == 1700000000000
-    assert zk_verify.parse_time("2023-11-14T22:13:20") == 1700000000000
-    assert zk_verify.parse_time("2023-11-15T00:13:20+02:00") == 1700000000000
+    assert datadir.parse_time("1700000000000") == 1700000000000
+    assert datadir.parse_time("2023-11-14T22:13:20Z") == 1700000000000
+    assert datadir.parse_time("2023-11-14T22:13:20") == 1700000000000
+    assert datadir.parse_time("2023-11-15T00:13:20+02:00") == 1700000000000
+
+
+def test_parse_target():
+    assert datadir.parse_target(None, None) == (None, None)
+    assert datadir.parse_target("0x100000004", "1700000000000") == (0x100000004, 1700000000000)
+    with pytest.raises(ValueError, match="target_zxid 'zz' is neither hex"):
+        datadir.parse_target("zz", None)
+    with pytest.raises(ValueError, match="target_time 'noon' is not an ISO 8601 time"):
+        datadir.parse_target(None, "noon")
