@@ -116,7 +116,7 @@ options:
     type: str
   epoch_floor:
     description:
-      - For a restore of the whole ensemble (O(state=staged)): the epoch files hold at
+      - For a restore of the whole ensemble (O(state=staged)), the epoch files hold at
         least this epoch, and at least the member's own current ones, instead of the
         epoch of the last zxid restored. The restored ensemble then begins an epoch that
         no earlier history of it used, so its zxids are new to the backup hosts and log

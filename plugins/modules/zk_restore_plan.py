@@ -82,10 +82,10 @@ plan:
       full backup when it is restored as it is), C(point_in_time).
     - C(forks), the earlier restores of the whole ensemble that the target lies after
       (C(restore_id), C(zxid) restored to, C(epoch) the ensemble began after it,
-      C(finished)): what they undid is left out of the plan, and a chain of shipped logs
+      C(finished)); what they undid is left out of the plan, and a chain of shipped logs
       crosses one only from exactly its zxid.
     - C(highest_epoch), the highest epoch of any zxid the backup host knows of; a restored
-      ensemble begins after it (M(zkops.zookeeper.zk_restore) O(epoch_floor)).
+      ensemble begins after it (C(epoch_floor) of M(zkops.zookeeper.zk_restore)).
     - C(warnings), why the plan stops short of what was asked, such as the latest state
       when no full backup was taken after the last restore of the ensemble.
     - C(expected), the tree digest the full backup's manifest promises at the zxid restored

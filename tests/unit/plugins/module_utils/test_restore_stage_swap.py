@@ -182,9 +182,12 @@ def test_epoch_floor_for_a_restore_of_the_whole_ensemble(member, tmp_path):
         with open(os.path.join(staged, name)) as f:
             assert f.read() == "5\n"
     assert state["epoch"] == 5
+
+    def backup(name):
+        return F.local_source(H.write_backup(str(tmp_path / name), H.member_files(),
+                                             zxid={"last": "0x%x" % (E + 9)}))
+
     stager = S.Stager(member, "r2", OWNER)
     stager.epoch_floor = 7
-    assert stager.run([F.local_source(H.write_backup(str(tmp_path / "b2"), H.member_files(),
-                                                      zxid={"last": "0x%x" % (E + 9)}))])["epoch"] == 7
-    assert stage(member, [F.local_source(H.write_backup(str(tmp_path / "b3"), H.member_files(),
-                                                        zxid={"last": "0x%x" % (E + 9)}))], rid="r3")["epoch"] == 1
+    assert stager.run([backup("b2")])["epoch"] == 7
+    assert stage(member, [backup("b3")], rid="r3")["epoch"] == 1
