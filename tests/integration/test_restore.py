@@ -33,8 +33,10 @@ def client(lab):
     return workload.client(lab, auth_data=[CREDENTIAL])
 
 
-def digest(lab):
-    zk = client(lab)
+def digest(lab, host=None):
+    """The digest of the live tree, through the ensemble or from one member."""
+    zk = client(lab) if host is None else workload.client("%s:%d" % (host.ip, lab.client_port),
+                                                         auth_data=[CREDENTIAL])
     try:
         zk.sync("/")
         return zklive.live_digest(zk)["digest"]
@@ -219,7 +221,7 @@ def test_rebuild_one_member_while_a_client_writes(lab3, sample):
                           victim.name)
     assert not compared.get("failed")
     # The member serves the same tree as the leader.
-    assert digest_at(lab3, victim) == digest_at(lab3, lab3.leader())
+    assert digest(lab3, victim) == digest(lab3, lab3.leader())
 
     # Another member's log is damaged (it refuses to start): rebuilt from the backup instead.
     other = [h for h in lab3.followers() if h is not victim][0]
@@ -235,20 +237,9 @@ def test_rebuild_one_member_while_a_client_writes(lab3, sample):
                   zookeeper_restore_confirm=other.name, zookeeper_restore_member_source="backup")
     assert res.rc == 0, res.output()
     assert other.mode() == "follower"
-    assert digest_at(lab3, other) == digest_at(lab3, lab3.leader())
+    assert digest(lab3, other) == digest(lab3, lab3.leader())
     # Its damaged data is kept as the pre-restore copy until the retention removes it.
     assert other.sh("ls %s/.zkops-restore/*/pre-restore/version-2/" % lab3.data_log_dir).stdout.strip()
-
-
-def digest_at(lab, host):
-    """The digest of the tree one member serves."""
-    zk = workload.client("%s:%d" % (host.ip, lab.client_port), auth_data=[CREDENTIAL])
-    try:
-        zk.sync("/")
-        return zklive.live_digest(zk)["digest"]
-    finally:
-        zk.stop()
-        zk.close()
 
 
 def test_five_members_point_in_time_and_wiped(make_lab):
