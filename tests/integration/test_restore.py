@@ -35,8 +35,10 @@ def client(lab):
 
 def digest(lab, host=None):
     """The digest of the live tree, through the ensemble or from one member."""
-    zk = client(lab) if host is None else workload.client("%s:%d" % (host.ip, lab.client_port),
-                                                         auth_data=[CREDENTIAL])
+    if host is None:
+        zk = client(lab)
+    else:
+        zk = workload.client("%s:%d" % (host.ip, lab.client_port), auth_data=[CREDENTIAL])
     try:
         zk.sync("/")
         return zklive.live_digest(zk)["digest"]
