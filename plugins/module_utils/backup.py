@@ -33,6 +33,8 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
+from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -350,7 +352,17 @@ def _run(params, check_mode, warnings, tracker):
         after = None
         if kind == "logs":
             sessions = connecting.result()
-            after = _common_shipped(sessions, root, ensemble)
+            fork = _fork_since_full(sessions, root, ensemble)
+            if fork is not None:
+                # Logs shipped now would continue a history that restore undid.
+                kind = "full"
+                params = dict(params, kind=kind)
+                warnings.append("restore %s (finished %s) took the ensemble back to %s after the newest full "
+                                "backup: log chunks shipped now could not be restored without a full backup "
+                                "taken after it, so this run takes a full backup" % (
+                                    fork["restore_id"], fork["finished"], hexzxid(fork["zxid"])))
+            else:
+                after = _common_shipped(sessions, root, ensemble)
         plan = _source_plan(local, kind, ceiling, after)
         phases.done("plan")
         sessions = connecting.result()
@@ -422,6 +434,16 @@ def _abort(push):
     if push is None:
         return []
     return push.abort()
+
+
+def _fork_since_full(sessions, root, ensemble):
+    """A restore of the whole ensemble recorded on a backup host after its newest full
+    backup (restore_plan.fork_since), else None."""
+    for s in sessions:
+        fork = restore_plan.fork_since(run_report.forks(s, root, ensemble), newest_full(s, root, ensemble))
+        if fork is not None:
+            return fork
+    return None
 
 
 def _common_shipped(sessions, root, ensemble):

@@ -218,10 +218,9 @@ def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, targ
     backups, _debris = catalog.list_backups(session, root, ensemble)
     if not backups:
         raise FetchError("%s holds no backup of ensemble %s under %s" % (session.label, ensemble, root))
-    reports = [run_report.read(session, path) for path, _size, _mtime in catalog.restore_reports(session, root, ensemble)]
     try:
         result = restore_plan.plan(backups, backup_id, target_zxid, target_time,
-                                   restore_plan.forks_from_reports(reports))
+                                   run_report.forks(session, root, ensemble))
     except restore_plan.PlanError as exc:
         raise FetchError("%s: %s" % (session.label, exc))
     if verify:

@@ -93,6 +93,18 @@ def forks_from_reports(docs):
     return sorted(out, key=lambda f: (f["finished"], f["zxid"]))
 
 
+def fork_since(forks, full):
+    """The newest of ``forks`` that finished after the full backup ``full`` was created
+    (or the newest one at all when there is no full backup), else None: shipped logs need
+    a full backup taken after it before they can be restored."""
+    if not forks:
+        return None
+    newest = forks[-1]
+    if full is None or (full.get("created") or "") <= newest["finished"]:
+        return newest
+    return None
+
+
 def _iso_ms(text):
     try:
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000

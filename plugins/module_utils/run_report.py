@@ -28,6 +28,7 @@ import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version import COLLECTION_VERSION
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
@@ -102,6 +103,13 @@ def store(session, root, path, data):
             except (IOError, SshError):
                 pass
     return want
+
+
+def forks(session, root, ensemble):
+    """The forks of the ensemble's history that its stored restore reports record
+    (restore_plan.forks_from_reports), oldest first."""
+    return restore_plan.forks_from_reports(
+        [read(session, path) for path, _size, _mtime in catalog.restore_reports(session, root, ensemble)])
 
 
 def read(session, path):

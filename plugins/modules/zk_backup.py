@@ -21,7 +21,11 @@ description:
     preallocated zeros are never read or sent), plus the epoch files.
   - O(kind=logs) archives only the transaction records after the last zxid already stored
     on the backup hosts for the ensemble (continuous log shipping, the base of
-    point-in-time restores). The first full backup starts the chain.
+    point-in-time restores). The first full backup starts the chain. After a restore of the
+    whole ensemble that a report on a backup host records (the restore role stores one) and
+    no full backup since, the run takes a full backup instead, with a warning (the restore
+    forked the ensemble's history, and logs shipped after it can only be restored on top
+    of a full backup taken after it; see M(zkops.zookeeper.zk_restore_plan)).
   - Hot by default (O(mode=auto) with a running server). The member must serve and catch up
     with the highest zxid any member had when the backup started; the archive holds nothing
     above the zxid the member had committed then. If the server stops serving before the
@@ -194,7 +198,7 @@ reason:
   returned: when skipped
   type: str
 kind:
-  description: V(full) or V(logs).
+  description: V(full) or V(logs); V(full) for O(kind=logs) after a restore of the whole ensemble with no full backup since.
   returned: always
   type: str
 mode:

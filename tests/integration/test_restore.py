@@ -290,15 +290,20 @@ def test_five_members_point_in_time_and_wiped(make_lab):
         assert old and max(txnlog.scan_log(os.path.join(logdir, n))["last_zxid"] for n in old) == zxid_a
 
     # The restore forked the history; the chunks shipped before it still hold /pitr/b, /pitr/b2
-    # and the deleted /brokers. The restored ensemble began an epoch past every one the backups
-    # know, so what it writes now is shipped (not taken for transactions already shipped), and
-    # the latest state, from a full backup taken after the restore, leaves out what it undid.
-    take_backup(lab)
+    # and the deleted /brokers. The first log shipping after it takes a full backup instead (a
+    # chunk could not be restored without one). The restored ensemble began an epoch past
+    # every one the backups know, so what it writes now is shipped (not taken for transactions
+    # already shipped), and the latest state leaves out what the restore undid.
     zk = client(lab)
     zxid_c = zk.create("/pitr/c", b"after the restore", include_data=True)[1].czxid
+    assert zxid_c >> 32 > zxid_b2 >> 32
+    fulls = "ls -d /srv/backups/%s/*-full-* | wc -l" % lab.name
+    before = int(lab.backup_hosts[0].sh(fulls).stdout)
+    take_backup(lab, kind="logs")
+    assert int(lab.backup_hosts[0].sh(fulls).stdout) == before + 1
+    zk.create("/pitr/c2", b"shipped after the new full backup")
     zk.stop()
     zk.close()
-    assert zxid_c >> 32 > zxid_b2 >> 32
     take_backup(lab, kind="logs")
     at_c = digest(lab)
     latest = restore(lab, zookeeper_restore_target_zxid="latest")
@@ -306,7 +311,8 @@ def test_five_members_point_in_time_and_wiped(make_lab):
     assert digest(lab) == at_c
     zk = client(lab)
     try:
-        assert zk.exists("/pitr/c") and not zk.exists("/pitr/b") and not zk.exists("/pitr/b2")
+        assert zk.exists("/pitr/c") and zk.exists("/pitr/c2")
+        assert not zk.exists("/pitr/b") and not zk.exists("/pitr/b2")
     finally:
         zk.stop()
         zk.close()

@@ -259,8 +259,9 @@ def test_point_in_time(rlab):
 
 def test_total_loss(rlab):
     # The state of the last shipment is what comes back. After test_point_in_time, the
-    # shipped chunks still hold the bad deploy that its restore undid, and no full backup was
-    # taken since: the latest state is the one that restore put in place, without the deploy.
+    # shipped chunks still hold the bad deploy that its restore undid: this log shipping takes
+    # a full backup instead (the first after that restore), and the latest state leaves the
+    # deploy out.
     play(rlab, "zkops.zookeeper.ship_logs")
     shipped = digest(rlab.connect_string)
     for h in rlab.members:

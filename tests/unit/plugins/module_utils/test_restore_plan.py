@@ -172,3 +172,11 @@ def test_a_chain_crosses_a_fork_only_from_its_zxid():
 def test_highest_epoch_covers_backups_and_forks():
     assert P.plan(FORKED)["highest_epoch"] == 2
     assert P.highest_epoch(FORKED[:2], P.forks_from_reports([report(serving=7 * E)])) == 7
+
+
+def test_a_fork_since_the_newest_full_backup_asks_for_a_full_one():
+    forks = P.forks_from_reports([report()])
+    assert P.fork_since(forks, FORKED[0])["restore_id"] == "r1"
+    assert P.fork_since(forks, None)["restore_id"] == "r1"
+    assert P.fork_since(forks, POST_FORK_FULL) is None
+    assert P.fork_since([], FORKED[0]) is None
