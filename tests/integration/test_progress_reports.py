@@ -82,7 +82,9 @@ def test_a_backup_shows_its_progress_and_leaves_its_report(plab):
     printed = [line for host, line in LINE.findall(res.stdout) if host == source]
     assert printed == backup["progress_lines"], res.stdout
     sends = [line for line in printed if line.startswith("send: ")]
-    assert len(sends) >= 3, printed
+    # About 4 s of sending at the limit, a line a second at most: two at least, however
+    # loaded the machine is.
+    assert len(sends) >= 2, printed
     shares = [int(re.search(r"\((\d+)%\)", line).group(1)) for line in sends]
     assert shares == sorted(shares) and shares[0] < 100, sends
     assert all(" MB/s" in line for line in sends[1:]), sends
