@@ -44,15 +44,6 @@ def _play(lab, name, extra_vars):
     return res, time.time() - t0
 
 
-def _wipe(lab):
-    for h in lab.members:
-        h.kill_zk()
-        h.sh("rm -rf %s/version-2 %s/version-2" % (lab.data_dir, lab.data_log_dir))
-    for h in lab.members:
-        h.start_zk()
-    lab.wait_quorum()
-
-
 def drill(lab, credential=SAMPLE_CREDENTIAL, out=print):
     """Run the drill on ``lab``; returns the summary (a string)."""
     lines = []
@@ -72,7 +63,7 @@ def drill(lab, credential=SAMPLE_CREDENTIAL, out=print):
     say("1. backup   %s from %s, zxid %s, %s bytes sent, %.1f s"
         % (backup["backup_id"], backup["source_member"], backup["zxid"]["last"], backup["bytes_sent"], took))
 
-    _wipe(lab)
+    lab.wipe_members()
     after = _tree(lab, credential)
     say("2. disaster every member's data wiped: the ensemble now serves %d znodes" % after["count"])
     if after["digest"] == before["digest"]:

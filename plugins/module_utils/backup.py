@@ -440,7 +440,9 @@ def _fork_since_full(sessions, root, ensemble):
     """A restore of the whole ensemble recorded on a backup host after its newest full
     backup (restore_plan.fork_since), else None."""
     for s in sessions:
-        fork = restore_plan.fork_since(run_report.forks(s, root, ensemble), newest_full(s, root, ensemble))
+        forks = run_report.forks(s, root, ensemble)
+        # The catalog of full backups is read only when a restore was recorded.
+        fork = restore_plan.fork_since(forks, newest_full(s, root, ensemble)) if forks else None
         if fork is not None:
             return fork
     return None

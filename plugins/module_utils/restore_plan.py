@@ -30,9 +30,7 @@ warning that the chunks shipped since cannot be applied).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import calendar
-import time
-
+from ansible_collections.zkops.zookeeper.plugins.module_utils.datadir import parse_time
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import hexzxid
 from ansible_collections.zkops.zookeeper.plugins.module_utils.txnlog import epoch_of, follows
 
@@ -89,7 +87,7 @@ def forks_from_reports(docs):
         serving = _z(rep.get("zxid"))
         epoch = epoch_of(serving) if serving is not None and epoch_of(serving) > epoch_of(zr) else epoch_of(zr) + 1
         out.append({"restore_id": rep.get("restore_id") or doc.get("id"), "zxid": zr, "epoch": epoch,
-                    "finished": finished, "time_ms": _iso_ms(finished)})
+                    "finished": finished, "time_ms": _ms_of(finished)})
     return sorted(out, key=lambda f: (f["finished"], f["zxid"]))
 
 
@@ -105,10 +103,10 @@ def fork_since(forks, full):
     return None
 
 
-def _iso_ms(text):
+def _ms_of(text):
     try:
-        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000
-    except (TypeError, ValueError):
+        return parse_time(text)
+    except ValueError:
         return None
 
 
@@ -137,7 +135,8 @@ def choose_full(backups, backup_id=None, target_zxid=None, target_time=None, for
     fulls = sorted((b for b in backups if b.get("kind") == "full"), key=_key)
     if forks and not backup_id:
         fulls = [b for b in fulls if _zx(b, "last") is None
-                 or not _abandoned(forks, _zx(b, "snapshot") or _zx(b, "last"), _zx(b, "last"))]
+                 or not _abandoned(forks, _zx(b, "last") if _zx(b, "snapshot") is None else _zx(b, "snapshot"),
+                                   _zx(b, "last"))]
     if backup_id:
         found = [b for b in fulls if b["id"] == backup_id]
         if not found:

@@ -78,17 +78,6 @@ def restore(lab, check=False, confirm=True, **extra):
     return run_playbook(lab, RESTORE, extra_vars=ev, check=check)
 
 
-def wipe(lab):
-    """Every member loses its data: the servers die, their data directories are emptied
-    (myid stays), and they start again on nothing."""
-    for h in lab.members:
-        h.kill_zk()
-        h.sh("rm -rf %s/version-2 %s/version-2" % (lab.data_dir, lab.data_log_dir))
-    for h in lab.members:
-        h.start_zk()
-    lab.wait_quorum()
-
-
 def markers(lab):
     out = {}
     for h in lab.members:
@@ -148,7 +137,7 @@ def test_refusals_stop_before_any_member_is_stopped(lab3, sample):
 
 
 def test_restore_after_every_member_was_wiped(lab3, sample):
-    wipe(lab3)
+    lab3.wipe_members()
     assert digest(lab3) != sample
     res = restore(lab3)
     assert res.rc == 0, res.output()
@@ -317,7 +306,7 @@ def test_five_members_point_in_time_and_wiped(make_lab):
         zk.stop()
         zk.close()
 
-    wipe(lab)
+    lab.wipe_members()
     res = restore(lab, zookeeper_restore_backup_id=res.result(
         "zkops.zookeeper.restore : Choose the backups to restore and have the backup host verify them",
         "zk1")["plan"]["full"]["id"])

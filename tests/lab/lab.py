@@ -708,6 +708,16 @@ class Lab:
     def followers(self):
         return [h for h in self.members if h.mode() == "follower"]
 
+    def wipe_members(self):
+        """Every member loses its data: the servers die, their version-2 directories are
+        removed (myid stays), and they start again on nothing and form a quorum."""
+        for h in self.members:
+            h.kill_zk()
+            h.sh("rm -rf %s/version-2 %s/version-2" % (self.data_dir, self.data_log_dir))
+        for h in self.members:
+            h.start_zk()
+        self.wait_quorum()
+
     def wait_quorum(self, timeout=60, members=None):
         """Wait until every (given) member serves and they agree on one leader."""
         members = members if members is not None else self.members
