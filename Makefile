@@ -1,5 +1,5 @@
 # zkops.zookeeper: the README's two commands, and the stages of the test suite.
-.PHONY: demo test sanity lint unit integration bench lab-clean ee-context
+.PHONY: demo test sanity lint unit integration lowest latest lock bench lab-clean ee-context
 
 # The main job on a local demo ensemble (builds the lab, runs the drill, tears it down).
 demo:
@@ -12,6 +12,18 @@ test:
 sanity lint unit integration:
 	tests/run $@
 
+# The ends of the supported ranges: Debian 12's libraries with the lowest ansible-core
+# (also part of `make test`), and the newest releases of everything (not part of `make
+# test`: a new upstream release fails this stage, by name, not the suite).
+lowest latest:
+	tests/run $@
+
+# Rewrite the locks (tests/lock/, execution-environment/requirements-lock.txt) from the
+# loose requirement files: a deliberate step, its diff reviewed like code.
+lock:
+	tests/lock-requirements
+
+# Every benchmark, each against its baseline in the same run (bench/README.md).
 bench:
 	tests/setup-env && .venv/bin/python bench/run.py
 

@@ -7,6 +7,7 @@ import pytest
 TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TESTS)
 
+import known_warnings  # noqa: E402
 from lab import Lab, reap_stale  # noqa: E402
 from lab.ansible import collections_path, run_playbook  # noqa: E402
 
@@ -17,6 +18,10 @@ sys.path.insert(0, collections_path())
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs root and builds real lab hosts")
     config.addinivalue_line("markers", "slow: takes more than about 30 s")
+    # Every warning is an error (pytest.ini) except the known third-party ones, listed with
+    # their reasons in known_warnings.py. Lines added later take precedence.
+    for line in known_warnings.pytest_filters():
+        config.addinivalue_line("filterwarnings", line)
 
 
 @pytest.fixture(scope="session", autouse=True)

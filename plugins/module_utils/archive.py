@@ -203,6 +203,15 @@ class DecodedStream(io.RawIOBase):
     def readable(self):
         return True
 
+    def close(self):
+        """Close the stream and the file under it."""
+        try:
+            raw = self._raw
+            if raw is not None and not getattr(raw, "closed", True):
+                raw.close()
+        finally:
+            super(DecodedStream, self).close()
+
     def _fill(self):
         data = self._raw.read(self._chunk)
         try:

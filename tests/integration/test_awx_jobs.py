@@ -13,6 +13,7 @@ promise to feed must arrive (masked) at the module.
 import base64
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -82,8 +83,8 @@ def site(alab, tmp_path_factory):
     inputs = {
         "ZooKeeper digest authentication": {"username": "awx", "password": PASSWORD},
         "ZooKeeper client TLS": {
-            "ca_certificates": open(os.path.join(tls, "ca.pem")).read(),
-            "client_certificate": open(os.path.join(tls, "client.crt")).read(),
+            "ca_certificates": pathlib.Path(os.path.join(tls, "ca.pem")).read_text(),
+            "client_certificate": pathlib.Path(os.path.join(tls, "client.crt")).read_text(),
             "client_key": (d / "client.enc.key").read_text(),
             "client_key_password": KEY_PASSWORD},
         "ZooKeeper backup hosts SSH key": {

@@ -5,6 +5,7 @@ serves the whole module; each test leaves it serving.
 """
 import filecmp
 import os
+import pathlib
 import threading
 import time
 
@@ -140,14 +141,14 @@ def test_hot_backup_under_writes_restores_and_logs_ship(blab, tmp_path):
 def test_wrong_host_key_is_refused_before_any_data_moves(blab):
     clear_backups(blab)
     saved = {}
-    wrong = open(blab.known_hosts).read().splitlines()
+    wrong = pathlib.Path(blab.known_hosts).read_text().splitlines()
     b1 = blab.backup_hosts[0]
     k2 = [line for line in wrong if line.startswith(blab.backup_hosts[1].name + ",")][0].split(" ", 1)[1]
     forged = "\n".join(("%s,%s %s" % (b1.name, b1.ip, k2)) if line.startswith(b1.name + ",") else line
                        for line in wrong) + "\n"
     for m in blab.members:
         path = os.path.join(m.path("/root"), ".ssh", "known_hosts")
-        saved[path] = open(path).read()
+        saved[path] = pathlib.Path(path).read_text()
         with open(path, "w") as f:
             f.write(forged)
     try:

@@ -18,6 +18,7 @@ are many snapshots and logs) runs a workload with every transaction type.  Then:
 import glob
 import gzip
 import os
+import pathlib
 import re
 import shutil
 import time
@@ -254,7 +255,7 @@ def test_every_single_byte_change_is_detected_or_harmless(world):
     # The plain snapshot is the uncompressed stream: what ZooKeeper writes without compression.
     plain = os.path.join(tmp, os.path.basename(snap_gz)[:-3])
     with open(plain, "wb") as f:
-        f.write(gzip.decompress(open(snap_gz, "rb").read()))
+        f.write(gzip.decompress(pathlib.Path(snap_gz).read_bytes()))
     cut = os.path.join(tmp, "cut", os.path.basename(log))
     os.makedirs(os.path.dirname(cut), exist_ok=True)
     txnlog.cut_log(log, dst=cut)
@@ -272,7 +273,7 @@ def test_every_single_byte_change_is_detected_or_harmless(world):
     # inflater never reads: the padding after an empty stored block (a flush) or after the
     # last block's end code.  For each of those the decompressed stream, which is what
     # ZooKeeper reads, is byte for byte the original.
-    gz = open(snap_gz, "rb").read()
+    gz = pathlib.Path(snap_gz).read_bytes()
     stream = gzip.decompress(gz)
     for off, x, _why in outcomes["snapshot.gz"]["harmless"]:
         if off not in range(3, 10):
@@ -309,7 +310,7 @@ def _log_content(path):
 def _flip_all(path, content, tmpdir):
     """Change every byte (two ways) and sort the outcomes."""
     os.makedirs(tmpdir, exist_ok=True)
-    data = open(path, "rb").read()
+    data = pathlib.Path(path).read_bytes()
     target = os.path.join(tmpdir, os.path.basename(path))
     _x, ref = content(path)
     out = {"error": 0, "warned": 0, "harmless": [], "silent": []}

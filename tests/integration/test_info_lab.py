@@ -1,6 +1,7 @@
 """zk_info on a real ensemble: agrees with srvr/conf and the disk, follows a leader change,
 and meets bad input with a clear message while changing nothing."""
 import os
+import pathlib
 
 import pytest
 from kazoo.client import KazooClient
@@ -78,8 +79,8 @@ def test_info_agrees_with_srvr_conf_and_disk(lab3, playbook):
         disk = me["disk"]
         assert sorted((s["name"], s["size"]) for s in disk["snapshots"] + disk["logs"]) == \
             disk_listing(h, "/var/lib/zookeeper/version-2")
-        assert disk["current_epoch"] == int(open(h.path(
-            "/var/lib/zookeeper/version-2/currentEpoch")).read())
+        assert disk["current_epoch"] == int(pathlib.Path(h.path(
+            "/var/lib/zookeeper/version-2/currentEpoch")).read_text())
         e = r["ensemble"]
         assert e["leader"] == lab3.leader().myid
         assert e["serving_voter_count"] == e["voter_count"] == 3 and e["quorum"] is True

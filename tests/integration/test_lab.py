@@ -1,5 +1,6 @@
 """The lab itself: real hosts, strict SSH, and every fault helper does what it says."""
 import os
+import pathlib
 import subprocess
 import time
 
@@ -39,7 +40,7 @@ def test_ansible_reaches_every_host_with_strict_host_keys(lab3, playbook):
 
 def test_wrong_host_key_is_refused(lab3, tmp_path):
     kh = tmp_path / "known_hosts"
-    lines = open(lab3.known_hosts).read().splitlines()
+    lines = pathlib.Path(lab3.known_hosts).read_text().splitlines()
     # Give zk1 the key of zk2.
     k2 = [line for line in lines if line.startswith("zk2,")][0].split(" ", 1)[1]
     kh.write_text("\n".join(("zk1,%s %s" % (lab3.hosts["zk1"].ip, k2)

@@ -11,6 +11,7 @@ index. There every module_utils file imports, the modules' libraries are present
 ansible-doc reads the installed collection.
 """
 import os
+import pathlib
 import re
 import shlex
 import shutil
@@ -56,7 +57,7 @@ def test_build_context(context):
                       ("base", "final")]
     build = ctx / "_build"
     for name in ("requirements.txt", "bindep.txt"):
-        assert (build / name).read_text() == open(os.path.join(REPO, name)).read()
+        assert (build / name).read_text() == pathlib.Path(os.path.join(REPO, name)).read_text()
     with open(context["tarball"], "rb") as f:
         assert (build / "collections" / "zkops-zookeeper.tar.gz").read_bytes() == f.read()
     assert 'ARG ANSIBLE_INSTALL_REFS="ansible-core>=2.19,<2.20 ansible-runner>=2.4"' in cf

@@ -7,6 +7,7 @@ host keys.
 """
 import json
 import os
+import pathlib
 import shutil
 
 import pytest
@@ -170,7 +171,7 @@ def test_files_export_matches_live_keeps_kinds_and_pushes_verified(lab3, playboo
 def test_a_wrong_host_key_is_refused_before_anything_moves(lab3, playbook, tmp_path):
     ensemble = "tree-wrong-key"
     b1 = lab3.hosts["backup1"]
-    lines = open(lab3.known_hosts).read().splitlines()
+    lines = pathlib.Path(lab3.known_hosts).read_text().splitlines()
     other = [x for x in lines if x.startswith("zk1,")][0].split(" ", 1)[1]
     forged = tmp_path / "known_hosts"
     forged.write_text("".join(("%s,%s %s\n" % (b1.name, b1.ip, other)) if x.startswith("backup1,")

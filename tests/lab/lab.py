@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pathlib
 import shutil
 import signal
 import socket
@@ -598,7 +599,7 @@ class Lab:
             pk8 = os.path.join(d, name + ".pk8")
             sh("openssl", "pkcs8", "-topk8", "-nocrypt", "-in", key, "-out", pk8)
             with open(os.path.join(d, name + ".pem"), "w") as f:
-                f.write(open(pk8).read() + open(crt).read())
+                f.write(pathlib.Path(pk8).read_text() + pathlib.Path(crt).read_text())
 
     def _jars(self):
         # Debian's zookeeper.jar manifest leaves out netty-codec, which the Netty

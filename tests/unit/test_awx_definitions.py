@@ -1,5 +1,6 @@
 """The AWX definitions in awx/: valid in AWX's formats, and consistent with the playbooks."""
 import os
+import pathlib
 import re
 
 import pytest
@@ -145,7 +146,7 @@ def test_awx_launch_writes_answers_unsafe_and_template_vars_trusted(tmp_path):
     spec = SURVEYS[jt["survey"]]
     answers = {q["variable"]: "x" for q in spec["spec"] if q["required"] and "default" not in q}
     args, _env, job_vars = A.job_arguments(jt, spec, answers, [], str(tmp_path))
-    text = open(args[1][1:]).read()
+    text = pathlib.Path(args[1][1:]).read_text()
     for var, value in jt["extra_vars"].items():
         assert "%s: %s\n" % (var, value) in text
     for var in answers:
@@ -157,7 +158,7 @@ def test_injection_renders_files_and_variables(tmp_path):
     ct = CTYPES["ZooKeeper client TLS"]
     ev, env, files = A.inject(ct, {"ca_certificates": "CA PEM", "client_key_password": ""}, str(tmp_path))
     assert env == {} and set(files) == {"template.ca", "template.cert", "template.key"}
-    assert open(ev["zookeeper_tls_ca_file"]).read() == "CA PEM"
+    assert pathlib.Path(ev["zookeeper_tls_ca_file"]).read_text() == "CA PEM"
     assert oct(os.stat(files["template.ca"]).st_mode & 0o777) == "0o600"
     # Inputs left empty inject nothing the playbooks would use.
     assert ev["zookeeper_tls_cert_file"] == "" and ev["zookeeper_tls_key_password"] == ""

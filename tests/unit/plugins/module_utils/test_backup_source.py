@@ -1,5 +1,6 @@
 """backup_source: the restorable set with live logs cut, and log chunks after a shipped zxid."""
 import os
+import pathlib
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_torn_last_record_of_a_live_log_is_left_out(dirs, tmp_path):
 def test_a_snapshot_being_written_is_passed_over(dirs):
     data, logs, dv, lv = dirs
     snap(dv, E + 2, E + 2)
-    good = open(os.path.join(dv, "snapshot.100000002"), "rb").read()
+    good = pathlib.Path(os.path.join(dv, "snapshot.100000002")).read_bytes()
     W.write(os.path.join(dv, "snapshot.100000006"), good[:len(good) // 2])
     log(lv, creates(1, 4))
     log(lv, creates(5, 8))

@@ -1,6 +1,7 @@
 """Staging, swap, rollback, confirmation and clean-up on directories of this host."""
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -128,9 +129,9 @@ def test_a_damaged_archive_stages_nothing(member, tmp_path):
 def test_archive_bytes_are_checked_against_the_recorded_sha256(member, tmp_path):
     path = H.write_backup(str(tmp_path / "b"), H.member_files())
     side = os.path.join(str(tmp_path / "b"), "manifest.json")
-    manifest = json.load(open(side))
+    manifest = json.loads(pathlib.Path(side).read_text())
     manifest["archive"]["sha256"] = "0" * 64
-    json.dump(manifest, open(side, "w"))
+    pathlib.Path(side).write_text(json.dumps(manifest))
     with pytest.raises(F.FetchError, match="damaged"):
         stage(member, [F.local_source(path)])
     assert not os.path.exists(member.part(member.data_dir, "r1", L.STAGED))
@@ -147,7 +148,7 @@ def test_myid_is_written_only_when_missing(member, tmp_path):
     os.unlink(os.path.join(member.data_dir, "myid"))
     stage(member, [])
     SW.swap(member, "r1", OWNER, server_id=3)
-    assert open(os.path.join(member.data_dir, "myid")).read() == "3\n"
+    assert pathlib.Path(os.path.join(member.data_dir, "myid")).read_text() == "3\n"
 
 
 def test_restore_ids_are_checked():

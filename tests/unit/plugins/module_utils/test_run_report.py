@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 
@@ -65,7 +66,7 @@ def backup_dir(root, ensemble, bid, with_report=False):
                 "archive": {"file": "archive.tar", "bytes": len(data)}}
     with open(os.path.join(d, "manifest.json"), "w") as f:
         json.dump(manifest, f)
-    sums = {n: hashlib.sha256(open(os.path.join(d, n), "rb").read()).hexdigest()
+    sums = {n: hashlib.sha256(pathlib.Path(os.path.join(d, n)).read_bytes()).hexdigest()
             for n in ("archive.tar", "manifest.json")}
     with open(os.path.join(d, "SHA256SUMS"), "w") as f:
         f.write("".join("%s  %s\n" % (v, k) for k, v in sorted(sums.items())))

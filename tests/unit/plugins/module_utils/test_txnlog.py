@@ -1,5 +1,6 @@
 """txnlog: records, checksums, how a log ends, continuity, and cutting logs."""
 import os
+import pathlib
 
 import pytest
 
@@ -136,7 +137,7 @@ def test_cut_after_last_whole_record_in_place_and_copy(tmp_path):
     dst = str(tmp_path / "cut" / "log.100000001")
     res = txnlog.cut_log(p, dst=dst)
     assert res["records"] == 3 and res["last_zxid"] == E1 + 3 and res["end"] == "torn"
-    assert open(dst, "rb").read() == W.log_bytes(raws(1, 3), padding=0)
+    assert pathlib.Path(dst).read_bytes() == W.log_bytes(raws(1, 3), padding=0)
     after = txnlog.scan_log(dst)
     assert after["valid"] and after["end"] == "eof" and after["findings"] == []
     res = txnlog.cut_log(p)
