@@ -25,7 +25,10 @@ lock:
 
 # Every benchmark, each against its baseline in the same run (bench/README.md).
 bench:
-	tests/setup-env && .venv/bin/python bench/run.py
+	tests/setup-env
+	[ -x .venv-bench/bin/zk-shell ] || { /usr/bin/python3 -m venv .venv-bench && \
+		.venv-bench/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt; }
+	.venv/bin/python bench/run.py
 
 # Remove every lab left behind (after an interrupted run).
 lab-clean:

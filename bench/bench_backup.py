@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -31,7 +32,6 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from lab import Lab  # noqa: E402
-from lab.ansible import collections_path  # noqa: E402
 
 LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
          "incididunt ut labore et dolore magna aliqua ") * 8
@@ -89,16 +89,34 @@ def timed(host, command):
     return int(ns) / 1e9, out
 
 
+def _copy_tree(src, dst):
+    shutil.copytree(src, dst, symlinks=False, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def module_runner(lab, host, backup):
-    """A python path on the member with ansible and this collection, and the args file."""
-    pp = host.path("/tmp") + "/bench-pp"
-    os.makedirs(pp, exist_ok=True)
+    """A python path on the member with ansible's module_utils and this collection, and the
+    args file.
+
+    The files are copied into the member's own /tmp: a lab host sees the machine's files
+    only outside the directories the lab makes private per host (/tmp, /root, ...), so a
+    link into a checkout under one of those would dangle there.
+    """
+    pp = os.path.join(host.path("/tmp"), "bench-pp")
+    shutil.rmtree(pp, ignore_errors=True)
     import ansible
-    for name, target in (("ansible", os.path.dirname(ansible.__file__)),
-                         ("ansible_collections", os.path.join(collections_path(), "ansible_collections"))):
-        link = os.path.join(pp, name)
-        if not os.path.islink(link):
-            os.symlink(target, link)
+    src = os.path.dirname(ansible.__file__)
+    dst = os.path.join(pp, "ansible")
+    os.makedirs(dst)
+    for name in ("__init__.py", "release.py"):
+        shutil.copy(os.path.join(src, name), dst)
+    _copy_tree(os.path.join(src, "module_utils"), os.path.join(dst, "module_utils"))
+    coll = os.path.join(pp, "ansible_collections", "zkops", "zookeeper")
+    os.makedirs(coll)
+    for pkg in ("ansible_collections", "ansible_collections/zkops"):
+        open(os.path.join(pp, pkg, "__init__.py"), "w").close()
+    open(os.path.join(coll, "__init__.py"), "w").close()
+    _copy_tree(os.path.join(REPO, "plugins"), os.path.join(coll, "plugins"))
     args = {"ANSIBLE_MODULE_ARGS": {
         "ensemble": lab.name, "backup_hosts": [backup.name], "kind": "full", "force": True,
         "ssh_private_key_file": "/root/.ssh/id_ed25519", "ssh_known_hosts_file": "/root/.ssh/known_hosts"}}

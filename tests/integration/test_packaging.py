@@ -56,11 +56,15 @@ def test_build_context(context):
     assert stages == [("$EE_BASE_IMAGE", "base"), ("base", "galaxy"), ("base", "builder"),
                       ("base", "final")]
     build = ctx / "_build"
-    for name in ("requirements.txt", "bindep.txt"):
-        assert (build / name).read_text() == pathlib.Path(os.path.join(REPO, name)).read_text()
+    for name, src in (("requirements.txt", "execution-environment/requirements-lock.txt"),
+                      ("bindep.txt", "bindep.txt")):
+        assert (build / name).read_text() == pathlib.Path(os.path.join(REPO, src)).read_text()
     with open(context["tarball"], "rb") as f:
         assert (build / "collections" / "zkops-zookeeper.tar.gz").read_bytes() == f.read()
-    assert 'ARG ANSIBLE_INSTALL_REFS="ansible-core>=2.19,<2.20 ansible-runner>=2.4"' in cf
+    lock = pathlib.Path(os.path.join(REPO, "execution-environment", "requirements-lock.txt")).read_text()
+    pins = ["%s==%s" % (name, re.search(r"^%s==(\S+)" % name, lock, re.M).group(1))
+            for name in ("ansible-core", "ansible-runner")]
+    assert 'ARG ANSIBLE_INSTALL_REFS="%s"' % " ".join(pins) in cf
     assert "ansible-galaxy collection install" in cf and "-r requirements.yml" in cf
     assert "--user-pip=requirements.txt --user-bindep=bindep.txt" in cf
     # The final image gets the galaxy stage's collections and the builder's wheels.
