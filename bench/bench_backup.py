@@ -111,6 +111,7 @@ def module_runner(lab, host, backup):
     for name in ("__init__.py", "release.py"):
         shutil.copy(os.path.join(src, name), dst)
     _copy_tree(os.path.join(src, "module_utils"), os.path.join(dst, "module_utils"))
+    _copy_tree(os.path.join(src, "_vendor"), os.path.join(dst, "_vendor"))
     coll = os.path.join(pp, "ansible_collections", "zkops", "zookeeper")
     os.makedirs(coll)
     for pkg in ("ansible_collections", "ansible_collections/zkops"):
