@@ -77,6 +77,7 @@ def load(lab, znodes, value_size, batch=200, parents=500):
         return zk, made, load_s
     except Exception:
         zk.stop()
+        zk.close()
         raise
 
 
@@ -169,6 +170,7 @@ def main():
                 path, info = wait_snapshot(lab, zk, args.znodes)
             finally:
                 zk.stop()
+                zk.close()
             work = os.path.join(REPO, "bench", "results")
             os.makedirs(work, exist_ok=True)
             local = os.path.join(work, os.path.basename(path))

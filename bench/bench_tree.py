@@ -193,6 +193,7 @@ def kazoo_loop(hosts, root, window):
         dt = time.time() - t0
     finally:
         zk.stop()
+        zk.close()
     return dict(count=count, seconds=dt, rate=count / dt)
 
 
@@ -271,6 +272,7 @@ def main():
         with open("/proc/loadavg") as f:
             res["loadavg_after"] = f.read().split()[:3]
         zk.stop()
+        zk.close()
         if a.keep_data:
             member = lab.members[0]
             shutil.copytree(member.path(lab.data_dir), a.keep_data, symlinks=True)

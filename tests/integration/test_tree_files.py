@@ -166,6 +166,7 @@ def test_files_export_matches_live_keeps_kinds_and_pushes_verified(lab3, playboo
     finally:
         holder.stop()
         zk.stop()
+        zk.close()
 
 
 def test_a_wrong_host_key_is_refused_before_anything_moves(lab3, playbook, tmp_path):

@@ -128,6 +128,7 @@ def test_container_and_ttl_are_recreated(make_lab, tmp_path):
         assert int(nxt[-10:]) >= 8
     finally:
         zk.stop()
+        zk.close()
 
     res = run_playbook(lab, play)
     assert res.rc == 0 and not res.result("import")["changed"], res.output()

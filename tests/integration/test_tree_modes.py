@@ -62,6 +62,7 @@ def tree(lab3):
     holder.stop()
     wipe(zk, "/m")
     zk.stop()
+    zk.close()
 
 
 def failed(res, name):
@@ -296,3 +297,4 @@ def test_export_survives_a_member_failure(lab3):
         lab3.wait_quorum(timeout=60)
         wipe(zk, "/surv")
         zk.stop()
+        zk.close()

@@ -175,3 +175,4 @@ def test_round_trip_of_100k_znodes(lab3, playbook, tmp_path):
     finally:
         holder.stop()
         zk.stop()
+        zk.close()
