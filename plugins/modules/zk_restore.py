@@ -85,6 +85,12 @@ options:
   backup_host:
     description: The backup host to read from, as C(host), C(host:port) or C(user@host:port).
     type: str
+  backup_sources:
+    description:
+      - The backup host to read each backup from, by backup id (RV(zkops.zookeeper.zk_restore_plan#module:sources)
+        of M(zkops.zookeeper.zk_restore_plan): for each backup, a host whose copy verified).
+        A backup not in it is read from O(backup_host).
+    type: dict
   ensemble:
     description: The name of the ensemble (the directory below O(backup_root)).
     type: str
@@ -340,6 +346,7 @@ def argument_spec():
         restore_id=dict(type="str"),
         source=dict(type="str", choices=list(restore.SOURCES)),
         backup_host=dict(type="str"),
+        backup_sources=dict(type="dict"),
         ensemble=dict(type="str"),
         backup_ids=dict(type="list", elements="str"),
         backup_id=dict(type="str"),
