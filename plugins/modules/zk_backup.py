@@ -338,6 +338,7 @@ from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -370,6 +371,8 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     ssh_transport.require_paramiko(module)
     params = dict(module.params)
     if params["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:

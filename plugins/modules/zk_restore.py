@@ -332,6 +332,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
@@ -375,6 +376,8 @@ def main():
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE + [
                                ("target_zxid", "target_time"), ("archive", "backup_host"),
                                ("backup_ids", "backup_id")])
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     p = module.params
     if p["keep_pre_restore"] < 0:
         module.fail_json(msg="keep_pre_restore must not be negative")
