@@ -110,6 +110,12 @@ class ActionModule(ActionBase):
                     next_line = now + interval
                 next_check = now + CHECK
             time.sleep(min(POLL, max(interval, 0.2)))
+        if job.get("failed"):
+            # Killed while the wrapper that watches it lived on: the wrapper's word is only
+            # that the job's output was empty; the progress file tells what it was doing.
+            state, line, process = self._read(task_vars, path, process=True)
+            if process.get("alive") is False:
+                return self._died(result, task_vars, jid, path, job, state, lines, label, remove)
         state, line = self._read(task_vars, path, remove=remove)
         if state is not None:
             last = state

@@ -46,3 +46,13 @@ def test_a_job_that_ends_is_returned(monkeypatch):
     w = Waiter(alive_for=100, finishes_after=3)
     out = w._wait({}, {}, "j1.1", "/p.json", 10.0, 3600, "zk2", True)
     assert not out.get("failed") and out["died"] is False and out["backup_id"] == "x"
+
+
+def test_a_killed_job_whose_wrapper_reported_it_is_told_as_killed(monkeypatch):
+    monkeypatch.setattr(action, "POLL", 0.01)
+    w = Waiter(alive_for=0)
+    w._status = lambda task_vars, jid, mode="status": w.calls.append(mode) or {
+        "finished": True, "failed": True, "msg": "Traceback ... JSONDecodeError"}
+    out = w._wait({}, {}, "j1.1", "/p.json", 10.0, 3600, "zk2", True)
+    assert out["died"] is True and "died without finishing" in out["msg"]
+    assert out["job_msg"].startswith("Traceback")
