@@ -226,7 +226,7 @@ def _verify_one(session, root, ensemble, backup_id, listed):
     b = catalog.verify(session, b)
     if b["verified"]:
         return None
-    return "its copy fails verification (%s)" % ("; ".join(b.get("problems") or []) or "checksums differ")
+    return "its copy fails verification on the backup host (%s)" % ("; ".join(b.get("problems") or []) or "checksums differ")
 
 
 def choose_copies(plan, hosts, root, ensemble):

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.lab
 ROLE = "zkops.zookeeper.backup : "
 # One "Note the outcome" task per member tried: each holds every attempt so far.
 NOTE = ROLE + "Note the outcome of the attempt on "
-VERIFY = ROLE + "Have every backup host check the backup against its checksums"
-PRUNE = ROLE + "Prune every backup host by retention, keeping what point-in-time restores need"
+VERIFY = ROLE + "Have every backup host that stored the backup check it against its checksums"
+PRUNE = ROLE + "Prune every backup host that holds the backup by retention, keeping what point-in-time restores need"
 # The packages are on the lab machine already; the first real run checks the install step.
 EV = {"zookeeper_backup_keep_last": 50, "zookeeper_backup_ssh_connect_timeout": 3,
       "zookeeper_backup_install_packages": False}
