@@ -237,6 +237,7 @@ def test_a_flipped_byte_on_one_host_restores_from_the_other(hlab):
             and r["status"] == "ok"][0]["result"]
     assert plan["backup_host"] == b2.ip and plan["sources"] == {good["backup_id"]: b2.ip}
     assert [(r["host"], r["backup_id"]) for r in plan["rejected"]] == [(b1.ip, good["backup_id"])]
-    assert "backup host %s: backup %s its copy fails verification" % (b1.ip, good["backup_id"]) in res.stdout
+    said = " ".join((res.stdout + res.stderr).split())
+    assert "backup host %s: backup %s its copy fails verification" % (b1.ip, good["backup_id"]) in said, said
     hlab.wait_quorum(timeout=60)
     assert Z.live_digest(hlab)["digest"] == before
