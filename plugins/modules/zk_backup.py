@@ -15,8 +15,8 @@ description:
     logs wherever its zoo.cfg puts them (C(dataDir), and C(dataLogDir) when separate),
     writes one archive and streams it over SFTP to every host in O(backup_hosts). Nothing
     is staged on the member's disk. Every backup host receives the same archive, each on its
-    own: a host that cannot be reached, runs out of space or whose copy does not verify is
-    dropped (its partial copy removed) and named in RV(failed_hosts) while the others go on.
+    own (a host that cannot be reached, runs out of space or whose copy does not verify is
+    dropped, its partial copy removed, and named in RV(failed_hosts) while the others go on).
     The backup fails unless at least O(required_hosts) hosts verified it.
   - O(kind=full) archives the restorable set, the newest valid snapshot, the log that began
     before it and every later log, each log cut after its last whole record (the

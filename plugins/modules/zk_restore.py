@@ -87,8 +87,8 @@ options:
     type: str
   backup_sources:
     description:
-      - The backup host to read each backup from, by backup id (RV(zkops.zookeeper.zk_restore_plan#module:sources)
-        of M(zkops.zookeeper.zk_restore_plan): for each backup, a host whose copy verified).
+      - The backup host to read each backup from, by backup id; RV(zkops.zookeeper.zk_restore_plan#module:sources)
+        of M(zkops.zookeeper.zk_restore_plan) gives for each backup a host whose copy verified.
         A backup not in it is read from O(backup_host).
     type: dict
   ensemble:

@@ -82,7 +82,7 @@ backup_host:
   type: str
 sources:
   description:
-    - With O(verify), the backup host each backup of the plan is read from, by backup id:
+    - With O(verify), the backup host each backup of the plan is read from, by backup id,
       the first host (the one the plan was made on, then the others in order) whose copy
       verifies. Give it to M(zkops.zookeeper.zk_restore) as O(zkops.zookeeper.zk_restore#module:backup_sources).
   returned: success
