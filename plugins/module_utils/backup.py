@@ -435,7 +435,7 @@ def _run(params, check_mode, warnings, tracker):
         raise BackupError("the backup was not stored on enough backup hosts: %s. Free space on or repair the "
                           "hosts named, or lower required_hosts; no copy that looks complete was left where "
                           "the push failed" % exc.reason, host=exc.host, failed_hosts=exc.failed,
-                          leftovers=_abort(push))
+                          leftovers=_abort(push), retry_elsewhere=False)
     except ssh_transport.SshError as exc:
         raise BackupError(str(exc), host=exc.host, leftovers=_abort(push), failed_hosts=failed_hosts)
     except archive_mod.ArchiveError as exc:
@@ -476,7 +476,8 @@ def _enough(sessions, failed_hosts, required, params):
     raise BackupError("nothing was stored: only %d of %d backup hosts can take the backup, %d required (%s). "
                       "Bring the hosts named back, or lower required_hosts"
                       % (len(sessions), len(params["backup_hosts"]), required,
-                         ssh_push.describe_failures(failed_hosts)), failed_hosts=failed_hosts)
+                         ssh_push.describe_failures(failed_hosts)), failed_hosts=failed_hosts,
+                      retry_elsewhere=False)
 
 
 def _abort(push):

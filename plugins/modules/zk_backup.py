@@ -320,6 +320,12 @@ failed_hosts:
   returned: always
   type: list
   elements: dict
+retry_elsewhere:
+  description:
+    - On failure, false when another member would fail the same way (too few backup hosts
+      could take the backup); the backup role then tries no other member.
+  returned: when false
+  type: bool
 required_hosts:
   description: How many backup hosts had to store the backup (O(required_hosts), V(0) resolved to all).
   returned: success
