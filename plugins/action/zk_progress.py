@@ -8,6 +8,11 @@ Without ``jid`` the module reads the progress file once.  With it, this loop pol
 file (the zk_progress module) on the host the job runs on, prints a line whenever
 ``interval`` seconds passed and the progress moved, and returns the job's result when it
 ended: the task then fails or succeeds as the job did.
+
+Every ``CHECK`` seconds it also looks whether the job's process (the pid in its progress
+file) still exists.  A process that is gone while its file says it runs was killed without
+a word (the out-of-memory killer, a kill -9): the wait ends at once and fails with what the
+file knew, instead of waiting for the timeout on a job whose status nobody will write.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,10 +24,14 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
+
 display = Display()
 
 # Seconds between two looks at the job's status (each is a round trip to the host).
 POLL = 1.0
+# Seconds between two looks at the job's process.
+CHECK = 2.0
 
 
 class ActionModule(ActionBase):
@@ -54,10 +63,12 @@ class ActionModule(ActionBase):
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
-    def _read(self, task_vars, path, remove=False):
+    def _read(self, task_vars, path, remove=False, process=False):
         out = self._execute_module(module_name="zkops.zookeeper.zk_progress",
                                    module_args={"path": path, "remove": remove},
                                    task_vars=task_vars)
+        if process:
+            return out.get("progress"), out.get("msg"), out.get("process") or {}
         return out.get("progress"), out.get("msg")
 
     def _status(self, task_vars, jid, mode="status"):
@@ -68,6 +79,7 @@ class ActionModule(ActionBase):
     def _wait(self, result, task_vars, jid, path, interval, timeout, label, remove):
         t0 = time.time()
         next_line = t0 + min(interval, 5.0)
+        next_check = t0 + CHECK
         shown = last = None
         lines = []
         while True:
@@ -80,14 +92,30 @@ class ActionModule(ActionBase):
                               msg="the job %s still runs after %d s; it goes on: wait for it again (zk_progress "
                                   "with jid %s) or look at %s" % (jid, timeout, jid, path))
                 return result
-            if now >= next_line:
-                last, line = self._read(task_vars, path)
-                if line != shown:
-                    display.display("%s | %s" % (label, line))
-                    lines.append(line)
-                    shown = line
-                next_line = now + interval
+            if now >= next_line or now >= next_check:
+                state, line, process = self._read(task_vars, path, process=True)
+                if state is not None:
+                    last = state
+                if process.get("alive") is False:
+                    # Gone while its file says it runs; a job that just ended wrote its status.
+                    job = self._status(task_vars, jid)
+                    if not (job.get("finished") and not job.get("failed")):
+                        return self._died(result, task_vars, jid, path, job, state, lines, label, remove)
+                    break
+                if now >= next_line:
+                    if line != shown:
+                        display.display("%s | %s" % (label, line))
+                        lines.append(line)
+                        shown = line
+                    next_line = now + interval
+                next_check = now + CHECK
             time.sleep(min(POLL, max(interval, 0.2)))
+        if job.get("failed"):
+            # Killed while the wrapper that watches it lived on: the wrapper's word is only
+            # that the job's output was empty; the progress file tells what it was doing.
+            state, line, process = self._read(task_vars, path, process=True)
+            if process.get("alive") is False:
+                return self._died(result, task_vars, jid, path, job, state, lines, label, remove)
         state, line = self._read(task_vars, path, remove=remove)
         if state is not None:
             last = state
@@ -100,5 +128,19 @@ class ActionModule(ActionBase):
             job.pop(key, None)
         job.pop("_ansible_no_log", None)
         result.update(job)
-        result.update(ansible_job_id=jid, progress=last, progress_lines=lines)
+        result.update(ansible_job_id=jid, progress=last, progress_lines=lines, died=False)
+        return result
+
+    def _died(self, result, task_vars, jid, path, job, state, lines, label, remove):
+        """Fail the wait of a job whose process was killed: what its file last said, and its
+        scratch files removed (its status file, which nothing will complete)."""
+        msg = progress.died(state, label) + ". Nothing of this step completed; run it again"
+        display.display("%s | %s" % (label, msg))
+        if remove:
+            self._read(task_vars, path, remove=True)
+            self._status(task_vars, jid, mode="cleanup")
+        result.update(failed=True, changed=False, died=True, ansible_job_id=jid, progress=state,
+                      progress_lines=lines + [msg], msg=msg)
+        if job.get("msg"):
+            result["job_msg"] = job["msg"]
         return result

@@ -14,6 +14,10 @@ archive holds nothing above the zxid it had committed then, so an archive never 
 transaction the ensemble could still drop.  The server must still serve when the
 archive has been sent, or the backup is thrown away.  Cold backups (the server is
 stopped, for instance by zk_quiesce) take every whole record.
+
+The backup hosts are independent of each other: the backup is stored on every host that
+can take it, and a host that cannot (unreachable, full, a copy that does not verify) is
+named in ``failed_hosts``; the run fails only when fewer than ``required_hosts`` hold it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -340,10 +344,12 @@ def _run(params, check_mode, warnings, tracker):
     mode = decide_mode(local, params["mode"])
 
     sessions = []
+    failed_hosts = []
     push = None
+    required = _required_hosts(params)
     phases = _Phases()
     tracker.stage("connect and plan")
-    connecting = _Background(ssh_transport.connect_all, params, params["backup_hosts"], warnings)
+    connecting = _Background(ssh_transport.connect_each, params, params["backup_hosts"], warnings)
     try:
         # The connections (and their host key checks) are made while the member's files are
         # planned: nothing is sent before every host key checked out.
@@ -351,7 +357,7 @@ def _run(params, check_mode, warnings, tracker):
         phases.done("status")
         after = None
         if kind == "logs":
-            sessions = connecting.result()
+            sessions = _reached(connecting, failed_hosts, required, params)
             fork = _fork_since_full(sessions, root, ensemble)
             if fork is not None:
                 # Logs shipped now would continue a history that restore undid.
@@ -362,14 +368,17 @@ def _run(params, check_mode, warnings, tracker):
                                 "taken after it, so this run takes a full backup" % (
                                     fork["restore_id"], fork["finished"], hexzxid(fork["zxid"])))
             else:
-                after = _common_shipped(sessions, root, ensemble)
+                after = _common_shipped(sessions, root, ensemble, failed_hosts, required, params)
         plan = _source_plan(local, kind, ceiling, after)
         phases.done("plan")
-        sessions = connecting.result()
+        if kind != "logs":
+            sessions = _reached(connecting, failed_hosts, required, params)
         phases.done("connect")
         warnings.extend(plan.warnings)
         result = _base_result(params, local, st, mode, plan, codec, key, sessions)
         result["phases"] = phases.seconds
+        result["failed_hosts"] = failed_hosts
+        result["required_hosts"] = required
         if plan.empty:
             result.update(changed=False, skipped=True, reason="no transaction after %s to ship" % hexzxid(after))
             return _finish(result, t0, tracker)
@@ -394,7 +403,8 @@ def _run(params, check_mode, warnings, tracker):
         backup_id = new_backup_id(kind)
         created = _iso(time.time())
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
-        push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True)).begin()
+        push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True),
+                             required=required, failed=failed_hosts).begin()
         alive = (lambda: _still_serving(local)) if mode == "hot" else None
         tracker.stage("send", total=plan.raw_bytes, unit="bytes")
         section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
@@ -407,27 +417,67 @@ def _run(params, check_mode, warnings, tracker):
         sidecar = dict(manifest, archive=section)
         push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
         destinations = push.commit()
+        failed_hosts = push.failed
         push = None
         phases.done("verify")
-        _advance_state(sessions, root, ensemble, plan.last_zxid, backup_id, warnings)
+        stored = set(d["host"] for d in destinations)
+        _advance_state([s for s in sessions if s.label in stored], root, ensemble, plan.last_zxid, backup_id,
+                       warnings)
+        for f in failed_hosts:
+            warnings.append("backup host %s does not hold backup %s: %s" % (f["host"], backup_id, f["reason"]))
         for d in destinations:
             d["sha256"] = d["sha256"][section["file"]]
         result.update(changed=True, skipped=False, backup_id=backup_id, created=created,
                       destinations=destinations, archive=section, bytes_sent=section["bytes"],
-                      digest=digest)
+                      digest=digest, failed_hosts=failed_hosts)
         return _finish(result, t0, tracker)
+    except ssh_push.TooFewHosts as exc:
+        raise BackupError("the backup was not stored on enough backup hosts: %s. Free space on or repair the "
+                          "hosts named, or lower required_hosts; no copy that looks complete was left where "
+                          "the push failed" % exc.reason, host=exc.host, failed_hosts=exc.failed,
+                          leftovers=_abort(push), retry_elsewhere=False)
     except ssh_transport.SshError as exc:
-        raise BackupError(str(exc), host=exc.host, leftovers=_abort(push))
+        raise BackupError(str(exc), host=exc.host, leftovers=_abort(push), failed_hosts=failed_hosts)
     except archive_mod.ArchiveError as exc:
         raise BackupError("reading the member's files failed: %s" % exc, leftovers=_abort(push))
     except BackupError as exc:
         exc.details.setdefault("leftovers", _abort(push))
+        exc.details.setdefault("failed_hosts", failed_hosts)
         raise
     except BaseException:
         _abort(push)
         raise
     finally:
-        ssh_transport.close_all(connecting.result(raise_error=False) or [])
+        ssh_transport.close_all((connecting.result(raise_error=False) or ([], []))[0])
+
+
+def _required_hosts(params):
+    """How many backup hosts must hold the backup (0 or none given: every one)."""
+    n = int(params.get("required_hosts") or 0)
+    total = len(params["backup_hosts"])
+    if n < 0 or n > total:
+        raise BackupError("required_hosts is %d, but %d backup hosts are given: give a number from 1 to %d, "
+                          "or 0 for all of them" % (n, total, total))
+    return n or total
+
+
+def _reached(connecting, failed_hosts, required, params):
+    """The sessions to the backup hosts that could be reached; the others join
+    ``failed_hosts``.  Raise when fewer than ``required`` are left."""
+    sessions, failures = connecting.result()
+    failed_hosts.extend(failures)
+    _enough(sessions, failed_hosts, required, params)
+    return sessions
+
+
+def _enough(sessions, failed_hosts, required, params):
+    if len(sessions) >= required and sessions:
+        return
+    raise BackupError("nothing was stored: only %d of %d backup hosts can take the backup, %d required (%s). "
+                      "Bring the hosts named back, or lower required_hosts"
+                      % (len(sessions), len(params["backup_hosts"]), required,
+                         ssh_push.describe_failures(failed_hosts)), failed_hosts=failed_hosts,
+                      retry_elsewhere=False)
 
 
 def _abort(push):
@@ -448,14 +498,25 @@ def _fork_since_full(sessions, root, ensemble):
     return None
 
 
-def _common_shipped(sessions, root, ensemble):
+def _common_shipped(sessions, root, ensemble, failed_hosts, required, params):
+    """The lowest zxid shipped to the hosts (the chunk starts after it).  A host that holds
+    no backup of the ensemble yet cannot continue a chain: it is left out (failed_hosts)."""
     after = None
-    for s in sessions:
+    for s in list(sessions):
         z = shipped_zxid(s, root, ensemble)
         if z is None:
-            raise BackupError("%s holds no backup of ensemble %s yet: take a full backup first (kind full), "
-                              "which starts the chain that shipped logs continue" % (s.label, ensemble))
+            sessions.remove(s)
+            s.close()
+            failed_hosts.append({"host": s.label, "reason": "holds no backup of ensemble %s yet: take a full "
+                                                            "backup first (kind full), which starts the chain "
+                                                            "that shipped logs continue" % ensemble})
+            continue
         after = z if after is None else min(after, z)
+    if not sessions:
+        raise BackupError("no backup host holds a backup of ensemble %s yet: take a full backup first (kind "
+                          "full), which starts the chain that shipped logs continue" % ensemble,
+                          failed_hosts=failed_hosts)
+    _enough(sessions, failed_hosts, required, params)
     return after
 
 

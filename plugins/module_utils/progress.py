@@ -11,7 +11,10 @@ it only keeps the counts, which the caller can return (``summary()``: seconds an
 every stage).  A failure to write the file never stops the task: the tracker stops writing.
 
 ``read()`` and ``describe()`` are the reader's side: the file's content, and one line for
-a person (``send: 120.5 of 370.0 MB (33%), 12.1 MB/s, about 20 s left``).
+a person (``send: 120.5 of 370.0 MB (33%), 12.1 MB/s, about 20 s left``).  ``liveness()``
+tells whether the task's process still exists: a file that says ``running`` whose process
+is gone belongs to a task that died without a word (killed, for instance by the kernel's
+out-of-memory killer), and ``died()`` says so with what the file knows.
 
 File content (``format`` 1): ``task``, ``state`` (running, done, failed), ``stage``,
 ``unit``, ``done``, ``total`` (null when unknown), ``percent``, ``rate`` (units per second),
@@ -23,6 +26,7 @@ started), ``updated`` (epoch seconds), ``pid``, ``stages`` (the finished ones: `
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import json
 import os
 import tempfile
@@ -175,6 +179,48 @@ def read(path):
     except (IOError, OSError, ValueError):
         return None
     return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+
+
+def pid_alive(pid):
+    """Whether process ``pid`` exists on this host (a zombie counts as gone)."""
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return False
+        # EPERM: it exists, owned by someone else.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (IOError, OSError, IndexError):
+        return True
+
+
+def liveness(state, now=None):
+    """{pid, alive, age}: the task's process, whether it exists (None when unknown or the
+    task ended), and the seconds since the file was last written."""
+    if not state:
+        return {"pid": None, "alive": None, "age": None}
+    now = time.time() if now is None else now
+    updated = state.get("updated")
+    age = round(now - updated, 1) if isinstance(updated, (int, float)) else None
+    alive = pid_alive(state.get("pid")) if state.get("state") == "running" else None
+    return {"pid": state.get("pid"), "alive": alive, "age": age}
+
+
+def died(state, host=None):
+    """The message for a task whose process is gone while its file says it runs."""
+    where = " on %s" % host if host else ""
+    return ("the %s%s died without finishing (its process %s is gone, killed for instance by the "
+            "out-of-memory killer: look at the kernel log, dmesg) after %s, in %s" % (
+                state.get("task") or "task", where, state.get("pid"), _duration(state.get("seconds") or 0),
+                describe(state)))
 
 
 def _amount(n, unit):

@@ -140,6 +140,7 @@ class Runner:
         self.rid = params.get("restore_id")
         self.owner = None
         self.session = None
+        self.other_sessions = {}
         self.t0 = time.time()
         self.progress = progress_mod.Tracker(params.get("progress_file"), "restore (%s)" % params["state"])
 
@@ -209,10 +210,23 @@ class Runner:
             self.warnings.extend(plan.get("warnings") or [])
             ids = plan["backup_ids"]
         try:
-            srcs = [restore_fetch.remote_source(self.session, root, ens, b, key) for b in ids]
+            srcs = [restore_fetch.remote_source(self.session_for(b), root, ens, b, key) for b in ids]
         except restore_fetch.FetchError as exc:
             raise RestoreError(str(exc))
-        return srcs, "%s:%s/%s/%s" % (self.session.label, root, ens, "+".join(ids)), plan
+        hosts = [self.session_for(b).label for b in ids]
+        if set(hosts) == set([self.session.label]):
+            return srcs, "%s:%s/%s/%s" % (self.session.label, root, ens, "+".join(ids)), plan
+        return srcs, "%s/%s: %s" % (root, ens, ", ".join("%s from %s" % bh for bh in zip(ids, hosts))), plan
+
+    def session_for(self, backup_id):
+        """The session to the backup host that ``backup_id`` is read from: its host in
+        ``backup_sources`` (a host whose copy verified), else ``backup_host``."""
+        host = (self.p.get("backup_sources") or {}).get(backup_id)
+        if not host or host == self.p.get("backup_host"):
+            return self.session
+        if host not in self.other_sessions:
+            self.other_sessions[host] = ssh_transport.connect(self.p, host, self.warnings)
+        return self.other_sessions[host]
 
     def same_request(self, state):
         """Raise unless an existing restore ``rid`` is what the parameters ask for."""
@@ -269,6 +283,7 @@ class Runner:
         finally:
             if self.session is not None:
                 self.session.close()
+            ssh_transport.close_all(list(self.other_sessions.values()))
 
     def do_staged(self, for_swap=False):
         result = self.base()

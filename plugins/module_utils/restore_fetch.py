@@ -9,6 +9,10 @@ backup's manifest (the copy stored next to the archive) and a decoded tar stream
 archive, read once, sequentially, while the SHA-256 of the stored bytes is computed on
 the way, so that the bytes that were read can be proven to be the bytes the backup host
 verified (``ArchiveSource.check()``).  Nothing is staged on disk.
+
+Backup hosts are independent copies of each other: ``choose_copies()`` takes each backup
+a restore needs from the first host whose copy verifies, and names the hosts whose copy
+did not.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -209,6 +213,50 @@ def local_source(path, key=None):
         return open(path, "rb")
 
     return ArchiveSource(path, manifest, opener, key)
+
+
+def _verify_one(session, root, ensemble, backup_id, listed):
+    """None when the host's copy of ``backup_id`` verifies, else the reason it does not.
+    ``listed`` caches the catalog of each host (by label)."""
+    if session.label not in listed:
+        listed[session.label] = dict((b["id"], b) for b in catalog.list_backups(session, root, ensemble)[0])
+    b = listed[session.label].get(backup_id)
+    if b is None:
+        return "holds no complete copy"
+    b = catalog.verify(session, b)
+    if b["verified"]:
+        return None
+    return "its copy fails verification on the backup host (%s)" % ("; ".join(b.get("problems") or []) or "checksums differ")
+
+
+def choose_copies(plan, hosts, root, ensemble):
+    """Take each backup of ``plan`` from the first of ``hosts`` whose copy verifies.
+
+    ``hosts`` is a list of (label, get_session) in order of preference, ``get_session()``
+    connecting on first use (raising SshError when the host cannot be reached).  Returns
+    (sources {backup id: host label}, rejected [{host, backup_id, reason}]); raises
+    FetchError when no host holds a copy of a backup that verifies."""
+    sources, rejected, listed = {}, [], {}
+    for bid in plan["backup_ids"]:
+        tried = []
+        for label, get_session in hosts:
+            try:
+                why = _verify_one(get_session(), root, ensemble, bid, listed)
+            except SshError as exc:
+                why = "cannot be reached (%s)" % exc.reason
+            if why is None:
+                sources[bid] = label
+                break
+            tried.append({"host": label, "backup_id": bid, "reason": why})
+        rejected.extend(t for t in tried if t["reason"].startswith("its copy"))
+        if bid not in sources:
+            raise FetchError("backup %s has no copy that verifies on any backup host (%s): it cannot be restored; "
+                             "choose another backup (backup_id)"
+                             % (bid, "; ".join("%s %s" % (t["host"], t["reason"]) for t in tried)))
+    for entry in [plan["full"]] + plan["logs"]:
+        entry["verified"] = True
+        entry["host"] = sources[entry["id"]]
+    return sources, rejected
 
 
 def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, target_time=None, verify=True):

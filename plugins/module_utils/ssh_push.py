@@ -13,6 +13,11 @@ directory to ``<root>/<parent>/<name>``.  A directory without the leading dot an
 with its checksum file is therefore complete and verified; anything else is debris of
 an interrupted push (``PARTIAL_MARK`` in its name) that readers ignore.
 
+The hosts are independent of each other: a host that fails (full, unreachable, a
+checksum that differs) is dropped, its staging directory removed where it can be, and
+named with its reason in ``failed``; the others go on.  Only when fewer than
+``required`` hosts are left does the push fail (``TooFewHosts``).
+
 A large file travels through several SFTP channels of the connection at once (``LANES``,
 each writing every n-th block at its offset): OpenSSH's sftp-server handles one request
 at a time, and each channel brings its own server process and its own window.  While it
@@ -53,6 +58,19 @@ LANE_QUEUE = 4                        # blocks waiting for each channel
 EARLY_FLUSH = 64 << 20                # bytes sent between two flushes while sending
 PARTIAL_MARK = ".partial-"
 CLEANUP_TIMEOUT = 10.0
+
+
+class TooFewHosts(SshError):
+    """Fewer hosts than required are left; ``failed`` names every host that was dropped."""
+
+    def __init__(self, host, reason, failed):
+        SshError.__init__(self, host, reason)
+        self.failed = failed
+
+
+def describe_failures(failed):
+    """'host: reason; host: reason' for a list of {host, reason}."""
+    return "; ".join("%s: %s" % (f["host"], f["reason"]) for f in failed)
 
 
 def staging_name(name):
@@ -336,13 +354,13 @@ class FanOutFile:
         self.size = 0
         self._blocks = 0
         self._hash = hashlib.sha256()
-        for d in push.dests:
+        for d in list(push.dests):
             path = posixpath.join(d.staging, name)
             try:
                 d.lanes = [_Lane(sftp, path, i == 0)
                            for i, sftp in enumerate(d.session.sftp_channels(push.lanes))]
-            except (IOError, OSError, socket.timeout) as exc:
-                raise explain_io(d.session, path, exc, "creating %s" % path)
+            except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
+                push.drop(d, d.failed(exc, path, "creating %s" % path))
             d.flushed = 0
 
     def write(self, data):
@@ -351,11 +369,12 @@ class FanOutFile:
         self._hash.update(data)
         offset = self.size
         self.size += len(data)
-        for d in self.push.dests:
+        for d in list(self.push.dests):
             try:
                 d.lanes[self._blocks % len(d.lanes)].put(offset, data)
             except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
-                raise d.failed(exc, posixpath.join(d.staging, self.name), "writing %s" % self.name)
+                self.push.drop(d, d.failed(exc, posixpath.join(d.staging, self.name), "writing %s" % self.name))
+                continue
             if self.push.sync and self.size - d.flushed >= EARLY_FLUSH:
                 d.early_flush(posixpath.join(d.staging, self.name))
                 d.flushed = self.size
@@ -363,7 +382,7 @@ class FanOutFile:
 
     def close(self):
         """Wait until every host acknowledged every write; return the SHA-256."""
-        for d in self.push.dests:
+        for d in list(self.push.dests):
             lanes, d.lanes = d.lanes, []
             try:
                 for lane in lanes:
@@ -371,7 +390,7 @@ class FanOutFile:
             except Exception as exc:
                 for lane in lanes:
                     lane.cancel()
-                raise d.failed(exc, posixpath.join(d.staging, self.name), "finishing %s" % self.name)
+                self.push.drop(d, d.failed(exc, posixpath.join(d.staging, self.name), "finishing %s" % self.name))
         digest = self._hash.hexdigest()
         self.push.files[self.name] = digest
         self.push.sizes[self.name] = self.size
@@ -382,8 +401,13 @@ class Push:
     """A new directory ``root/parent.../name`` written to every session's host."""
 
     def __init__(self, sessions, root, parent_parts, name, checksums=CHECKSUMS, sync=True,
-                 lanes=LANES):
+                 lanes=LANES, required=None, failed=None):
+        """``required``: how many hosts must receive the directory (None: every one);
+        ``failed``: hosts already known to be out (connection failures), counted against it."""
         self.lanes = max(1, lanes)
+        self.failed = list(failed or [])
+        self.total = len(sessions) + len(self.failed)
+        self.required = self.total if not required else int(required)
         self.sessions = sessions
         self.root = root
         self.parent_parts = list(parent_parts)
@@ -397,18 +421,51 @@ class Push:
 
     def begin(self):
         stage = staging_name(self.name)
+        self._check_enough()
         for s in self.sessions:
-            parent = ensure_dirs(s, self.root, self.parent_parts)
-            final = posixpath.join(parent, self.name)
-            if exists(s, final):
-                raise SshError(s.label, "%s already exists: refusing to overwrite a stored backup" % final)
-            staging = posixpath.join(parent, stage)
             try:
-                s.sftp.mkdir(staging, 0o700)
-            except (IOError, OSError, socket.timeout) as exc:
-                raise explain_io(s, staging + "/x", exc, "creating %s" % staging)
+                parent = ensure_dirs(s, self.root, self.parent_parts)
+                final = posixpath.join(parent, self.name)
+                if exists(s, final):
+                    raise SshError(s.label, "%s already exists: refusing to overwrite a stored backup" % final)
+                staging = posixpath.join(parent, stage)
+                try:
+                    s.sftp.mkdir(staging, 0o700)
+                except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
+                    raise explain_io(s, staging + "/x", exc, "creating %s" % staging)
+            except SshError as exc:
+                self.failed.append({"host": s.label, "reason": exc.reason})
+                self._check_enough(exc)
+                continue
             self.dests.append(_Dest(s, final, staging))
         return self
+
+    def _check_enough(self, exc=None):
+        """Raise TooFewHosts when fewer than ``required`` hosts can still get the copy (each
+        host is either still in the push or in ``failed``)."""
+        left = self.total - len(self.failed)
+        if left > 0 and left >= self.required:
+            return
+        raise TooFewHosts(exc.host if exc is not None else "-",
+                          "only %d of %d backup hosts could take the copy, %d required (%s)"
+                          % (left, self.total, self.required, describe_failures(self.failed)), list(self.failed))
+
+    def drop(self, d, err):
+        """Give up on destination ``d`` after ``err`` (an SshError): its staging directory is
+        removed when the host still answers; the others go on unless too few are left."""
+        if d in self.dests:
+            self.dests.remove(d)
+        entry = {"host": d.session.label, "reason": err.reason}
+        d.stop()
+        if d.broken:
+            entry["leftover"] = d.staging
+            d.session.close()
+        else:
+            why = remove_tree(d.session, d.staging)
+            if why is not None:
+                entry["leftover"] = d.staging
+        self.failed.append(entry)
+        self._check_enough(err)
 
     def open(self, name):
         return FanOutFile(self, name)
@@ -422,28 +479,41 @@ class Push:
         """Verify on every host, then rename into place; returns one dict per host."""
         self.put(self.checksums, checksums_text(self.files))
         names = sorted(self.files)
-        for d in self.dests:
+        for d in list(self.dests):
             d.end_flush()
-            got = remote_sha256(d.session, d.staging, names, sync=self.sync)
+            try:
+                got = remote_sha256(d.session, d.staging, names, sync=self.sync)
+            except SshError as exc:
+                self.drop(d, exc)
+                continue
             bad = [n for n in names if got.get(n) != self.files[n]]
             if bad:
-                raise SshError(d.session.label, "verification failed: the SHA-256 computed on the host differs "
-                                                "from what was sent for %s" % ", ".join(bad))
+                self.drop(d, SshError(d.session.label, "verification failed: the SHA-256 computed on the host "
+                                                       "differs from what was sent for %s" % ", ".join(bad)))
         out = []
-        for d in self.dests:
+        for d in list(self.dests):
             try:
                 d.session.sftp.rename(d.staging, d.final)
-            except (IOError, OSError, socket.timeout) as exc:
-                raise explain_io(d.session, d.final + "/x", exc, "renaming %s to %s" % (d.staging, d.final))
+            except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
+                self.drop(d, explain_io(d.session, d.final + "/x", exc,
+                                        "renaming %s to %s" % (d.staging, d.final)))
+                continue
             d.committed = True
             if self.sync:
-                d.session.run("sync -- %s 2>/dev/null || true" % _q(posixpath.dirname(d.final)))
+                try:
+                    d.session.run("sync -- %s 2>/dev/null || true" % _q(posixpath.dirname(d.final)))
+                except SshError:
+                    pass       # renamed and verified; the host flushes it in its own time
             out.append({"host": d.session.label, "path": d.final, "verified": True,
                         "sha256": dict(self.files), "bytes": sum(self.sizes.values())})
         return out
 
     def abort(self):
-        """Remove the staging directories that can be reached; remember the others."""
+        """Remove the staging directories that can be reached; remember the others (those of
+        the hosts dropped on the way too)."""
+        for f in self.failed:
+            if f.get("leftover") and not any(x["path"] == f["leftover"] for x in self.leftovers):
+                self.leftovers.append({"host": f["host"], "path": f["leftover"], "reason": f["reason"]})
         for d in self.dests:
             if d.committed:
                 continue

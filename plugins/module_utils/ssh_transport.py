@@ -358,6 +358,18 @@ def connect_all(params, targets, warnings=None):
     return sessions
 
 
+def connect_each(params, targets, warnings=None):
+    """connect() to every target, each on its own: (sessions, failures), a failure being
+    {host, reason}.  The hosts are independent: one that cannot be reached is only named."""
+    sessions, failures = [], []
+    for t in targets:
+        try:
+            sessions.append(connect(params, t, warnings))
+        except SshError as exc:
+            failures.append({"host": exc.host if exc.host not in (None, "-") else t, "reason": exc.reason})
+    return sessions, failures
+
+
 def close_all(sessions):
     for s in sessions:
         s.close()

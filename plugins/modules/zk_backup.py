@@ -14,8 +14,10 @@ description:
   - Runs on a member of a ZooKeeper ensemble. Reads the member's snapshot and transaction
     logs wherever its zoo.cfg puts them (C(dataDir), and C(dataLogDir) when separate),
     writes one archive and streams it over SFTP to every host in O(backup_hosts). Nothing
-    is staged on the member's disk. Every backup host receives the same archive; the backup
-    fails unless all of them verify it.
+    is staged on the member's disk. Every backup host receives the same archive, each on its
+    own (a host that cannot be reached, runs out of space or whose copy does not verify is
+    dropped, its partial copy removed, and named in RV(failed_hosts) while the others go on).
+    The backup fails unless at least O(required_hosts) hosts verified it.
   - O(kind=full) archives the restorable set, the newest valid snapshot, the log that began
     before it and every later log, each log cut after its last whole record (the
     preallocated zeros are never read or sent), plus the epoch files.
@@ -130,6 +132,14 @@ options:
       - Send at most this many bytes per second (after compression), for instance V(50MB).
         Unlimited when not set.
     type: str
+  required_hosts:
+    description:
+      - How many of O(backup_hosts) must store and verify the backup for the run to succeed.
+        V(0) (the default) requires every one of them.
+      - The backup is kept on the hosts that verified it even when too few did; the others
+        hold no copy that looks complete.
+    type: int
+    default: 0
   sync:
     description:
       - Have the backup hosts flush the files to stable storage before they verify them and
@@ -159,6 +169,12 @@ EXAMPLES = r"""
     ssh_private_key_file: /root/.ssh/zk_backup_ed25519
     ssh_known_hosts_file: /etc/zookeeper/backup_known_hosts
   register: backup
+
+- name: Keep the backup when one of three backup hosts is down or full
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    backup_hosts: [backup1.example.com, backup2.example.com, backup3.example.com]
+    required_hosts: 2
 
 - name: Ship the transactions logged since the last backup
   zkops.zookeeper.zk_backup:
@@ -277,7 +293,7 @@ archive:
   type: dict
 destinations:
   description: >-
-    One entry per backup host: C(host), C(path) of the backup directory, C(verified) (the
+    One entry per backup host that stored the backup: C(host), C(path) of the backup directory, C(verified) (the
     host's own SHA-256 matched), C(sha256) of the archive, C(bytes).
   returned: always
   type: list
@@ -296,6 +312,24 @@ stages:
   returned: success
   type: list
   elements: dict
+failed_hosts:
+  description: >-
+    The backup hosts that do not hold the backup, each with C(host) and C(reason)
+    (unreachable, no space left, verification failed), and C(leftover), the hidden staging
+    directory left behind when it could not be removed.
+  returned: always
+  type: list
+  elements: dict
+retry_elsewhere:
+  description:
+    - On failure, false when another member would fail the same way (too few backup hosts
+      could take the backup); the backup role then tries no other member.
+  returned: when false
+  type: bool
+required_hosts:
+  description: How many backup hosts had to store the backup (O(required_hosts), V(0) resolved to all).
+  returned: success
+  type: int
 leftovers:
   description: >-
     On failure, hidden staging directories that could not be removed (host unreachable),
@@ -310,6 +344,7 @@ from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -332,6 +367,7 @@ def argument_spec():
         status_timeout=dict(type="float", default=5.0),
         bandwidth_limit=dict(type="str"),
         sync=dict(type="bool", default=True),
+        required_hosts=dict(type="int", default=0),
     )
     spec.update(zoo_cfg.member_files_argument_spec())
     spec.update(progress.argument_spec())
@@ -341,6 +377,8 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     ssh_transport.require_paramiko(module)
     params = dict(module.params)
     if params["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:

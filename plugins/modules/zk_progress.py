@@ -19,6 +19,10 @@ description:
     the job instead (like M(ansible.builtin.async_status) in a loop) and prints a progress
     line every O(interval) seconds while it waits. It then returns the job's own result, and
     fails when the job failed, so the task can be registered and checked as the module's.
+  - While it waits it checks every few seconds that the job's process (the C(pid) in its
+    progress file) still exists. When the process is gone while the file says it runs (it
+    was killed, for instance by the out-of-memory killer), the task fails at once with the
+    stage and progress the file last showed (RV(died)), instead of waiting for O(timeout).
   - The waiting runs on the controller (an action plugin); the progress file and the job's
     status are read on the host the job runs on (use the same C(delegate_to)).
 author:
@@ -106,6 +110,20 @@ msg:
   description: The progress as one line (without O(jid); with it, the job's own C(msg)).
   returned: always
   type: str
+process:
+  description:
+    - The task's process as the progress file names it, C(pid), C(alive) (whether it exists;
+      null when the task ended or the file names none) and C(age), the seconds since the file
+      was written.
+  returned: without O(jid)
+  type: dict
+died:
+  description:
+    - With O(jid), true when the job's process is gone while its progress file says it runs
+      (killed without a word, for instance by the out-of-memory killer). The task then fails
+      within seconds with what the file knows (stage, what was done, how long it ran).
+  returned: with O(jid)
+  type: bool
 progress_lines:
   description: With O(jid), the progress lines printed while waiting.
   returned: with O(jid)
@@ -134,7 +152,7 @@ def main():
     # nothing that matters, in check mode as well.
     if module.params["remove"] and os.path.exists(path):
         os.unlink(path)
-    module.exit_json(changed=False, progress=state, msg=progress.describe(state))
+    module.exit_json(changed=False, progress=state, msg=progress.describe(state), process=progress.liveness(state))
 
 
 if __name__ == "__main__":

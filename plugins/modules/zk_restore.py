@@ -85,6 +85,12 @@ options:
   backup_host:
     description: The backup host to read from, as C(host), C(host:port) or C(user@host:port).
     type: str
+  backup_sources:
+    description:
+      - The backup host to read each backup from, by backup id; RV(zkops.zookeeper.zk_restore_plan#module:sources)
+        of M(zkops.zookeeper.zk_restore_plan) gives for each backup a host whose copy verified.
+        A backup not in it is read from O(backup_host).
+    type: dict
   ensemble:
     description: The name of the ensemble (the directory below O(backup_root)).
     type: str
@@ -326,6 +332,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
@@ -340,6 +347,7 @@ def argument_spec():
         restore_id=dict(type="str"),
         source=dict(type="str", choices=list(restore.SOURCES)),
         backup_host=dict(type="str"),
+        backup_sources=dict(type="dict"),
         ensemble=dict(type="str"),
         backup_ids=dict(type="list", elements="str"),
         backup_id=dict(type="str"),
@@ -368,6 +376,8 @@ def main():
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE + [
                                ("target_zxid", "target_time"), ("archive", "backup_host"),
                                ("backup_ids", "backup_id")])
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     p = module.params
     if p["keep_pre_restore"] < 0:
         module.fail_json(msg="keep_pre_restore must not be negative")

@@ -13,12 +13,16 @@ version_added: 0.1.0
 description:
   - Runs on any host that reaches the backup hosts over SSH (a member, the controller, a
     bastion) and looks at the backups M(zkops.zookeeper.zk_backup) stored for an ensemble.
-    The hosts in O(backup_hosts) are tried in order; the first that answers is used.
+    The hosts in O(backup_hosts) are tried in order; the plan is made on the first that
+    answers and holds backups that give one (a host that missed backups, for instance
+    because it was full or down when they were taken, is passed over).
   - Chooses what a restore needs, one full backup (O(backup_id), else the newest one that
     starts before the target) and, for a target after its last transaction, the shipped log
     chunks that continue it up to the target, without a gap.
   - With O(verify=true) has the backup host check every chosen backup against the
-    checksums recorded when it was stored, and fails when one does not match.
+    checksums recorded when it was stored. A copy that does not match is named (RV(rejected))
+    and the same backup is taken from the next host whose copy verifies (RV(sources)); the
+    module fails only when no host holds a copy that verifies.
   - Returns the plan for M(zkops.zookeeper.zk_restore) (the same on every member), and the
     tree digest the backup promises at the zxid restored to when its manifest records one.
   - Never changes anything.
@@ -71,9 +75,25 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backup_host:
-  description: The backup host the plan was made on.
+  description:
+    - The backup host the full backup is read from (with O(verify), the first whose copy
+      verifies), else the one the plan was made on.
   returned: success
   type: str
+sources:
+  description:
+    - With O(verify), the backup host each backup of the plan is read from, by backup id,
+      the first host (the one the plan was made on, then the others in order) whose copy
+      verifies. Give it to M(zkops.zookeeper.zk_restore) as O(zkops.zookeeper.zk_restore#module:backup_sources).
+  returned: success
+  type: dict
+rejected:
+  description:
+    - The copies that did not verify, each with C(host), C(backup_id) and C(reason); the
+      backup was taken from another host.
+  returned: success
+  type: list
+  elements: dict
 plan:
   description:
     - C(full) (the full backup, with C(id), C(zxid), C(time_range), C(archive), C(digest)),
@@ -133,23 +153,48 @@ def main():
     warnings = []
     unreachable = []
     result = None
-    for host in p["backup_hosts"]:
-        session = None
-        try:
-            session = ssh_transport.connect(p, host, warnings)
-            plan = restore_fetch.plan_on_host(session, p["backup_root"], p["ensemble"], p["backup_id"],
-                                              target_zxid, target_time, p["verify"])
-            result = dict(backup_host=host, plan=plan)
+    unplanned = []
+    sessions = {}
+
+    def session_of(host):
+        if host not in sessions:
+            sessions[host] = None
+            sessions[host] = ssh_transport.connect(p, host, warnings)
+        if sessions[host] is None:
+            raise ssh_transport.SshError(host, "could not be reached")
+        return sessions[host]
+
+    try:
+        for host in p["backup_hosts"]:
+            try:
+                plan = restore_fetch.plan_on_host(session_of(host), p["backup_root"], p["ensemble"],
+                                                  p["backup_id"], target_zxid, target_time, verify=False)
+            except ssh_transport.SshError as exc:
+                unreachable.append({"host": host, "reason": str(exc)})
+                continue
+            except restore_fetch.FetchError as exc:
+                unplanned.append(str(exc))
+                continue
+            result = dict(backup_host=host, plan=plan, sources={}, rejected=[])
+            if p["verify"]:
+                # The host the plan was made on first, then the others in order.
+                order = [host] + [h for h in p["backup_hosts"] if h != host]
+                sources, rejected = restore_fetch.choose_copies(
+                    plan, [(h, (lambda h=h: session_of(h))) for h in order], p["backup_root"], p["ensemble"])
+                result.update(sources=sources, rejected=rejected, backup_host=sources[plan["full"]["id"]])
+                for r in rejected:
+                    warnings.append("backup host %s: backup %s %s; it is taken from %s instead"
+                                    % (r["host"], r["backup_id"], r["reason"], sources[r["backup_id"]]))
             break
-        except ssh_transport.SshError as exc:
-            unreachable.append({"host": host, "reason": str(exc)})
-        except restore_fetch.FetchError as exc:
-            module.fail_json(msg="%s; nothing was restored" % exc, unreachable=unreachable, changed=False)
-        finally:
-            if session is not None:
-                session.close()
+    except restore_fetch.FetchError as exc:
+        module.fail_json(msg="%s; nothing was restored" % exc, unreachable=unreachable, changed=False)
+    finally:
+        ssh_transport.close_all([s for s in sessions.values() if s is not None])
     for w in warnings + (result["plan"].get("warnings") if result else []):
         module.warn(w)
+    if result is None and unplanned:
+        module.fail_json(msg="%s; nothing was restored" % "; ".join(unplanned), unreachable=unreachable,
+                         changed=False)
     if result is None:
         module.fail_json(msg="no backup host could be reached (%s); nothing was restored"
                          % "; ".join(u["reason"] for u in unreachable), unreachable=unreachable, changed=False)

@@ -391,6 +391,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
@@ -485,6 +486,8 @@ def main():
                            required_one_of=[("dest", "backup_hosts")],
                            required_by={"backup_hosts": ("ensemble",)},
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     p = module.params
     live = p["source"] == "live"
     if live:

@@ -111,3 +111,26 @@ def test_reader_ignores_what_is_not_progress(tmp_path):
     other.write_text(json.dumps({"format": 99}))
     assert P.read(str(other)) is None
     assert P.describe(None) == "starting"
+
+
+def test_liveness_tells_a_killed_task_from_a_running_one(tmp_path):
+    import subprocess
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        state = {"format": 1, "task": "full backup", "state": "running", "stage": "connect and plan",
+                 "unit": None, "done": 0, "total": None, "stage_seconds": 3.0, "seconds": 4.2,
+                 "updated": 1000.0, "pid": child.pid, "stages": [], "details": {}}
+        assert P.liveness(state, now=1002.5) == {"pid": child.pid, "alive": True, "age": 2.5}
+        child.kill()
+        child.wait()
+        assert P.liveness(state, now=1002.5)["alive"] is False
+        msg = P.died(state, "zk2")
+        assert "full backup on zk2 died" in msg and str(child.pid) in msg and "connect and plan: 3 s" in msg
+        # A task that ended says so itself: its process is not looked for.
+        assert P.liveness(dict(state, state="done"))["alive"] is None
+        assert P.liveness(None)["alive"] is None
+        assert P.liveness(dict(state, pid=os.getpid()))["alive"] is True
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -116,12 +116,9 @@ class FakeSession(object):
         return Done()
 
 
-class FakePush(object):
-    def __init__(self, sessions, lanes, sync=True):
-        self.lanes = lanes
-        self.sync = sync
-        self.files = {}
-        self.sizes = {}
+class FakePush(ssh_push.Push):
+    def __init__(self, sessions, lanes, sync=True, required=None):
+        ssh_push.Push.__init__(self, sessions, "/srv/b", [], "x", sync=sync, lanes=lanes, required=required)
         self.dests = [ssh_push._Dest(s, "/srv/b/x", "/srv/b/.x.partial-1") for s in sessions]
 
 
@@ -177,6 +174,41 @@ def test_a_failed_write_in_any_channel_fails_the_file(lanes, at):
     assert ("writing a" in str(exc.value)) or ("finishing a" in str(exc.value))
     for d in push.dests:
         d.stop()
+
+
+@pytest.mark.parametrize("at", [0, (3 << 20) + 5])
+def test_a_failed_host_is_dropped_and_the_others_go_on(at):
+    good, bad = Disk(), Disk(fail_at=("/srv/b/.x.partial-1/a", at))
+    bad_session = FakeSession(bad, label="backup2")
+    bad_session.commands = []
+    bad_session.run = lambda command, timeout=None: bad_session.commands.append(command) or (0, "", "")
+    push = FakePush([FakeSession(good), bad_session], 2, required=1)
+    f = ssh_push.FanOutFile(push, "a")
+    data = [os.urandom(1 << 20) for _i in range(7)]
+    for b in data:
+        f.write(b)
+    f.close()
+    assert bytes(good.files["/srv/b/.x.partial-1/a"]) == b"".join(data)
+    assert [d.session.label for d in push.dests] == ["backup1"]
+    assert [f["host"] for f in push.failed] == ["backup2"]
+    assert "Failure" in push.failed[0]["reason"] and "leftover" not in push.failed[0]
+    # Its staging directory was removed.
+    assert any(c.startswith("rm -rf -- /srv/b/.x.partial-1") for c in bad_session.commands)
+
+
+def test_too_few_hosts_left_names_every_failed_one():
+    push = FakePush([FakeSession(Disk(fail_at=("/srv/b/.x.partial-1/a", 0)), label="backup2")], 1,
+                    required=2)
+    # A host that could not be reached at all counts against the hosts required.
+    push.failed = [{"host": "backup1", "reason": "no SSH answer"}]
+    push.total = 2
+    f = ssh_push.FanOutFile(push, "a")
+    with pytest.raises(ssh_push.TooFewHosts) as exc:
+        f.write(os.urandom(1 << 16))
+        f.close()
+    text = str(exc.value)
+    assert "only 0 of 2 backup hosts" in text and "backup1: no SSH answer" in text and "backup2:" in text
+    assert [x["host"] for x in exc.value.failed] == ["backup1", "backup2"]
 
 
 def test_the_host_flushes_while_the_file_arrives(monkeypatch):
