@@ -33,9 +33,12 @@ NOT_CHECKED = "not checked"
 WRONG = "wrong"
 STATUSES = (VERIFIED, PARTIAL, NOT_VERIFIED, NOT_CHECKED, WRONG)
 
-# The znodes of a tree no client wrote to: "/", "/zookeeper", "/zookeeper/quota" and, from
-# ZooKeeper 3.5 on, "/zookeeper/config".
-EMPTY_TREE_NODES = 4
+# srvr's "Node count" is the size of the server's node table, which holds the root twice (as
+# "" and as "/"): one more than the znodes a replay of the files gives.
+SERVER_EXTRA_NODES = 1
+# srvr's count for a tree no client wrote to: the root (twice), "/zookeeper",
+# "/zookeeper/quota" and, from ZooKeeper 3.5 on, "/zookeeper/config".
+EMPTY_TREE_NODES = 5
 SERVING_MODES = ("leader", "follower", "observer", "standalone")
 UNREADABLE_NAMED = 10
 
@@ -160,14 +163,14 @@ def _count_check(serving, expected):
     ephs = dict((_name(m), m.get("ephemerals_count")) for m in serving)
     if all(e is not None for e in ephs.values()):
         # Ephemeral znodes come and go with sessions: compare the others.
-        want = int(total) - int(eph)
+        want = int(total) + SERVER_EXTRA_NODES - int(eph)
         off = sorted("%s=%d" % (n, c - ephs[n]) for n, c in counts.items() if c - ephs[n] != want)
         if off:
             return _check("node count", WRONG, "znodes other than ephemeral ones: %s, the restored files "
                           "hold %d; keep clients away until the restore is verified" % (", ".join(off), want))
         return _check("node count", VERIFIED, "%d znodes other than ephemeral ones on every member, as in "
                       "the restored files" % want)
-    low, high = int(total) - int(eph), int(total)
+    low, high = int(total) + SERVER_EXTRA_NODES - int(eph), int(total) + SERVER_EXTRA_NODES
     off = sorted("%s=%d" % (n, c) for n, c in counts.items() if not low <= c <= high)
     if off:
         moved = any(_zxid(m.get("zxid")) & 0xffffffff for m in serving if m.get("zxid"))
