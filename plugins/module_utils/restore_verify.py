@@ -79,7 +79,7 @@ def _zxid(value):
 
 
 def _name(m):
-    return str(m.get("host") or m.get("id") or m.get("address"))
+    return str(m.get("host") or m.get("address") or m.get("id"))
 
 
 def files_layer(plan_host, staged_sets, last_zxid, expected):
@@ -123,7 +123,7 @@ def serving_layer(members, started, expected=None, epoch_floor=None, last_zxid=N
                          "leader %s" % _name(leaders[0]) if len(leaders) == 1 else
                          "%d leaders (%s)" % (len(leaders), ", ".join(_name(m) for m in leaders))))
     checks.append(_zxid_check(serving, leaders, epoch_floor, last_zxid))
-    checks.append(_count_check(serving, expected))
+    checks.append(_count_check(serving, expected, _written_since(serving, last_zxid)))
     checks.append(_zk_digest_check(serving))
     return layer(checks)
 
@@ -151,7 +151,17 @@ def _zxid_check(serving, leaders, epoch_floor, last_zxid):
         top, top >> 32, "" if epoch_floor is None else " (past %d, the backups' highest)" % int(epoch_floor)))
 
 
-def _count_check(serving, expected):
+def _written_since(serving, last_zxid):
+    """Whether the ensemble committed transactions since it started on the restored data
+    (sessions of clients, our own checks included, are transactions too)."""
+    zxids = [_zxid(m.get("zxid")) for m in serving if m.get("zxid")]
+    if not zxids:
+        return False
+    top, last = max(zxids), _zxid(last_zxid)
+    return bool(top & 0xffffffff) and (last is None or top >> 32 > last >> 32)
+
+
+def _count_check(serving, expected, moved):
     total = (expected or {}).get("znodes")
     eph = (expected or {}).get("ephemeral_znodes")
     if total is None or eph is None:
@@ -173,7 +183,6 @@ def _count_check(serving, expected):
     low, high = int(total) + SERVER_EXTRA_NODES - int(eph), int(total) + SERVER_EXTRA_NODES
     off = sorted("%s=%d" % (n, c) for n, c in counts.items() if not low <= c <= high)
     if off:
-        moved = any(_zxid(m.get("zxid")) & 0xffffffff for m in serving if m.get("zxid"))
         status = NOT_VERIFIED if moved else WRONG
         return _check("node count", status, "%s znodes, the restored files hold %s%s" % (
             ", ".join(off), low if low == high else "%d to %d" % (low, high),
