@@ -171,13 +171,13 @@ options:
   partial:
     description:
       - With O(source=live), read the part of the tree that the identities in O(auth) may
-        read instead of failing at the first znode they may not read: such a znode is
+        read instead of failing at the first znode they may not read; such a znode is
         skipped with its whole subtree and named in RV(unreadable), and a znode whose
         digest ACL the server hides (no ADMIN permission) is read with its ACL as shown and
         named in RV(acl_hidden).
       - The digest of a partial walk (RV(partial) true) is the readable part's; it cannot be
         compared with the digest of the whole tree.
-      - Only in check mode, which writes no file: an export file always holds the whole
+      - Only in check mode, which writes no file; an export file always holds the whole
         subtree.
     type: bool
     default: false
@@ -391,7 +391,7 @@ destinations:
 partial:
   description:
     - With O(partial), whether anything could not be read (RV(unreadable) or RV(acl_hidden)
-      is not empty): RV(digest) and RV(count) are then those of the readable part.
+      is not empty); RV(digest) and RV(count) are then those of the readable part.
   returned: success
   type: bool
 unreadable:

@@ -131,19 +131,22 @@ def test_three_members_serving_wrong_and_total_loss(lab3):
     current = digest(lab3)
     bh = lab3.backup_hosts[0]
     manifest = bh.sh("ls /srv/backups/%s/*/manifest.json" % lab3.name).stdout.split()[0]
-    bh.sh("cp %s /tmp/manifest.saved" % manifest)
-    bh.sh("python3 -c \"import json,sys; p=sys.argv[1]; m=json.load(open(p)); m['digest']['znodes'] += 1; "
-          "json.dump(m, open(p, 'w'))\" %s" % manifest)
+    where = os.path.dirname(manifest)
+    bh.sh("cd %s && cp manifest.json SHA256SUMS /tmp/" % where)
+    # A manifest that promises one znode more than its files hold, and checksums that agree.
+    bh.sh("cd %s && python3 -c \"import json; m=json.load(open('manifest.json')); m['digest']['znodes'] += 1; "
+          "json.dump(m, open('manifest.json', 'w'))\" && grep -v ' manifest.json$' /tmp/SHA256SUMS > SHA256SUMS "
+          "&& sha256sum manifest.json >> SHA256SUMS" % where)
     try:
         res = restore(lab3)
     finally:
-        bh.sh("cp /tmp/manifest.saved %s" % manifest)
+        bh.sh("cp /tmp/manifest.json /tmp/SHA256SUMS %s/" % where)
     assert res.rc != 0, res.output()
     assert "verified wrong" in res.stdout and "node count" in res.stdout, res.output()
-    assert "Every member was put back on its pre-restore data" in res.stdout
+    assert "Every member was put back on its pre-restore data" in res.stdout, res.output()
     assert digest(lab3) == current
     rep = report(res)
-    assert rep["result"] == "failed, rolled back" and rep["rollback"]["done"] is True, rep
+    assert rep["result"] == "failed, rolled back" and rep["rollback"]["done"] is True, res.output()
     assert rep["verification"]["layers"]["serving"]["status"] == "wrong"
 
     # Total loss, then a restore that fails after the fence (zk2 cannot read its data): it is
