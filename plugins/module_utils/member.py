@@ -47,6 +47,9 @@ MNTR_FIELDS = (
     ("zk_max_file_descriptor_count", "max_file_descriptors", int),
     ("zk_quorum_size", "quorum_size", int),
     ("zk_uptime", "uptime_ms", int),
+    # ZooKeeper 3.6+ with digest.enabled (the default): mismatches between the digest the
+    # leader sent with a transaction and the one the member computed after applying it.
+    ("zk_digest_mismatches_count", "digest_mismatches", int),
 )
 MNTR_NAMES = sorted(set(f[1] for f in MNTR_FIELDS))
 CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]

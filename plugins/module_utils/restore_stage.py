@@ -354,6 +354,7 @@ class Stager:
         if rep and rep.get("digest"):
             marker["expected"] = {"digest": rep["digest"], "typed_digest": rep.get("typed_digest"),
                                   "znode_count": rep.get("znode_count"), "zxid": rep["last_zxid"],
+                                  "znodes": rep.get("znodes"), "ephemeral_znodes": rep.get("ephemeral_znodes"),
                                   "digest_version": rep.get("digest_version"), "source": "replay"}
         # Flushed now, while the servers still run: the staged copy is durable before the live
         # data is moved aside, and no write-back of it competes with the servers' start.

@@ -15,6 +15,12 @@ always handed over before it.  A znode that disappears while the walk runs is co
 as vanished, not reported.  The walk fails (WalkError, naming the path) when a znode
 cannot be read (no READ permission), or when the server masks a digest ACL because the
 session lacks ADMIN permission on the znode (unless ``allow_masked_acl``).
+
+With ``partial`` the walk reads what the session may read instead: a znode it may not
+read is skipped with its whole subtree and named in ``WalkStats.unreadable``, a znode
+whose digest ACL the server hides is walked (its ACL as shown) and named in
+``WalkStats.acl_hidden``.  What such a walk hands over is the readable part of the tree,
+whose digest cannot be compared with one of the whole tree.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,6 +45,9 @@ _EPHEMERAL_OWNER = struct.Struct("!q")
 _CVERSION_AT = 36
 _OWNER_AT = 44
 _NUM_CHILDREN_AT = 56
+# A partial walk names at most this many znodes whose digest ACL the server hid (it counts
+# them all): on a secured ensemble they may be most of the tree.
+ACL_HIDDEN_LISTED = 20
 
 
 class WalkError(Exception):
@@ -171,13 +180,23 @@ class WalkStats(object):
         self.sessions = 0
         self.lost_sessions = 0
         self.root_missing = False
+        self.unreadable = []
+        self.acl_hidden = []
+        self.acl_hidden_count = 0
+
+    @property
+    def partial(self):
+        return bool(self.unreadable or self.acl_hidden_count)
 
     def as_dict(self):
         return dict(nodes=self.nodes, vanished=self.vanished, requests=self.requests,
                     zxid_start=self.zxid_start, zxid_end=self.zxid_end,
                     seconds=round(self.seconds, 3), multi_read=self.multi_read,
                     sessions=self.sessions, lost_sessions=self.lost_sessions,
-                    root_missing=self.root_missing)
+                    root_missing=self.root_missing, partial=self.partial,
+                    unreadable=sorted(self.unreadable),
+                    acl_hidden=sorted(self.acl_hidden),
+                    acl_hidden_count=self.acl_hidden_count)
 
 
 def excluded(path, exclude):
@@ -196,7 +215,7 @@ class Walker(object):
     """Walks the subtree at ``root`` through a connected zk_pipeline.Pool."""
 
     def __init__(self, pool, root="/", exclude=(), multi_read=None, batch=64, window=1024,
-                 allow_masked_acl=False, chroot="", missing_root_ok=False):
+                 allow_masked_acl=False, chroot="", missing_root_ok=False, partial=False):
         self.pool = pool
         self.root = root
         self.exclude = set(e.rstrip("/") or "/" for e in exclude)
@@ -208,6 +227,7 @@ class Walker(object):
         self.acls = AclCache()
         self.stats = WalkStats()
         self.missing_root_ok = missing_root_ok
+        self.partial = partial
         self._t0 = None
 
     def _server(self, path):
@@ -326,6 +346,10 @@ class Walker(object):
                     self.stats.vanished += 1
                     return
                 if isinstance(value, NoAuthError):
+                    if self.partial:
+                        # Neither the znode nor anything below it can be read.
+                        self.stats.unreadable.append(path)
+                        return
                     raise WalkError(
                         "not authorised to read %s: its ACL does not grant this session "
                         "READ; add to 'auth' an identity that its ACL grants" % path, path)
@@ -335,7 +359,11 @@ class Walker(object):
                             % path, path)
         data, stat = data_stat
         acl, acl_bytes, masked = self.acls.get(acl_raw)
-        if masked and not self.allow_masked_acl:
+        if masked and self.partial:
+            self.stats.acl_hidden_count += 1
+            if len(self.stats.acl_hidden) < ACL_HIDDEN_LISTED:
+                self.stats.acl_hidden.append(path)
+        elif masked and not self.allow_masked_acl:
             raise WalkError(
                 "the server hid the digest ACL of %s (shown as 'user:x') because this "
                 "session lacks ADMIN permission on it; a copy would restore an unusable "

@@ -183,6 +183,15 @@ members:
     synced_followers:
       description: On the leader, from C(mntr), the followers in sync.
       type: int
+    ephemerals_count:
+      description: From C(mntr), the number of ephemeral znodes (null when unknown).
+      type: int
+    digest_mismatches:
+      description: >-
+        From C(mntr) of ZooKeeper 3.6 and later, the transactions after which the digest this
+        member computed differed from the one the leader sent (C(digest.enabled), on by
+        default); null when unknown.
+      type: int
     learned_from:
       description: The four-letter words the member answered.
       type: list

@@ -168,6 +168,19 @@ options:
     description:
       - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed.
     type: bool
+  partial:
+    description:
+      - With O(source=live), read the part of the tree that the identities in O(auth) may
+        read instead of failing at the first znode they may not read; such a znode is
+        skipped with its whole subtree and named in RV(unreadable), and a znode whose
+        digest ACL the server hides (no ADMIN permission) is read with its ACL as shown and
+        named in RV(acl_hidden).
+      - The digest of a partial walk (RV(partial) true) is the readable part's; it cannot be
+        compared with the digest of the whole tree.
+      - Only in check mode, which writes no file; an export file always holds the whole
+        subtree.
+    type: bool
+    default: false
 notes:
   - O(source=files) holds the whole tree in memory while it exports, about 400 bytes per
     znode plus its path and data, and reads C(.snappy) snapshots only with the
@@ -375,6 +388,32 @@ destinations:
   returned: with O(backup_hosts)
   type: list
   elements: dict
+partial:
+  description:
+    - With O(partial), whether anything could not be read (RV(unreadable) or RV(acl_hidden)
+      is not empty); RV(digest) and RV(count) are then those of the readable part.
+  returned: success
+  type: bool
+unreadable:
+  description: With O(partial), the znodes the session may not read; each was skipped with its subtree.
+  returned: success
+  type: list
+  elements: str
+  sample: [/kafka/config/users]
+unreadable_count:
+  description: The number of entries in RV(unreadable).
+  returned: success
+  type: int
+acl_hidden:
+  description:
+    - With O(partial), znodes whose digest ACL the server hid (at most 20 are named).
+  returned: success
+  type: list
+  elements: str
+acl_hidden_count:
+  description: The number of znodes whose digest ACL the server hid.
+  returned: success
+  type: int
 leftovers:
   description: >-
     On a failed push, hidden staging directories that could not be removed (host
@@ -420,6 +459,7 @@ def argument_spec():
         connections=dict(type="int"),
         batch=dict(type="int", default=64),
         multi_read=dict(type="bool"),
+        partial=dict(type="bool", default=False),
         config_file=dict(type="path", default="/etc/zookeeper/conf/zoo.cfg"),
         data_dir=dict(type="path"),
         data_log_dir=dict(type="path"),
@@ -502,6 +542,10 @@ def main():
             tree_push.check_params(p)
     except (tree_export.ExportError, tree_push.PushError) as exc:
         module.fail_json(msg=str(exc))
+    if p["partial"] and not (live and module.check_mode and p["backup_hosts"] is None):
+        module.fail_json(msg="partial reads a live tree in check mode only (without backup_hosts): "
+                         "an export file must hold the whole subtree; run the task with "
+                         "check_mode: true")
     if not 1 <= p["compression_level"] <= 9:
         module.fail_json(msg="compression_level must be between 1 and 9")
     base = dict(dest=dest, root=root, exclude=exclude, changed=False)
@@ -516,7 +560,8 @@ def main():
         except zk_pipeline.PipelineError as exc:
             module.fail_json(msg="%s; nothing was written" % exc, **base)
         source = tree_export.LiveSource(pool, root, exclude, hosts=p["hosts"],
-                                        batch=p["batch"], multi_read=p["multi_read"])
+                                        batch=p["batch"], multi_read=p["multi_read"],
+                                        partial=p["partial"])
     else:
         source = files_source(module, root, exclude, warnings)
     tracker = None
@@ -568,6 +613,10 @@ def main():
                   walk=walk)
     if tracker is not None:
         result["stages"] = tracker.summary()
+    result.update(partial=bool(walk.get("partial")), unreadable=walk.get("unreadable", []),
+                  unreadable_count=len(walk.get("unreadable", [])),
+                  acl_hidden=walk.get("acl_hidden", []),
+                  acl_hidden_count=walk.get("acl_hidden_count", 0))
     if p["backup_hosts"] is not None:
         result.update(pushed=summary["pushed"], backup_id=summary["backup_id"],
                       destinations=summary["destinations"])
@@ -576,6 +625,10 @@ def main():
     if not header["kinds_exact"]:
         result["kinds_note"] = tree_export.KINDS_NOTE
     what = "exported %d znodes of %s" % (trailer["count"], root)
+    if result["partial"]:
+        what += (" (partial: %d subtrees unreadable%s, %d ACLs hidden)"
+                 % (result["unreadable_count"], (": " + ", ".join(result["unreadable"][:10]))
+                    if result["unreadable"] else "", result["acl_hidden_count"]))
     if not live:
         what += " at zxid %s from the data files" % result["zxid"]
     if p["backup_hosts"] is not None and summary["pushed"]:

@@ -58,3 +58,46 @@ def test_endpoints_and_chroot():
     eps, chroot = zpl.endpoints_from_hosts("a:2181,b:2182/apps/x")
     assert eps == [("a", 2181), ("b", 2182)] and chroot == "/apps/x"
     assert zpl.endpoints_from_hosts("a")[0] == [("a", 2181)]
+
+
+def _acl_vector(scheme, ident, perms=31):
+    return (struct.pack("!i", 1) + struct.pack("!i", perms) + struct.pack("!i", len(scheme)) + scheme.encode()
+            + struct.pack("!i", len(ident)) + ident.encode())
+
+
+def _walker(partial):
+    w = tw.Walker(None, partial=partial)
+    got = []
+    w._pending, w._acl_wait, w._on_node = [], {}, got.append
+    return w, got
+
+
+def test_partial_walk_skips_what_it_may_not_read_and_names_it():
+    from kazoo.exceptions import NoAuthError
+    stat = bytes(68)
+    w, got = _walker(partial=True)
+    w._complete("/secure", False, NoAuthError(), NoAuthError())
+    w._acl_wait["/shown"] = _acl_vector("digest", "broker:x")
+    w._complete("/shown", False, [], (b"data", stat))
+    w._acl_wait["/open"] = _acl_vector("world", "anyone")
+    w._complete("/open", False, ["child"], (b"", stat))
+    assert [n.path for n in got] == ["/shown", "/open"]
+    assert w._pending == [("/open/child", False)]
+    d = w.stats.as_dict()
+    assert d["partial"] and d["unreadable"] == ["/secure"]
+    assert d["acl_hidden"] == ["/shown"] and d["acl_hidden_count"] == 1
+
+    # Without partial the same znodes fail the walk, naming them.
+    w, got = _walker(partial=False)
+    try:
+        w._complete("/secure", False, NoAuthError(), NoAuthError())
+        raise AssertionError("no WalkError")
+    except tw.WalkError as exc:
+        assert exc.path == "/secure"
+    w._acl_wait["/shown"] = _acl_vector("digest", "broker:x")
+    try:
+        w._complete("/shown", False, [], (b"data", stat))
+        raise AssertionError("no WalkError")
+    except tw.WalkError as exc:
+        assert exc.path == "/shown" and "ADMIN" in str(exc)
+    assert not w.stats.as_dict()["partial"]
