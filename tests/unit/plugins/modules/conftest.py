@@ -27,6 +27,10 @@ def run_module(monkeypatch):
         raise ModuleExit(False, kw)
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    # The module's warnings, recorded here: where ansible-core sends warnings depends on
+    # what else the test process has imported (an action plugin routes them to the display).
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
 
     def call(module, check=False, **args):
         args["_ansible_check_mode"] = check
@@ -35,4 +39,5 @@ def run_module(monkeypatch):
         with pytest.raises(ModuleExit) as e:
             module.main()
         return e.value.ok, e.value.result
+    call.warnings = warnings
     return call

@@ -7,7 +7,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zk_fakes import FakeZk, closed_port, srvr_text  # noqa: E402
-from ansible.module_utils.common.warnings import get_warning_messages  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_tree_export  # noqa: E402
 
@@ -66,7 +65,7 @@ def test_a_serving_members_files_end_at_its_applied_zxid(run_module, kinds_data_
     ok, r = run_module(zk_tree_export, **dict(args, dest=str(tmp_path / "w.zktree.gz")))
     assert ok and r["zxid"] == LAST
     assert any("srvr is not whitelisted" in w and "may not be committed" in w
-               for w in get_warning_messages())
+               for w in run_module.warnings)
 
 
 @pytest.mark.parametrize("args, message", [
