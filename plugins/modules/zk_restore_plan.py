@@ -89,10 +89,10 @@ plan:
       ensemble begins after it (C(epoch_floor) of M(zkops.zookeeper.zk_restore)).
     - C(warnings), why the plan stops short of what was asked, such as the latest state
       when no full backup was taken after the last restore of the ensemble.
-    - C(restored_to), where the plan takes the ensemble: C(zxid) (null for a target time, known
+    - C(restored_to), where the plan takes the ensemble, C(zxid) (null for a target time, known
       once the files are read), C(time_ms) of the last transaction, C(exact) (false when
       C(time_ms) is only an upper bound).
-    - C(left_out), what the backup host holds after that point that the plan does not restore:
+    - C(left_out), what the backup host holds after that point that the plan does not restore,
       C(full_backups) and C(logs) (ids), C(last_zxid) and C(last_time_ms) of the newest
       transaction they hold, and C(latest) (C(zxid), C(time_ms)), the newest state restorable
       (O(target_zxid=latest)), or null.
