@@ -18,9 +18,13 @@ def test_a_library_that_does_not_import_is_named_with_its_packages():
     assert missing[1]["error"].startswith("OSError")
 
 
-def test_a_real_import_probe():
-    present, missing = L.probe(["kazoo"], importer=lambda name: (_ for _ in ()).throw(ImportError("gone")))
+def test_the_module_imported_is_the_one_the_modules_use():
+    def importer(name):
+        raise ImportError("gone: %s" % name)
+
+    present, missing = L.probe(["kazoo"], importer=importer)
     assert present == {} and missing[0]["module"] == "kazoo.client"
+    assert missing[0]["error"] == "ImportError: gone: kazoo.client"
 
 
 def test_what_a_host_needs():
