@@ -248,6 +248,9 @@ def plan(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
         return result
     full_last = _z(full["zxid"].get("last"))
     cut = until if target_zxid is not None else None
+    if target_zxid == LATEST and not logs:
+        # Nothing shipped continues the full backup: the latest state is the backup as it is.
+        cut = None
     digest = full.get("digest") or None
     promised = None
     if digest and not logs and target_time is None and (cut is None or cut >= full_last) \
@@ -265,8 +268,76 @@ def plan(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
         "expected": promised,
         "forks": [dict(f, zxid=hexzxid(f["zxid"])) for f in applying],
         "highest_epoch": highest_epoch(backups, forks),
+        "restored_to": restored_to(full, logs, cut, target_time),
+        "left_out": left_out(backups, full, logs, cut, target_time, forks),
         "warnings": warnings,
     }
+
+
+def restored_to(full, logs, cut, target_time):
+    """Where the plan takes the ensemble: ``zxid`` (hex; null for a target time, known
+    once the files are read), ``time_ms`` of its last transaction, ``exact`` (false when
+    ``time_ms`` is only a bound: a cut inside a backup, a target time)."""
+    last = logs[-1] if logs else full
+    last_zxid, last_ms = _zx(last, "last"), _ms(last, "last")
+    if target_time is not None:
+        bound = target_time if last_ms is None else min(target_time, last_ms)
+        return {"zxid": None, "time_ms": bound, "exact": False}
+    if cut is None or cut == last_zxid:
+        return {"zxid": hexzxid(last_zxid), "time_ms": last_ms, "exact": True}
+    return {"zxid": hexzxid(cut), "time_ms": last_ms, "exact": False}
+
+
+def left_out(backups, full, logs, cut, target_time, forks=()):
+    """What the backup host holds of the ensemble's current history that the plan does not
+    restore: the full backups and shipped chunks ending after the point restored to
+    (``full_backups``, ``logs``: ids, oldest first), ``last_zxid`` and ``last_time_ms`` of the
+    newest transaction they hold, and ``latest`` (``zxid``, ``time_ms``), the newest state
+    restorable (from the newest full backup and the chunks that continue it), or null.
+
+    Backups of a history that a restore undid (forks) are not counted: nobody serves it."""
+    last = logs[-1] if logs else full
+    point = cut if cut is not None else _zx(last, "last")
+
+    def after(b):
+        if target_time is not None:
+            ms = _ms(b, "last")
+            return ms is not None and ms > target_time
+        z = _zx(b, "last")
+        return z is not None and point is not None and z > point
+
+    current = [b for b in backups if b.get("kind") in ("full", "logs") and _usable(b)
+               and not (forks and _zx(b, "last") is not None
+                        and _abandoned(forks, _zx(b, "first") if _zx(b, "snapshot") is None
+                                       else _zx(b, "snapshot"), _zx(b, "last")))]
+    fulls = sorted((b for b in current if b.get("kind") == "full" and after(b)), key=_key)
+    chunks = sorted((b for b in current if b.get("kind") == "logs" and after(b)),
+                    key=lambda b: (_zx(b, "first") or 0, _zx(b, "last")))
+    held = fulls + chunks
+    zxids = [_zx(b, "last") for b in held if _zx(b, "last") is not None]
+    times = [_ms(b, "last") for b in held if _ms(b, "last") is not None]
+    latest = None
+    try:
+        newest = plan_latest(backups, forks)
+        latest = {"zxid": newest["restored_to"]["zxid"], "time_ms": newest["restored_to"]["time_ms"]}
+    except PlanError:
+        pass
+    return {"full_backups": [b["id"] for b in fulls], "logs": [b["id"] for b in chunks],
+            "last_zxid": hexzxid(max(zxids)) if zxids else None,
+            "last_time_ms": max(times) if times else None,
+            "latest": latest}
+
+
+def plan_latest(backups, forks=()):
+    """The plan of the newest state restorable, without its own left_out (no recursion)."""
+    applying = _applying(forks, LATEST, None)
+    full = choose_full(backups, None, LATEST, None, applying)
+    try:
+        logs, until = chain(backups, full, LATEST, None, applying)
+    except ForkStop as stop:
+        # No full backup since that restore: the newest state is the one it put in place.
+        return {"restored_to": {"zxid": hexzxid(stop.fork["zxid"]), "time_ms": None, "exact": False}}
+    return {"restored_to": restored_to(full, logs, until if logs else None, None)}
 
 
 def highest_epoch(backups, forks=()):

@@ -41,7 +41,8 @@ options:
     description:
       - Restore the state at this zxid (hex with C(0x), or decimal), using the shipped logs
         after the full backup when the target is later than its last transaction.
-      - V(latest) restores every transaction shipped after the full backup.
+      - V(latest) restores every transaction shipped after the full backup that continues it
+        (the full backup as it is when none does).
     type: str
   target_time:
     description:
@@ -108,6 +109,13 @@ plan:
       ensemble begins after it (C(epoch_floor) of M(zkops.zookeeper.zk_restore)).
     - C(warnings), why the plan stops short of what was asked, such as the latest state
       when no full backup was taken after the last restore of the ensemble.
+    - C(restored_to), where the plan takes the ensemble, C(zxid) (null for a target time, known
+      once the files are read), C(time_ms) of the last transaction, C(exact) (false when
+      C(time_ms) is only an upper bound).
+    - C(left_out), what the backup host holds after that point that the plan does not restore,
+      C(full_backups) and C(logs) (ids), C(last_zxid) and C(last_time_ms) of the newest
+      transaction they hold, and C(latest) (C(zxid), C(time_ms)), the newest state restorable
+      (O(target_zxid=latest)), or null.
     - C(expected), the tree digest the full backup's manifest promises at the zxid restored
       to (C(digest), C(znode_count), C(zxid)), or null when the restore must replay the
       files to know it.

@@ -271,7 +271,7 @@ def test_total_loss(rlab):
         h.start_zk()
     rlab.wait_quorum()
     r = runner(rlab, "total-loss", {"source-member": rlab.members[0].name})
-    for step in ("look", "backups", "restore", "confirm", "reports", "backup"):
+    for step in ("look", "backups", "plan", "restore", "confirm", "reports", "backup"):
         r.run(step)
     all_steps_ran(r)
     serving(rlab)

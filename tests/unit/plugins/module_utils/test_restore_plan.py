@@ -180,3 +180,37 @@ def test_a_fork_since_the_newest_full_backup_asks_for_a_full_one():
     assert P.fork_since(forks, None)["restore_id"] == "r1"
     assert P.fork_since(forks, POST_FORK_FULL) is None
     assert P.fork_since([], FORKED[0]) is None
+
+
+def test_the_full_backup_alone_names_what_it_leaves_out():
+    p = P.plan(BACKUPS)
+    assert p["restored_to"] == {"zxid": "0x%x" % (E + 25), "time_ms": 1025, "exact": True}
+    out = p["left_out"]
+    assert out["full_backups"] == [] and out["logs"] == ["c2", "c3"]
+    assert out["last_zxid"] == "0x%x" % (E + 40) and out["last_time_ms"] == 1040
+    assert out["latest"] == {"zxid": "0x%x" % (E + 40), "time_ms": 1040}
+
+
+def test_latest_leaves_nothing_out():
+    p = P.plan(BACKUPS, target_zxid=P.LATEST)
+    assert p["restored_to"] == {"zxid": "0x%x" % (E + 40), "time_ms": 1040, "exact": True}
+    assert p["left_out"]["full_backups"] == [] and p["left_out"]["logs"] == []
+    assert p["left_out"]["last_zxid"] is None
+
+
+def test_latest_without_chunks_is_the_full_backup_as_it_is():
+    p = P.plan(BACKUPS[:3], target_zxid=P.LATEST)
+    assert p["backup_ids"] == ["f2"] and p["target_zxid"] is None and not p["point_in_time"]
+    assert p["expected"]["digest"] == "d25" and p["left_out"]["logs"] == []
+
+
+def test_a_point_in_time_leaves_out_what_follows_it():
+    p = P.plan(BACKUPS, target_zxid=E + 15)
+    assert p["restored_to"] == {"zxid": "0x%x" % (E + 15), "time_ms": 1020, "exact": False}
+    assert p["left_out"]["full_backups"] == ["f2"] and p["left_out"]["logs"] == ["c1", "c2", "c3"]
+    p = P.plan(BACKUPS, target_time=1026)
+    assert p["restored_to"] == {"zxid": None, "time_ms": 1026, "exact": False}
+    assert p["left_out"]["logs"] == ["c2", "c3"] and p["left_out"]["full_backups"] == []
+    # An older full backup named as it is: the newer one and every chunk after it are left out.
+    p = P.plan(BACKUPS, backup_id="f1")
+    assert p["left_out"]["full_backups"] == ["f2"] and p["left_out"]["logs"] == ["c1", "c2", "c3"]
