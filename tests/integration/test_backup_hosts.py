@@ -239,5 +239,9 @@ def test_a_flipped_byte_on_one_host_restores_from_the_other(hlab):
     assert [(r["host"], r["backup_id"]) for r in plan["rejected"]] == [(b1.ip, good["backup_id"])]
     said = " ".join((res.stdout + res.stderr).split())
     assert "backup host %s: backup %s its copy fails verification" % (b1.ip, good["backup_id"]) in said, said
+    # The restore's report says where the backup was read from and which copy failed.
+    summary = res.result("Summary", res.tasks("Summary")[0]["host"])["msg"]
+    assert summary["sources"] == {good["backup_id"]: b2.ip}
+    assert [(r["host"], r["backup_id"]) for r in summary["rejected_copies"]] == [(b1.ip, good["backup_id"])]
     hlab.wait_quorum(timeout=60)
     assert Z.live_digest(hlab)["digest"] == before

@@ -143,6 +143,10 @@ def test_a_restore_with_the_defaults_brings_back_what_was_shipped(lab3, shipped)
     assert res.rc == 0, res.output()
     assert plan_of(res)["shipped_logs"] == [shipped["chunk"]]
     assert digest(lab3) == shipped["digest"]
+    # The report: restored to the end of the shipped chunk, nothing on the hosts left out.
+    summary = res.result("Summary", res.tasks("Summary")[0]["host"])["msg"]
+    assert summary["restored_to"]["zxid"] == plan_of(res)["last_zxid"]
+    assert summary["left_out"]["logs"] == [] and summary["left_out"]["full_backups"] == []
     zk = client(lab3)
     try:
         assert zk.get("/after-the-full-backup")[0] == b"shipped"
