@@ -165,6 +165,7 @@ def test_files_export_matches_live_keeps_kinds_and_pushes_verified(lab3, playboo
         assert after["count"] == files["count"] and after["zxid"] > files["zxid"]
     finally:
         holder.stop()
+        holder.close()
         zk.stop()
         zk.close()
 

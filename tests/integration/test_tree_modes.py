@@ -60,6 +60,7 @@ def tree(lab3):
         zk.create("/m/seq/job-", b"%d" % i, sequence=True)
     yield zk, holder
     holder.stop()
+    holder.close()
     wipe(zk, "/m")
     zk.stop()
     zk.close()
@@ -240,6 +241,7 @@ def test_ephemeral_policy_and_chroot(lab3, playbook, tree):
     assert paths[:3] == ["/", "/a", "/b"]
 
     holder.stop()
+    holder.close()
     assert zk.exists("/m/eph") is None
     zk.delete("/m/c/d")
     res = run(playbook, lab3, play(

@@ -114,6 +114,7 @@ def test_round_trip_of_100k_znodes(lab3, playbook, tmp_path):
         assert "alice:secret" not in res.stdout + res.stderr
 
         holder.stop()
+        holder.close()
         zk.set_acls("/rt/locked", [ACL(31, Id("world", "anyone"))])
         delete_paths(zk, [s.path for s in specs])
         assert zk.exists("/rt") is None
@@ -174,5 +175,6 @@ def test_round_trip_of_100k_znodes(lab3, playbook, tmp_path):
         assert not r["changed"] and r["counts"]["unchanged"] == len(specs)
     finally:
         holder.stop()
+        holder.close()
         zk.stop()
         zk.close()

@@ -31,4 +31,3 @@ def test_the_known_secrets_are_covered():
     names = {name for role in ROLES for name, _opt in options(role) if SECRET.search(name)}
     assert {"zookeeper_backup_encryption_key", "zookeeper_auth", "zookeeper_tls_key_password",
             "zookeeper_backup_ssh_private_key", "zookeeper_backup_ssh_private_key_passphrase"} <= names
-
