@@ -466,7 +466,13 @@ def _reached(connecting, failed_hosts, required, params):
     ``failed_hosts``.  Raise when fewer than ``required`` are left."""
     sessions, failures = connecting.result()
     failed_hosts.extend(failures)
-    _enough(sessions, failed_hosts, required, params)
+    try:
+        _enough(sessions, failed_hosts, required, params)
+    except BackupError as exc:
+        # Hosts this member could not reach or log in to (its network, its known_hosts, its
+        # key) may answer another member: let the next one try.
+        exc.details["retry_elsewhere"] = True
+        raise
     return sessions
 
 
