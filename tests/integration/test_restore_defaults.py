@@ -182,6 +182,13 @@ def test_a_member_without_the_libraries_stops_the_restore_before_anything(lab3, 
     assert res.result("zkops.zookeeper.restore : " + LIBS, lab3.members[0].name)["missing"] == []
     assert not res.tasks(PLAN) and not res.tasks(FENCE)
 
+    # Without the confirmation nothing is installed either: the run says how to go ahead.
+    res = restore(lab3, inventory=path, confirm=False)
+    assert res.rc != 0, res.output()
+    assert all(r["status"] == "skipped" for r in res.tasks("Install the packages that give the missing ones"))
+    assert "packages are installed only in a confirmed run" in " ".join(res.stdout.split()), res.output()
+    assert not res.tasks(PLAN) and not res.tasks(FENCE)
+
     # With the installation on (the default), the packages are there as far as apt knows, but
     # this interpreter still cannot import them: the run says so, still before anything.
     res = restore(lab3, inventory=path)
