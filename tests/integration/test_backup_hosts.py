@@ -152,10 +152,11 @@ def test_a_full_and_an_unreachable_backup_host(hlab):
         before = stored(hlab, b1)
         res = role(hlab)
         assert res.rc != 0
-        # A host one member cannot reach may answer another: each member tries, none stores.
-        failed = attempts(res)
-        assert len(failed) == len(hlab.members), failed
-        assert all("only 1 of 2 backup hosts" in f["msg"] and b2.ip in f["msg"] for f in failed), failed
+        # A host one member cannot reach may answer another: the attempt says the next member
+        # may try (this lab's runs allow one attempt).
+        failed, = attempts(res)
+        assert "only 1 of 2 backup hosts" in failed["msg"] and b2.ip in failed["msg"], failed["msg"]
+        assert failed["retry_elsewhere"] is True
         assert stored(hlab, b1) == before
         assert Z.backup_dirs(b1, hlab.name, complete=False) == []
     finally:
