@@ -432,10 +432,8 @@ def _run(params, check_mode, warnings, tracker):
                       digest=digest, failed_hosts=failed_hosts)
         return _finish(result, t0, tracker)
     except ssh_push.TooFewHosts as exc:
-        raise BackupError("the backup was not stored on enough backup hosts: %s. Free space on or repair the "
-                          "hosts named, or lower required_hosts; no copy that looks complete was left where "
-                          "the push failed" % exc.reason, host=exc.host, failed_hosts=exc.failed,
-                          leftovers=_abort(push), retry_elsewhere=False)
+        raise BackupError(too_few_message(exc), host=exc.host, failed_hosts=exc.failed, leftovers=_abort(push),
+                          retry_elsewhere=False, complete_copies=exc.complete)
     except ssh_transport.SshError as exc:
         raise BackupError(str(exc), host=exc.host, leftovers=_abort(push), failed_hosts=failed_hosts)
     except archive_mod.ArchiveError as exc:
@@ -484,6 +482,19 @@ def _enough(sessions, failed_hosts, required, params):
                       % (len(sessions), len(params["backup_hosts"]), required,
                          ssh_push.describe_failures(failed_hosts)), failed_hosts=failed_hosts,
                       retry_elsewhere=False)
+
+
+def too_few_message(exc):
+    """The error of a backup that too few backup hosts stored (``exc``: TooFewHosts), naming
+    the complete copies that could not be taken back, if any."""
+    if exc.complete:
+        left = ("complete, verified copies stay only at %s (the log-shipping state was not advanced; "
+                "delete them or keep them as a backup)"
+                % ", ".join("%s:%s" % (c["host"], c["path"]) for c in exc.complete))
+    else:
+        left = "no copy that looks complete was left where the push failed"
+    return ("the backup was not stored on enough backup hosts: %s. Free space on or repair the hosts named, "
+            "or lower required_hosts; %s" % (exc.reason, left))
 
 
 def _abort(push):

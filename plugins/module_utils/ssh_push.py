@@ -16,7 +16,10 @@ an interrupted push (``PARTIAL_MARK`` in its name) that readers ignore.
 The hosts are independent of each other: a host that fails (full, unreachable, a
 checksum that differs) is dropped, its staging directory removed where it can be, and
 named with its reason in ``failed``; the others go on.  Only when fewer than
-``required`` hosts are left does the push fail (``TooFewHosts``).
+``required`` hosts are left does the push fail (``TooFewHosts``).  When that happens while
+renaming, the copies already renamed into place on other hosts are renamed back to a staging
+name and removed, so that a failed push leaves no copy that looks complete; one that cannot
+be taken back (its host stopped answering) is named in ``TooFewHosts.complete``.
 
 A large file travels through several SFTP channels of the connection at once (``LANES``,
 each writing every n-th block at its offset): OpenSSH's sftp-server handles one request
@@ -61,11 +64,16 @@ CLEANUP_TIMEOUT = 10.0
 
 
 class TooFewHosts(SshError):
-    """Fewer hosts than required are left; ``failed`` names every host that was dropped."""
+    """Fewer hosts than required are left; ``failed`` names every host that was dropped.
 
-    def __init__(self, host, reason, failed):
+    ``complete`` lists the copies ({host, path}) that were renamed into place before the
+    push failed and could not be taken back: they are complete and verified (empty
+    unless a rename failed after others had succeeded and taking theirs back failed)."""
+
+    def __init__(self, host, reason, failed, complete=None):
         SshError.__init__(self, host, reason)
         self.failed = failed
+        self.complete = list(complete or [])
 
 
 def describe_failures(failed):
@@ -491,14 +499,19 @@ class Push:
                 self.drop(d, SshError(d.session.label, "verification failed: the SHA-256 computed on the host "
                                                        "differs from what was sent for %s" % ", ".join(bad)))
         out = []
+        renamed = []
         for d in list(self.dests):
             try:
                 d.session.sftp.rename(d.staging, d.final)
             except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
-                self.drop(d, explain_io(d.session, d.final + "/x", exc,
-                                        "renaming %s to %s" % (d.staging, d.final)))
+                try:
+                    self.drop(d, explain_io(d.session, d.final + "/x", exc,
+                                            "renaming %s to %s" % (d.staging, d.final)))
+                except TooFewHosts as too_few:
+                    raise self._take_back(renamed, too_few)
                 continue
             d.committed = True
+            renamed.append(d)
             if self.sync:
                 try:
                     d.session.run("sync -- %s 2>/dev/null || true" % _q(posixpath.dirname(d.final)))
@@ -507,6 +520,30 @@ class Push:
             out.append({"host": d.session.label, "path": d.final, "verified": True,
                         "sha256": dict(self.files), "bytes": sum(self.sizes.values())})
         return out
+
+    def _take_back(self, renamed, exc):
+        """The push fails after the copies on ``renamed`` were renamed into place: rename
+        each back to a staging name (``abort()`` then removes it), so that no copy looks
+        complete where the push failed.  A copy that cannot be renamed back stays complete
+        and verified; ``exc`` (TooFewHosts) names it in ``complete`` and in its reason."""
+        kept = []
+        for d in renamed:
+            staging = posixpath.join(posixpath.dirname(d.final), staging_name(self.name))
+            try:
+                d.session.sftp.rename(d.final, staging)
+            except Exception as err:   # IOError, socket.timeout, paramiko.SSHException, EOFError
+                why = explain_io(d.session, d.final + "/x", err, "renaming %s back to %s" % (d.final, staging))
+                kept.append({"host": d.session.label, "path": d.final, "reason": why.reason})
+                continue
+            d.staging = staging
+            d.committed = False
+        if not kept:
+            reason = exc.reason + "; the copies already renamed into place were renamed back" \
+                if renamed else exc.reason
+            return TooFewHosts(exc.host, reason, exc.failed)
+        reason = "%s; a complete, verified copy could not be taken back and stays on %s" % (
+            exc.reason, "; ".join("%s at %s (%s)" % (k["host"], k["path"], k["reason"]) for k in kept))
+        return TooFewHosts(exc.host, reason, exc.failed, [{"host": k["host"], "path": k["path"]} for k in kept])
 
     def abort(self):
         """Remove the staging directories that can be reached; remember the others (those of

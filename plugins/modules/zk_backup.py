@@ -136,8 +136,10 @@ options:
     description:
       - How many of O(backup_hosts) must store and verify the backup for the run to succeed.
         V(0) (the default) requires every one of them.
-      - The backup is kept on the hosts that verified it even when too few did; the others
-        hold no copy that looks complete.
+      - When too few do, no backup host is left with a copy that looks complete; copies
+        already renamed into place are renamed back and removed. A copy that cannot be taken
+        back (its host stopped answering) is complete and verified, and is named in the error
+        and in RV(complete_copies).
     type: int
     default: 0
   sync:
@@ -335,6 +337,14 @@ leftovers:
     On failure, hidden staging directories that could not be removed (host unreachable),
     with the reason. They never look like a complete backup.
   returned: failure
+  type: list
+  elements: dict
+complete_copies:
+  description: >-
+    On failure because too few backup hosts stored the backup, the complete, verified copies
+    (C(host), C(path)) that were renamed into place before the failure and could not be taken
+    back. The log-shipping state was not advanced for them.
+  returned: when too few backup hosts stored the backup
   type: list
   elements: dict
 """

@@ -156,6 +156,7 @@ kept:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -239,6 +240,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE,
                            required_if=[("prune", True, ("keep_last", "keep_days"), True)])
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     ssh_transport.require_paramiko(module)
     p = module.params
     if p["keep_last"] is not None and p["keep_last"] < 1:

@@ -303,6 +303,7 @@ not_learned:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
 
@@ -335,6 +336,8 @@ def run_client_checks(module, members):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     p = module.params
     if p["client_check"]:
         zk_client.require_kazoo(module)

@@ -246,6 +246,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import four_letter
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import quiesce
 from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
@@ -321,6 +322,8 @@ def build(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     p = module.params
     if p["state"] == "serving" and p["client_check"]:
         zk_client.require_kazoo(module)

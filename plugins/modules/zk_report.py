@@ -99,6 +99,7 @@ document:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
 
@@ -113,6 +114,8 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     ssh_transport.require_paramiko(module)
     p = module.params
     try:

@@ -131,6 +131,7 @@ unreachable:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
@@ -150,6 +151,8 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE + [("target_zxid", "target_time")])
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     ssh_transport.require_paramiko(module)
     p = module.params
     if not p["backup_hosts"]:

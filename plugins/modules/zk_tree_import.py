@@ -227,6 +227,7 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_import
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
@@ -253,6 +254,8 @@ def main():
     )
     spec.update(progress.argument_spec())
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    # The file Ansible ran this module from holds its arguments (secrets) in clear.
+    payload.remove(module)
     zk_client.require_kazoo(module)
     p = module.params
     if p["batch_bytes"] < 1024 or p["batch_ops"] < 1:

@@ -298,3 +298,122 @@ def test_aes_gcm_only_where_paramiko_has_it():
     assert ssh_transport.prefer_aead(new) == "aes128-gcm@openssh.com" and new.renegotiated == 1
     assert new.opts.ciphers == ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
     assert ssh_transport.prefer_aead(new) == "aes128-gcm@openssh.com" and new.renegotiated == 1
+
+
+class RenameSftp(FakeSftp):
+    """Renames directories on the fake disk; ``disk.refuse`` names (source, target) pairs
+    that fail, a target of None standing for any."""
+
+    def rename(self, src, dst):
+        disk = self.disk
+        if (src, dst) in disk.refuse or (src, None) in disk.refuse:
+            raise IOError("Permission denied")
+        with disk.lock:
+            for path in [p for p in disk.files if p.startswith(src + "/")]:
+                disk.files[dst + path[len(src):]] = disk.files.pop(path)
+        disk.renames.append((src, dst))
+
+
+class CommitSession(FakeSession):
+    """A host that renames, hashes what it holds and removes directories."""
+
+    def __init__(self, label):
+        disk = Disk()
+        disk.refuse = set()
+        disk.renames = []
+        FakeSession.__init__(self, disk, label=label)
+        self.sftps = [RenameSftp(disk) for _i in range(3)]
+        self.sftp = self.sftps[0]
+        self.commands = []
+
+    def run(self, command, timeout=None):
+        self.commands.append(command)
+        if command.startswith("cd "):
+            directory = command[3:].split(" && ", 1)[0]
+            out = "".join("%s *./%s\n" % (hashlib.sha256(bytes(data)).hexdigest(), path[len(directory) + 1:])
+                          for path, data in sorted(self.disk.files.items()) if path.startswith(directory + "/"))
+            return 0, out, ""
+        if command.startswith("rm -rf -- "):
+            gone = command[len("rm -rf -- "):]
+            for path in [p for p in self.disk.files if p.startswith(gone + "/")]:
+                del self.disk.files[path]
+        return 0, "", ""
+
+    def dirs(self):
+        return sorted(set(p.rsplit("/", 1)[0] for p in self.disk.files))
+
+
+def pushed(sessions, required=None):
+    push = FakePush(sessions, 2, sync=False, required=required)
+    push.put("a", os.urandom(1 << 16))
+    return push
+
+
+def test_a_failed_rename_takes_back_the_copies_already_in_place():
+    hosts = [CommitSession("backup%d" % i) for i in (1, 2, 3)]
+    hosts[2].disk.refuse.add(("/srv/b/.x.partial-1", "/srv/b/x"))
+    push = pushed(hosts)
+    with pytest.raises(ssh_push.TooFewHosts) as exc:
+        push.commit()
+    assert exc.value.complete == []
+    assert "renamed back" in exc.value.reason and "backup3: renaming" in exc.value.reason
+    assert [f["host"] for f in exc.value.failed] == ["backup3"]
+    for h in hosts[:2]:
+        # Renamed into place, then back to a staging name.
+        assert h.disk.renames[0] == ("/srv/b/.x.partial-1", "/srv/b/x")
+        back = h.disk.renames[1]
+        assert back[0] == "/srv/b/x" and back[1].startswith("/srv/b/.x" + ssh_push.PARTIAL_MARK)
+    assert push.abort() == []
+    for h in hosts:
+        assert h.dirs() == []
+    assert any(c == "rm -rf -- " + hosts[0].disk.renames[1][1] for c in hosts[0].commands)
+
+
+def test_a_copy_that_cannot_be_taken_back_is_named():
+    hosts = [CommitSession("backup%d" % i) for i in (1, 2, 3)]
+    hosts[2].disk.refuse.add(("/srv/b/.x.partial-1", "/srv/b/x"))
+    hosts[0].disk.refuse.add(("/srv/b/x", None))
+    push = pushed(hosts)
+    with pytest.raises(ssh_push.TooFewHosts) as exc:
+        push.commit()
+    assert exc.value.complete == [{"host": "backup1", "path": "/srv/b/x"}]
+    assert "could not be taken back and stays on backup1 at /srv/b/x" in exc.value.reason
+    assert push.abort() == []
+    # The verified copy stays whole on backup1; nothing is left elsewhere.
+    assert hosts[0].dirs() == ["/srv/b/x"]
+    assert sorted(p.rsplit("/", 1)[1] for p in hosts[0].disk.files) == ["SHA256SUMS", "a"]
+    assert hosts[1].dirs() == [] and hosts[2].dirs() == []
+
+
+def test_a_failed_rename_with_enough_hosts_left_keeps_the_others():
+    hosts = [CommitSession("backup%d" % i) for i in (1, 2, 3)]
+    hosts[1].disk.refuse.add(("/srv/b/.x.partial-1", "/srv/b/x"))
+    push = pushed(hosts, required=2)
+    out = push.commit()
+    assert [d["host"] for d in out] == ["backup1", "backup3"]
+    assert [f["host"] for f in push.failed] == ["backup2"]
+    assert push.abort() == []
+    assert hosts[0].dirs() == hosts[2].dirs() == ["/srv/b/x"] and hosts[1].dirs() == []
+
+
+def test_the_first_rename_failing_takes_nothing_back():
+    hosts = [CommitSession("backup%d" % i) for i in (1, 2)]
+    hosts[0].disk.refuse.add(("/srv/b/.x.partial-1", "/srv/b/x"))
+    push = pushed(hosts)
+    with pytest.raises(ssh_push.TooFewHosts) as exc:
+        push.commit()
+    assert exc.value.complete == [] and "renamed back" not in exc.value.reason
+    assert hosts[1].disk.renames == []
+    push.abort()
+    assert hosts[0].dirs() == hosts[1].dirs() == []
+
+
+def test_the_backup_error_names_the_copies_that_stayed():
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
+    none = ssh_push.TooFewHosts("backup3", "only 2 of 3 backup hosts could take the copy", [])
+    assert "no copy that looks complete was left" in backup.too_few_message(none)
+    kept = ssh_push.TooFewHosts("backup3", "only 2 of 3 backup hosts could take the copy", [],
+                                [{"host": "backup1", "path": "/srv/b/zk1/full-1"}])
+    text = backup.too_few_message(kept)
+    assert "no copy that looks complete" not in text
+    assert "complete, verified copies stay only at backup1:/srv/b/zk1/full-1" in text
