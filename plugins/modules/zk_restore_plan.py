@@ -217,5 +217,6 @@ def main():
                          % "; ".join(u["reason"] for u in unreachable), unreachable=unreachable, changed=False)
     module.exit_json(changed=False, unreachable=unreachable, **result)
 
+
 if __name__ == "__main__":
     main()
