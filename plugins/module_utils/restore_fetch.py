@@ -10,9 +10,12 @@ archive, read once, sequentially, while the SHA-256 of the stored bytes is compu
 the way, so that the bytes that were read can be proven to be the bytes the backup host
 verified (``ArchiveSource.check()``).  Nothing is staged on disk.
 
-Backup hosts are independent copies of each other: ``choose_copies()`` takes each backup
-a restore needs from the first host whose copy verifies, and names the hosts whose copy
-did not.
+Backup hosts are independent copies of each other, and one may miss backups that another
+holds (it was down or full when they were taken): ``list_hosts()`` lists the backups and
+restore reports on every host that answers, ``plan_union()`` plans over all the backups
+they hold (a backup held by several hosts is one backup), and ``choose_copies()`` takes
+each backup a restore needs from the first host whose copy verifies, and names the hosts
+whose copy did not.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -215,12 +218,12 @@ def local_source(path, key=None):
     return ArchiveSource(path, manifest, opener, key)
 
 
-def _verify_one(session, root, ensemble, backup_id, listed):
+def _verify_one(session, label, root, ensemble, backup_id, listed):
     """None when the host's copy of ``backup_id`` verifies, else the reason it does not.
     ``listed`` caches the catalog of each host (by label)."""
-    if session.label not in listed:
-        listed[session.label] = dict((b["id"], b) for b in catalog.list_backups(session, root, ensemble)[0])
-    b = listed[session.label].get(backup_id)
+    if label not in listed:
+        listed[label] = catalog.list_backups(session, root, ensemble)[0]
+    b = dict((e["id"], e) for e in listed[label]).get(backup_id)
     if b is None:
         return "holds no complete copy"
     b = catalog.verify(session, b)
@@ -229,19 +232,21 @@ def _verify_one(session, root, ensemble, backup_id, listed):
     return "its copy fails verification on the backup host (%s)" % ("; ".join(b.get("problems") or []) or "checksums differ")
 
 
-def choose_copies(plan, hosts, root, ensemble):
+def choose_copies(plan, hosts, root, ensemble, listed=None):
     """Take each backup of ``plan`` from the first of ``hosts`` whose copy verifies.
 
     ``hosts`` is a list of (label, get_session) in order of preference, ``get_session()``
-    connecting on first use (raising SshError when the host cannot be reached).  Returns
-    (sources {backup id: host label}, rejected [{host, backup_id, reason}]); raises
-    FetchError when no host holds a copy of a backup that verifies."""
-    sources, rejected, listed = {}, [], {}
+    connecting on first use (raising SshError when the host cannot be reached); ``listed``
+    the catalogs already read ({label: catalog entries}, list_hosts()), else each host's is
+    read when needed.  Returns (sources {backup id: host label}, rejected [{host, backup_id,
+    reason}]); raises FetchError when no host holds a copy of a backup that verifies."""
+    sources, rejected = {}, []
+    listed = dict(listed or {})
     for bid in plan["backup_ids"]:
         tried = []
         for label, get_session in hosts:
             try:
-                why = _verify_one(get_session(), root, ensemble, bid, listed)
+                why = _verify_one(get_session(), label, root, ensemble, bid, listed)
             except SshError as exc:
                 why = "cannot be reached (%s)" % exc.reason
             if why is None:
@@ -257,6 +262,71 @@ def choose_copies(plan, hosts, root, ensemble):
         entry["verified"] = True
         entry["host"] = sources[entry["id"]]
     return sources, rejected
+
+
+def list_hosts(hosts, root, ensemble):
+    """The backups and restore reports of ``ensemble`` on every one of ``hosts`` that answers.
+
+    ``hosts`` is a list of (label, get_session) in order of preference.  Returns (listed
+    {label: catalog entries} of the hosts that answered, reports [restore report documents of
+    all of them], unreachable [{host, reason}] of the others, in order)."""
+    listed, reports, unreachable = {}, [], []
+    for label, get_session in hosts:
+        try:
+            session = get_session()
+            backups = catalog.list_backups(session, root, ensemble)[0]
+            docs = [run_report.read(session, path)
+                    for path, _size, _mtime in catalog.restore_reports(session, root, ensemble)]
+        except SshError as exc:
+            unreachable.append({"host": label, "reason": str(exc)})
+            continue
+        except socket.timeout:
+            unreachable.append({"host": label, "reason": "%s: no answer while listing the backups" % label})
+            continue
+        listed[label] = backups
+        reports.extend(docs)
+    return listed, reports, unreachable
+
+
+def union(listed, order):
+    """The backups held by any of the hosts, one catalog entry per backup id, oldest first.
+
+    ``listed`` is {label: catalog entries}, ``order`` the labels in order of preference.  A
+    backup held by several hosts is one backup: its entry is the first host's whose copy is
+    complete and not known to fail verification, else the first host's.  Returns (backups,
+    holders {backup id: [labels of the hosts holding a copy, in order]})."""
+    chosen, holders = {}, {}
+    for label in order:
+        for b in listed.get(label) or []:
+            holders.setdefault(b["id"], []).append(label)
+            have = chosen.get(b["id"])
+            if have is None or (not _usable(have) and _usable(b)):
+                chosen[b["id"]] = b
+    backups = sorted(chosen.values(), key=lambda b: (b.get("created") or "", b["id"]))
+    return backups, holders
+
+
+def _usable(b):
+    return b.get("complete", True) and b.get("verified") is not False
+
+
+def plan_union(listed, order, reports, ensemble, root, backup_id=None, target_zxid=None, target_time=None):
+    """The restore plan (restore_plan.plan()) over the backups of every host in ``listed``
+    (list_hosts()), with the forks of the restore reports of all of them: the latest state,
+    what is left out and the highest epoch are those of all the backups the hosts hold.
+    Returns (plan, holders {backup id: [labels]}); raises FetchError when there is none."""
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
+    labels = [h for h in order if h in listed]
+    backups, holders = union(listed, labels)
+    if not backups:
+        raise FetchError("%s hold%s no backup of ensemble %s under %s"
+                         % (", ".join(labels), "s" if len(labels) == 1 else "", ensemble, root))
+    try:
+        result = restore_plan.plan(backups, backup_id, target_zxid, target_time,
+                                   restore_plan.forks_from_reports(reports))
+    except restore_plan.PlanError as exc:
+        raise FetchError("the backups on %s: %s" % (", ".join(labels), exc))
+    return result, holders
 
 
 def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, target_time=None, verify=True):

@@ -74,8 +74,9 @@ FORKING_RESULTS = ("verified", "restored, digest not checked")
 def forks_from_reports(docs):
     """The forks of an ensemble's history from its stored restore reports (run_report
     documents), oldest first: ``restore_id``, ``zxid`` (restored to), ``epoch`` (the first
-    epoch of the history after it), ``finished`` (ISO time), ``time_ms``."""
-    out = []
+    epoch of the history after it), ``finished`` (ISO time), ``time_ms``.  A report stored
+    on several backup hosts counts once."""
+    out, seen = [], set()
     for doc in docs:
         rep = (doc or {}).get("report") or {}
         if rep.get("mode") != "ensemble" or rep.get("result") not in FORKING_RESULTS:
@@ -86,8 +87,13 @@ def forks_from_reports(docs):
             continue
         serving = _z(rep.get("zxid"))
         epoch = epoch_of(serving) if serving is not None and epoch_of(serving) > epoch_of(zr) else epoch_of(zr) + 1
-        out.append({"restore_id": rep.get("restore_id") or doc.get("id"), "zxid": zr, "epoch": epoch,
-                    "finished": finished, "time_ms": _ms_of(finished)})
+        fork = {"restore_id": rep.get("restore_id") or doc.get("id"), "zxid": zr, "epoch": epoch,
+                "finished": finished, "time_ms": _ms_of(finished)}
+        key = (fork["restore_id"], zr, epoch, finished)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(fork)
     return sorted(out, key=lambda f: (f["finished"], f["zxid"]))
 
 
@@ -289,7 +295,7 @@ def restored_to(full, logs, cut, target_time):
 
 
 def left_out(backups, full, logs, cut, target_time, forks=()):
-    """What the backup host holds of the ensemble's current history that the plan does not
+    """What the backups hold of the ensemble's current history that the plan does not
     restore: the full backups and shipped chunks ending after the point restored to
     (``full_backups``, ``logs``: ids, oldest first), ``last_zxid`` and ``last_time_ms`` of the
     newest transaction they hold, and ``latest`` (``zxid``, ``time_ms``), the newest state
@@ -342,7 +348,8 @@ def plan_latest(backups, forks=()):
 
 def highest_epoch(backups, forks=()):
     """The highest epoch of any zxid the stored backups and the forks know: a restored
-    ensemble begins after it, so that its zxids are new to the backup host."""
+    ensemble begins after it, so that its zxids are new to the backup hosts.  Give it the
+    backups of every backup host (their union) and the forks of all their reports."""
     out = 0
     for b in backups:
         for key in ("snapshot", "first", "last"):

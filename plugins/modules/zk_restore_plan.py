@@ -13,16 +13,20 @@ version_added: 0.1.0
 description:
   - Runs on any host that reaches the backup hosts over SSH (a member, the controller, a
     bastion) and looks at the backups M(zkops.zookeeper.zk_backup) stored for an ensemble.
-    The hosts in O(backup_hosts) are tried in order; the plan is made on the first that
-    answers and holds backups that give one (a host that missed backups, for instance
-    because it was full or down when they were taken, is passed over).
+    It lists the backups and restore reports on every host in O(backup_hosts) that answers
+    and plans over all the backups they hold together (a host may miss backups, for instance
+    because it was full or down when they were taken; a backup held by several hosts is one
+    backup). The latest state, what the plan leaves out and the highest epoch are those of
+    all the backups the hosts that answered hold. A host that does not answer is named in a
+    warning and in RV(unreachable); the backups only it holds are not in the plan.
   - Chooses what a restore needs, one full backup (O(backup_id), else the newest one that
     starts before the target) and, for a target after its last transaction, the shipped log
     chunks that continue it up to the target, without a gap.
   - With O(verify=true) has the backup host check every chosen backup against the
-    checksums recorded when it was stored. A copy that does not match is named (RV(rejected))
-    and the same backup is taken from the next host whose copy verifies (RV(sources)); the
-    module fails only when no host holds a copy that verifies.
+    checksums recorded when it was stored, on the hosts in the order of O(backup_hosts). A
+    copy that does not match is named (RV(rejected)) and the same backup is taken from the
+    next host whose copy verifies (RV(sources)); the module fails only when no host holds a
+    copy that verifies.
   - Returns the plan for M(zkops.zookeeper.zk_restore) (the same on every member), and the
     tree digest the backup promises at the zxid restored to when its manifest records one.
   - Never changes anything.
@@ -77,17 +81,21 @@ EXAMPLES = r"""
 RETURN = r"""
 backup_host:
   description:
-    - The backup host the full backup is read from (with O(verify), the first whose copy
-      verifies), else the one the plan was made on.
+    - The backup host the full backup is read from (RV(sources)).
   returned: success
   type: str
 sources:
   description:
-    - With O(verify), the backup host each backup of the plan is read from, by backup id,
-      the first host (the one the plan was made on, then the others in order) whose copy
-      verifies. Give it to M(zkops.zookeeper.zk_restore) as O(zkops.zookeeper.zk_restore#module:backup_sources).
+    - The backup host each backup of the plan is read from, by backup id, the first host in
+      the order of O(backup_hosts) whose copy verifies (with O(verify)), else the first that
+      holds a copy. Give it to M(zkops.zookeeper.zk_restore) as O(zkops.zookeeper.zk_restore#module:backup_sources).
   returned: success
   type: dict
+backup_hosts_listed:
+  description: The backup hosts that answered, whose backups together the plan is made from.
+  returned: success
+  type: list
+  elements: str
 rejected:
   description:
     - The copies that did not verify, each with C(host), C(backup_id) and C(reason); the
@@ -105,14 +113,15 @@ plan:
       (C(restore_id), C(zxid) restored to, C(epoch) the ensemble began after it,
       C(finished)); what they undid is left out of the plan, and a chain of shipped logs
       crosses one only from exactly its zxid.
-    - C(highest_epoch), the highest epoch of any zxid the backup host knows of; a restored
-      ensemble begins after it (C(epoch_floor) of M(zkops.zookeeper.zk_restore)).
+    - C(highest_epoch), the highest epoch of any zxid the backup hosts know of (their
+      backups and restore reports); a restored ensemble begins after it (C(epoch_floor) of
+      M(zkops.zookeeper.zk_restore)).
     - C(warnings), why the plan stops short of what was asked, such as the latest state
       when no full backup was taken after the last restore of the ensemble.
     - C(restored_to), where the plan takes the ensemble, C(zxid) (null for a target time, known
       once the files are read), C(time_ms) of the last transaction, C(exact) (false when
       C(time_ms) is only an upper bound).
-    - C(left_out), what the backup host holds after that point that the plan does not restore,
+    - C(left_out), what the backup hosts hold after that point that the plan does not restore,
       C(full_backups) and C(logs) (ids), C(last_zxid) and C(last_time_ms) of the newest
       transaction they hold, and C(latest) (C(zxid), C(time_ms)), the newest state restorable
       (O(target_zxid=latest)), or null.
@@ -122,7 +131,7 @@ plan:
   returned: success
   type: dict
 unreachable:
-  description: Backup hosts tried first that did not answer, with the reason.
+  description: The backup hosts that did not answer, with the reason; the plan is made without them.
   returned: always
   type: list
   elements: dict
@@ -163,8 +172,6 @@ def main():
         module.fail_json(msg=str(exc))
     warnings = []
     unreachable = []
-    result = None
-    unplanned = []
     sessions = {}
 
     def session_of(host):
@@ -175,37 +182,39 @@ def main():
             raise ssh_transport.SshError(host, "could not be reached")
         return sessions[host]
 
+    hosts = [(h, (lambda h=h: session_of(h))) for h in p["backup_hosts"]]
+    root, ensemble = p["backup_root"], p["ensemble"]
+    result = None
+    failure = None
     try:
-        for host in p["backup_hosts"]:
-            try:
-                plan = restore_fetch.plan_on_host(session_of(host), p["backup_root"], p["ensemble"],
-                                                  p["backup_id"], target_zxid, target_time, verify=False)
-            except ssh_transport.SshError as exc:
-                unreachable.append({"host": host, "reason": str(exc)})
-                continue
-            except restore_fetch.FetchError as exc:
-                unplanned.append(str(exc))
-                continue
-            result = dict(backup_host=host, plan=plan, sources={}, rejected=[])
+        listed, reports, unreachable = restore_fetch.list_hosts(hosts, root, ensemble)
+        for u in unreachable:
+            warnings.append("backup host %s did not answer (%s): the plan is made from the backups of the "
+                            "other backup hosts, without those only it holds" % (u["host"], u["reason"]))
+        if listed:
+            plan, holders = restore_fetch.plan_union(listed, p["backup_hosts"], reports, ensemble, root,
+                                                     p["backup_id"], target_zxid, target_time)
+            answered = [h for h in hosts if h[0] in listed]
             if p["verify"]:
-                # The host the plan was made on first, then the others in order.
-                order = [host] + [h for h in p["backup_hosts"] if h != host]
-                sources, rejected = restore_fetch.choose_copies(
-                    plan, [(h, (lambda h=h: session_of(h))) for h in order], p["backup_root"], p["ensemble"])
-                result.update(sources=sources, rejected=rejected, backup_host=sources[plan["full"]["id"]])
+                sources, rejected = restore_fetch.choose_copies(plan, answered, root, ensemble, listed=listed)
                 for r in rejected:
                     warnings.append("backup host %s: backup %s %s; it is taken from %s instead"
                                     % (r["host"], r["backup_id"], r["reason"], sources[r["backup_id"]]))
-            break
+            else:
+                sources = dict((bid, holders[bid][0]) for bid in plan["backup_ids"])
+                rejected = []
+                for entry in [plan["full"]] + plan["logs"]:
+                    entry["host"] = sources[entry["id"]]
+            result = dict(backup_host=sources[plan["full"]["id"]], plan=plan, sources=sources, rejected=rejected,
+                          backup_hosts_listed=[h for h in p["backup_hosts"] if h in listed])
     except restore_fetch.FetchError as exc:
-        module.fail_json(msg="%s; nothing was restored" % exc, unreachable=unreachable, changed=False)
+        failure = str(exc)
     finally:
         ssh_transport.close_all([s for s in sessions.values() if s is not None])
     for w in warnings + (result["plan"].get("warnings") if result else []):
         module.warn(w)
-    if result is None and unplanned:
-        module.fail_json(msg="%s; nothing was restored" % "; ".join(unplanned), unreachable=unreachable,
-                         changed=False)
+    if failure is not None:
+        module.fail_json(msg="%s; nothing was restored" % failure, unreachable=unreachable, changed=False)
     if result is None:
         module.fail_json(msg="no backup host could be reached (%s); nothing was restored"
                          % "; ".join(u["reason"] for u in unreachable), unreachable=unreachable, changed=False)

@@ -9,10 +9,13 @@ two backup hosts.
   secret (SSH private key, encryption key) is left on the member's disk, killed or not.
 - One byte flipped in the archive on the first backup host, the second one intact: the
   restore takes the backup from the second host and names the first.
+- The log chunk shipped last only on the second backup host (the first missed it): the
+  default restore plans over both hosts and brings back the write it holds.
 """
 import base64
 import json
 import os
+import shutil
 import threading
 import time
 
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.lab
 
 BACKUP = "zkops.zookeeper.backup"
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
+SHIP = os.path.join(REPO, "playbooks", "ship_logs.yml")
 NOTE = "zkops.zookeeper.backup : Note the outcome of the attempt on "
 PROGRESS = "/var/tmp/zkops-progress"
 EV = {"zookeeper_backup_keep_last": 50, "zookeeper_backup_ssh_connect_timeout": 3,
@@ -248,3 +252,39 @@ def test_a_flipped_byte_on_one_host_restores_from_the_other(hlab):
     assert [(r["host"], r["backup_id"]) for r in summary["rejected_copies"]] == [(b1.ip, good["backup_id"])]
     hlab.wait_quorum(timeout=60)
     assert Z.live_digest(hlab)["digest"] == before
+
+
+def test_the_chunk_shipped_last_only_on_the_second_host_is_restored(hlab):
+    b1, b2 = hlab.backup_hosts
+    res = role(hlab)
+    assert res.rc == 0, res.output()
+    zk = Z.client(hlab)
+    try:
+        zk.create("/shipped-to-b2-only", b"kept")
+    finally:
+        zk.stop()
+        zk.close()
+    before = set(stored(hlab, b2))
+    res = run_playbook(hlab, SHIP, extra_vars=EV)
+    assert res.rc == 0, res.output()
+    chunk, = [n for n in set(stored(hlab, b2)) - before if "-logs-" in n]
+    assert chunk in stored(hlab, b1)
+    digest = Z.live_digest(hlab)["digest"]
+    # b1 missed the chunk: a plan made on b1 alone would restore the full backup only.
+    shutil.rmtree(os.path.join(b1.path(Z.ROOT), hlab.name, chunk))
+    hlab.wipe_members()
+    res = run_playbook(hlab, RESTORE, extra_vars={"zookeeper_restore_confirm": hlab.name,
+                                                  "zookeeper_restore_timeout": 60})
+    assert res.rc == 0, res.output()
+    plan = [r for r in res.records if r.get("action") == "zkops.zookeeper.zk_restore_plan"
+            and r["status"] == "ok"][0]["result"]
+    assert plan["plan"]["backup_ids"][-1] == chunk and plan["sources"][chunk] == b2.ip
+    assert plan["plan"]["left_out"]["logs"] == [] and plan["plan"]["left_out"]["full_backups"] == []
+    hlab.wait_quorum(timeout=60)
+    zk = Z.client(hlab)
+    try:
+        assert zk.get("/shipped-to-b2-only")[0] == b"kept"
+    finally:
+        zk.stop()
+        zk.close()
+    assert Z.live_digest(hlab)["digest"] == digest
