@@ -175,10 +175,6 @@ def _count_check(serving, expected, moved):
         # Ephemeral znodes come and go with sessions: compare the others.
         want = int(total) + SERVER_EXTRA_NODES - int(eph)
         off = sorted("%s=%d" % (n, c - ephs[n]) for n, c in counts.items() if c - ephs[n] != want)
-        if off and moved:
-            # Clients wrote since the start: a count that moved is theirs, not the restore's.
-            return _check("node count", NOT_VERIFIED, "znodes other than ephemeral ones: %s, the restored "
-                          "files hold %d, and clients wrote since the start" % (", ".join(off), want))
         if off:
             return _check("node count", WRONG, "znodes other than ephemeral ones: %s, the restored files "
                           "hold %d; keep clients away until the restore is verified" % (", ".join(off), want))

@@ -29,11 +29,11 @@ def test_ephemerals_come_and_go_but_other_znodes_must_match():
     lay = rv.serving_layer(members(counts=(102, 102, 102)), 3, EXPECTED, 2, "0x100000050")
     assert lay["status"] == rv.WRONG and statuses(lay)["node count"] == rv.WRONG
     assert "zk1:2181=100" in lay["summary"] and "hold 99" in lay["summary"]
-    # Clients wrote since the start (zxids past the new epoch's first): a count that differs
-    # may be theirs, so it is not verified, and not wrong.
+    # Transactions since the start (sessions are transactions too, the restore's own checks'
+    # included) do not excuse a count of persistent znodes that differs: it is wrong.
     lay = rv.serving_layer(members(counts=(102, 102, 102), zxids=("0x300000004",) * 3), 3, EXPECTED, 2,
                            "0x100000050")
-    assert statuses(lay)["node count"] == rv.NOT_VERIFIED and lay["status"] != rv.WRONG, lay
+    assert statuses(lay)["node count"] == rv.WRONG, lay
 
 
 def test_without_mntr_the_count_is_a_range_and_the_digest_check_is_unknown():
