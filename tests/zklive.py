@@ -207,6 +207,16 @@ def live_digest(zk, include_ephemeral=False):
     return d.result()
 
 
+def synced_digest(zk):
+    """The digest of the live tree after a sync, read by ``zk``, which is then closed."""
+    try:
+        zk.sync("/")
+        return live_digest(zk)["digest"]
+    finally:
+        zk.stop()
+        zk.close()
+
+
 def quiesced_digest(lab, zk):
     """(zxid, digest) of the tree while nothing writes: every member agrees on the zxid
     before and after the walk."""

@@ -36,15 +36,8 @@ def client(lab):
 def digest(lab, host=None):
     """The digest of the live tree, through the ensemble or from one member."""
     if host is None:
-        zk = client(lab)
-    else:
-        zk = workload.client("%s:%d" % (host.ip, lab.client_port), auth_data=[CREDENTIAL])
-    try:
-        zk.sync("/")
-        return zklive.live_digest(zk)["digest"]
-    finally:
-        zk.stop()
-        zk.close()
+        return zklive.synced_digest(client(lab))
+    return zklive.synced_digest(workload.client("%s:%d" % (host.ip, lab.client_port), auth_data=[CREDENTIAL]))
 
 
 def _documents(text):

@@ -51,13 +51,7 @@ def acl_tree(lab):
 
 def digest(lab):
     """The digest of the whole live tree, read by a client that may read every znode."""
-    zk = client(lab)
-    try:
-        zk.sync("/")
-        return zklive.live_digest(zk)["digest"]
-    finally:
-        zk.stop()
-        zk.close()
+    return zklive.synced_digest(client(lab))
 
 
 def write(lab, path):

@@ -33,13 +33,7 @@ def client(lab):
 
 
 def digest(lab):
-    zk = client(lab)
-    try:
-        zk.sync("/")
-        return zklive.live_digest(zk)["digest"]
-    finally:
-        zk.stop()
-        zk.close()
+    return zklive.synced_digest(client(lab))
 
 
 def pids(lab):
