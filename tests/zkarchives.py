@@ -36,23 +36,27 @@ def chunk_files(first, last):
     return {"datalog/version-2/log.%x" % (E + first): W.log_bytes(creates(first, last), padding=0)}
 
 
-def write_backup(directory, files, kind="full", backup_id="b1", zxid=None, codec="none", digest=None, key=None):
+def write_backup(directory, files, kind="full", backup_id="b1", zxid=None, codec="none", digest=None, key=None,
+                 recipients=(), ensemble=None):
     """Write <directory>/<archive> and manifest.json as a backup host stores them; returns
-    the archive's path.  ``key`` (32 bytes) encrypts the archive."""
+    the archive's path.  ``key`` (32 bytes) and ``recipients`` (encryption.Recipient)
+    encrypt the archive, its header naming backup_id, ensemble, kind and zxid."""
     os.makedirs(directory, exist_ok=True)
     out = io.BytesIO()
-    enc = archive.Encoder(out.write, codec, key=key)
+    context = {"backup_id": backup_id, "ensemble": ensemble, "kind": kind, "zxid": zxid or {}}
+    enc = archive.Encoder(out.write, codec, key=key, recipients=recipients, context=context)
     writer = archive.ArchiveWriter(enc)
     for name in sorted(files):
         writer.add(name, [files[name]])
-    manifest = writer.finish({"backup_id": backup_id, "kind": kind, "zxid": zxid or {}, "digest": digest})
-    name = archive.archive_name(codec, key is not None)
+    manifest = writer.finish(dict({"backup_id": backup_id, "kind": kind, "zxid": zxid or {}, "digest": digest},
+                                  **({"ensemble": ensemble} if ensemble else {})))
+    name = archive.archive_name(codec, enc.encryption is not None)
     data = out.getvalue()
     with open(os.path.join(directory, name), "wb") as f:
         f.write(data)
     manifest["archive"] = {"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                            "compression": codec,
-                           "encryption": {"scheme": "aes-256-gcm-stream-v1", "key_id": enc.key_id} if key else None}
+                           "encryption": enc.encryption}
     with open(os.path.join(directory, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     return os.path.join(directory, name)

@@ -72,12 +72,16 @@ def _part_length(part):
 class Encoder:
     """tar bytes -> compressed -> encrypted -> ``sink(bytes)``; counts both ends."""
 
-    def __init__(self, sink, codec="none", level=None, key=None, threads=0):
+    def __init__(self, sink, codec="none", level=None, key=None, threads=0, recipients=(), context=None):
+        """``key`` (a symmetric key) and ``recipients`` (encryption.Recipient) encrypt, each
+        able to decrypt; ``context`` (a dict) is authenticated in the encryption header."""
         self.sink = sink
         self.codec = codec
         self._comp = compression.compressor(codec, level, threads)
-        self._enc = encryption.Encryptor(key) if key is not None else None
+        self._enc = (encryption.Encryptor(key, recipients=recipients, context=context)
+                     if key is not None or recipients else None)
         self.key_id = self._enc.key_id if self._enc else None
+        self.encryption = self._enc.section() if self._enc else None
         self.raw_bytes = 0
         self.out_bytes = 0
 
@@ -191,10 +195,12 @@ def manifest_bytes(manifest):
 class DecodedStream(io.RawIOBase):
     """A file object reading the tar stream out of an (encrypted, compressed) archive."""
 
-    def __init__(self, raw, codec, key=None, chunk=READ_SIZE):
+    def __init__(self, raw, codec, key=None, chunk=READ_SIZE, decryptor=None):
+        """``key``: what decrypts (encryption.Decryptor's keys), None for a plain archive;
+        or ``decryptor``, an encryption.Decryptor that may have read the header already."""
         super(DecodedStream, self).__init__()
         self._raw = raw
-        self._dec = encryption.Decryptor(key) if key is not None else None
+        self._dec = decryptor if decryptor is not None else (encryption.Decryptor(key) if key is not None else None)
         self._unz = compression.decompressor(codec)
         self._chunk = chunk
         self._buf = bytearray()
@@ -251,8 +257,8 @@ def open_stream(path, key=None, codec=None):
     """A DecodedStream over the archive file at ``path`` (codec from its name)."""
     codec = codec or compression.codec_of(os.path.basename(path))
     encrypted = path.endswith(encryption.SUFFIX)
-    if encrypted and key is None:
-        raise ArchiveError("%s is encrypted: give the encryption key" % path)
+    if encrypted and not encryption.keyring(key):
+        raise ArchiveError("%s is encrypted: give the encryption key or identity" % path)
     return DecodedStream(open(path, "rb"), codec, key if encrypted else None)
 
 

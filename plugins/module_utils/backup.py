@@ -270,14 +270,19 @@ class _Throttle:
 
 
 def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, check=None, check_every=2.0,
-                   progress=None):
+                   progress=None, recipients=()):
     """Stream the archive to every host of ``push``; return (archive section, final manifest).
+
+    ``key`` (a symmetric key) and ``recipients`` (encryption.Recipient) encrypt the archive,
+    its header bound to the backup id, ensemble, kind and zxids of ``manifest``.
 
     ``check`` (a callable that raises) runs every ``check_every`` seconds while sending.
     ``progress`` (a progress.Tracker) counts the member's bytes sent (in the archive's
     compressed form in ``sent``).
     """
-    name = archive_mod.archive_name(codec, key is not None)
+    name = archive_mod.archive_name(codec, key is not None or bool(recipients))
+    context = {"backup_id": manifest["backup_id"], "ensemble": manifest["ensemble"], "kind": manifest["kind"],
+               "zxid": manifest.get("zxid")}
     out = push.open(name)
     throttle = _Throttle(rate)
     box = {}
@@ -285,7 +290,7 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
     sent = 0
 
     def produce(write):
-        encoder = archive_mod.Encoder(write, codec, level, key, threads)
+        encoder = archive_mod.Encoder(write, codec, level, key, threads, recipients=recipients, context=context)
         box["encoder"] = encoder
         writer = archive_mod.ArchiveWriter(encoder)
         for m in plan.members:
@@ -309,7 +314,7 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
     enc = box["encoder"]
     section = {"file": name, "bytes": out.size, "sha256": sha, "compression": codec,
                "raw_bytes": enc.raw_bytes,
-               "encryption": {"scheme": encryption.SCHEME, "key_id": enc.key_id} if key is not None else None}
+               "encryption": enc.encryption}
     return section, box["manifest"]
 
 
@@ -336,6 +341,7 @@ def _run(params, check_mode, warnings, tracker):
     try:
         codec = compression.resolve(params["compression"])
         key = encryption.parse_key(params["encryption_key"]) if params.get("encryption_key") else None
+        recipients = encryption.parse_recipients(params.get("encryption_recipients"))
     except (compression.CompressionError, encryption.EncryptionError) as exc:
         raise BackupError(str(exc))
     if kind == "logs" and params.get("deep"):
@@ -375,7 +381,7 @@ def _run(params, check_mode, warnings, tracker):
             sessions = _reached(connecting, failed_hosts, required, params)
         phases.done("connect")
         warnings.extend(plan.warnings)
-        result = _base_result(params, local, st, mode, plan, codec, key, sessions)
+        result = _base_result(params, local, st, mode, plan, codec, key is not None or bool(recipients), sessions)
         result["phases"] = phases.seconds
         result["failed_hosts"] = failed_hosts
         result["required_hosts"] = required
@@ -409,7 +415,7 @@ def _run(params, check_mode, warnings, tracker):
         tracker.stage("send", total=plan.raw_bytes, unit="bytes")
         section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
                                            params.get("bandwidth_limit"), params.get("compression_threads", 1),
-                                           check=alive, progress=tracker)
+                                           check=alive, progress=tracker, recipients=recipients)
         phases.done("stream")
         tracker.stage("verify on the backup hosts")
         if mode == "hot":
@@ -565,7 +571,7 @@ def _advance_state(sessions, root, ensemble, last_zxid, backup_id, warnings):
             warnings.append("%s; the next log shipment to it repeats some transactions" % exc)
 
 
-def _base_result(params, local, st, mode, plan, codec, key, sessions):
+def _base_result(params, local, st, mode, plan, codec, encrypted, sessions):
     root, ensemble = params["backup_root"], params["ensemble"]
     return {
         "backup_id": None, "kind": plan.kind, "mode": mode, "ensemble": ensemble,
@@ -579,7 +585,7 @@ def _base_result(params, local, st, mode, plan, codec, key, sessions):
         "records": plan.records,
         "bytes_raw": plan.raw_bytes, "bytes_apparent": plan.apparent_bytes,
         "bytes_allocated": plan.allocated_bytes, "bytes_sent": 0,
-        "compression": codec, "encrypted": key is not None,
+        "compression": codec, "encrypted": encrypted,
         "destinations": [{"host": s.label, "path": posixpath.join(root, ensemble, "<backup id>"),
                           "verified": False} for s in sessions],
         "archive": None, "digest": None,

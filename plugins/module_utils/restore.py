@@ -161,11 +161,9 @@ class Runner:
 
     # --- sources -----------------------------------------------------------------------
     def key(self):
-        text = self.p.get("encryption_key")
-        if not text:
-            return None
+        """What decrypts (an encryption.Keyring: the symmetric key and the identities given)."""
         try:
-            return encryption.parse_key(text)
+            return encryption.parse_keyring(self.p.get("encryption_key"), self.p.get("identities") or ())
         except encryption.EncryptionError as exc:
             raise RestoreError(str(exc))
 
@@ -210,7 +208,9 @@ class Runner:
             self.warnings.extend(plan.get("warnings") or [])
             ids = plan["backup_ids"]
         try:
-            srcs = [restore_fetch.remote_source(self.session_for(b), root, ens, b, key) for b in ids]
+            # The full backup comes first, then the log chunks (restore_stage.Stager.run).
+            srcs = [restore_fetch.remote_source(self.session_for(b), root, ens, b, key, kind="logs" if n else "full")
+                    for n, b in enumerate(ids)]
         except restore_fetch.FetchError as exc:
             raise RestoreError(str(exc))
         hosts = [self.session_for(b).label for b in ids]

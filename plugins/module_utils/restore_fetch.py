@@ -71,15 +71,24 @@ class _HashingReader:
 
 class ArchiveSource:
     """One archive to read: ``open()`` gives the decoded tar stream; after it was read
-    to the end, ``check()`` compares what was read with the manifest's archive section."""
+    to the end, ``check()`` compares what was read with the manifest's archive section.
 
-    def __init__(self, label, manifest, opener, key=None):
+    ``key`` is what decrypts: a symmetric key, identities, or an encryption.Keyring.  A
+    source opened with any of them reads only encrypted archives (checked on the stored
+    bytes, whatever the manifest says), and only those whose encryption header names
+    what ``expect`` (a dict: backup_id, ensemble, kind, zxid; None values are not
+    compared) asks for.  After ``open()``, ``decryptor`` (None for a plain archive) tells
+    the format version and the header's context."""
+
+    def __init__(self, label, manifest, opener, key=None, expect=None):
         self.label = label
         self.manifest = manifest
         self._opener = opener
-        self._key = key
+        self._keys = encryption.keyring(key)
         self._raw = None
         self.section = (manifest or {}).get("archive") or {}
+        self.expect = expect
+        self.decryptor = None
 
     @property
     def backup_id(self):
@@ -90,20 +99,60 @@ class ArchiveSource:
         """The archive's stored size in bytes (None when the manifest does not say)."""
         return self.section.get("bytes")
 
+    def _key_ids_said(self):
+        enc = self.section.get("encryption") or {}
+        ids = [r.get("key_id") for r in enc.get("recipients") or [] if isinstance(r, dict)]
+        if enc.get("key_id"):
+            ids.append(enc["key_id"])
+        return ", ".join(str(i) for i in ids) or "not recorded"
+
     def open(self, on_read=None):
         """The decoded stream; ``on_read(count)`` hears of every read of stored bytes."""
         name = self.section.get("file") or ""
         codec = self.section.get("compression") or compression.codec_of(name)
         encrypted = bool(self.section.get("encryption")) or name.endswith(encryption.SUFFIX)
-        if encrypted and self._key is None:
-            raise FetchError("%s is encrypted: give the encryption key it was written with (key id %s)"
-                             % (self.label, (self.section.get("encryption") or {}).get("key_id")))
+        if encrypted and not self._keys:
+            raise FetchError("%s is encrypted: give the encryption key or an identity it was written for (key id %s)"
+                             % (self.label, self._key_ids_said()))
         try:
             compression.resolve(codec)
         except compression.CompressionError as exc:
             raise FetchError("%s: %s" % (self.label, exc))
         self._raw = _HashingReader(self._opener(), on_read)
-        return archive_mod.DecodedStream(self._raw, codec, self._key if encrypted else None)
+        if not self._keys:
+            return archive_mod.DecodedStream(self._raw, codec)
+        try:
+            self.decryptor = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+        return archive_mod.DecodedStream(self._raw, codec, decryptor=self.decryptor)
+
+    def _read_header(self):
+        """The Decryptor of the archive, its header read and checked: the stored bytes must
+        be encrypted (not only said to be), for a key held, with the expected context."""
+        first = b""
+        while len(first) < len(encryption.MAGIC):
+            data = self._raw.read(len(encryption.MAGIC) - len(first))
+            if not data:
+                break
+            first += data
+        if not encryption.is_encrypted(first):
+            raise FetchError("%s: the backup is not encrypted, though a decryption key was given: it is refused. "
+                             "Anyone who can write to the backup host could have put a plain archive there; "
+                             "restore another backup, or one that is encrypted for the keys given"
+                             % self.label)
+        pending = [first]
+
+        def read(n):
+            return pending.pop() if pending else self._raw.read(n)
+
+        dec = encryption.Decryptor(self._keys, expect=self.expect)
+        try:
+            dec.read_header(read)
+        except encryption.EncryptionError as exc:
+            raise FetchError("%s: %s" % (self.label, exc))
+        return dec
 
     def check(self):
         """Raise FetchError unless the bytes read are the ones the manifest records."""
@@ -158,8 +207,11 @@ def read_manifest(session, path):
     return manifest
 
 
-def remote_source(session, root, ensemble, backup_id, key=None):
-    """An ArchiveSource reading a stored backup from the host of ``session``."""
+def remote_source(session, root, ensemble, backup_id, key=None, kind=None):
+    """An ArchiveSource reading a stored backup from the host of ``session``.
+
+    An encrypted archive must say in its header that it is ``backup_id`` of ``ensemble``
+    (of ``kind`` when given, with the zxids its side manifest records)."""
     path = backup_path(root, ensemble, backup_id)
     manifest = read_manifest(session, path)
     name = (manifest.get("archive") or {}).get("file")
@@ -176,7 +228,8 @@ def remote_source(session, root, ensemble, backup_id, key=None):
             raise FetchError("%s: cannot open %s: %s" % (session.label, archive_path, exc))
         return f
 
-    return ArchiveSource("%s:%s" % (session.label, archive_path), manifest, opener, key)
+    expect = {"backup_id": backup_id, "ensemble": ensemble, "kind": kind, "zxid": manifest.get("zxid")}
+    return ArchiveSource("%s:%s" % (session.label, archive_path), manifest, opener, key, expect=expect)
 
 
 def local_source(path, key=None):
@@ -201,16 +254,21 @@ def local_source(path, key=None):
     if manifest is None:
         codec = compression.codec_of(os.path.basename(path))
         encrypted = path.endswith(encryption.SUFFIX)
-        if encrypted and key is None:
-            raise FetchError("%s is encrypted: give the encryption key" % path)
+        if encrypted and not encryption.keyring(key):
+            raise FetchError("%s is encrypted: give the encryption key or an identity it was written for" % path)
+        with open(path, "rb") as f:
+            said = encryption.is_encrypted(f.read(len(encryption.MAGIC)))
         try:
             compression.resolve(codec)
-            stream = archive_mod.open_stream(path, key=key if encrypted else None, codec=codec)
-            inner = archive_mod.read(stream)
+            stream = archive_mod.DecodedStream(open(path, "rb"), codec, key if said else None)
+            try:
+                inner = archive_mod.read(stream)
+            finally:
+                stream.close()
         except (archive_mod.ArchiveError, compression.CompressionError) as exc:
             raise FetchError("%s: %s" % (path, exc))
         manifest = dict(inner, archive={"file": os.path.basename(path), "compression": codec,
-                                        "encryption": {"scheme": encryption.SCHEME} if encrypted else None})
+                                        "encryption": {"scheme": encryption.SCHEME} if said else None})
 
     def opener():
         return open(path, "rb")
