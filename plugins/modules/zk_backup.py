@@ -105,7 +105,21 @@ options:
         it apart from the backups, which cannot be restored without it.
       - The manifest next to the archive stays readable (file names, zxids, sizes, hashes,
         zoo.cfg with passwords masked) so that the catalog works without the key.
+      - May be combined with O(encryption_recipients): each of them can then decrypt the archive.
     type: str
+  encryption_recipients:
+    description:
+      - Encrypt the archive at rest to these X25519 public keys (PEM, as
+        C(openssl genpkey -algorithm X25519 | openssl pkey -pubout) prints them). A backup
+        job that holds only public keys can write archives but never read one back: the
+        private keys (O(zkops.zookeeper.zk_restore#module:identities)) stay with restores.
+      - Each recipient, and O(encryption_key) when given, can decrypt the archive on its
+        own: give the old and the new public key while rotating. The archive's header names
+        their key ids, and binds the archive to its backup id, ensemble, kind and zxids.
+      - A private key given here is refused.
+    type: list
+    elements: str
+    default: []
   deep:
     description:
       - Replay the archived snapshot and logs up to the archive's last zxid before sending, and
@@ -193,6 +207,14 @@ EXAMPLES = r"""
     deep: true
     bandwidth_limit: 50MB
     ssh_private_key: "{{ vault_zk_backup_ssh_key }}"
+
+- name: Encrypted to two public keys (the old and the new one while rotating); the member holds no private key
+  zkops.zookeeper.zk_backup:
+    ensemble: prod-zk
+    backup_hosts: [backup1.example.com]
+    encryption_recipients:
+      - "{{ lookup('ansible.builtin.file', 'keys/zk-restore-2025.pub') }}"
+      - "{{ lookup('ansible.builtin.file', 'keys/zk-restore-2026.pub') }}"
 
 - name: Cold backup of a quiesced member
   zkops.zookeeper.zk_backup:
@@ -290,7 +312,8 @@ encrypted:
 archive:
   description: >-
     The archive as stored: C(file) name, C(bytes), C(sha256), C(compression), C(raw_bytes)
-    (the tar stream) and C(encryption) (C(scheme) and C(key_id), or null).
+    (the tar stream) and C(encryption) (C(scheme) V(zkops-stream-v2), C(version) 2 and
+    C(recipients), a list of C(type) (V(symmetric) or V(x25519)) and C(key_id); or null).
   returned: when a backup was taken
   type: dict
 destinations:
@@ -371,6 +394,7 @@ def argument_spec():
         compression_level=dict(type="int"),
         compression_threads=dict(type="int", default=1),
         encryption_key=dict(type="str", no_log=True),
+        encryption_recipients=dict(type="list", elements="str", default=[]),
         deep=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         catch_up_timeout=dict(type="float", default=30.0),
@@ -391,7 +415,7 @@ def main():
     payload.remove(module)
     ssh_transport.require_paramiko(module)
     params = dict(module.params)
-    if params["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:
+    if (params["encryption_key"] or params["encryption_recipients"]) and not encryption.HAS_CRYPTOGRAPHY:
         from ansible.module_utils.basic import missing_required_lib
         module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt the archive "
                                                   "(apt install python3-cryptography)"),

@@ -108,8 +108,22 @@ options:
     description: A backup archive file on the member (O(source=archive)).
     type: path
   encryption_key:
-    description: The key an encrypted backup was written with (base64 or hex). Never logged or returned.
+    description:
+      - The key an encrypted backup was written with (base64 or hex). Never logged or returned.
+      - With a key (or O(identities)), only encrypted archives are read: a plain one is refused,
+        since anyone who can write to a backup host could have put it there.
     type: str
+  identities:
+    description:
+      - X25519 private keys (PEM, as C(openssl genpkey -algorithm X25519) prints them) that
+        decrypt backups encrypted to their public keys
+        (O(zkops.zookeeper.zk_backup#module:encryption_recipients)). Each archive is opened
+        with the key whose key id its header names. Never logged or returned.
+      - With identities (or O(encryption_key)), only encrypted archives are read, and only
+        those whose header names the backup id, ensemble, kind and zxids they are read under.
+    type: list
+    elements: str
+    default: []
   target_zxid:
     description:
       - Restore the state at this zxid (hex with C(0x), or decimal); V(latest) takes every
@@ -216,6 +230,15 @@ EXAMPLES = r"""
     restore_id: from-file
     archive: /var/tmp/20250301T020000Z-full-3fa2c1/archive.tar.zst.enc
     encryption_key: "{{ vault_zk_backup_key }}"
+
+- name: Restore backups encrypted to a public key, with its private key
+  zkops.zookeeper.zk_restore:
+    state: restored
+    restore_id: restore-2
+    backup_host: backup1.example.com
+    ensemble: prod-zk
+    identities:
+      - "{{ vault_zk_restore_identity }}"
 
 - name: Back to the data the member had before the restore
   zkops.zookeeper.zk_restore:
@@ -353,6 +376,7 @@ def argument_spec():
         backup_id=dict(type="str"),
         archive=dict(type="path"),
         encryption_key=dict(type="str", no_log=True),
+        identities=dict(type="list", elements="str", default=[], no_log=True),
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),
         deep=dict(type="bool", default=False),
@@ -383,7 +407,7 @@ def main():
         module.fail_json(msg="keep_pre_restore must not be negative")
     if p["state"] in ("staged", "restored") and (p["source"] or ("archive" if p["archive"] else "backup")) == "backup":
         ssh_transport.require_paramiko(module)
-    if p["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:
+    if (p["encryption_key"] or p["identities"]) and not encryption.HAS_CRYPTOGRAPHY:
         from ansible.module_utils.basic import missing_required_lib
         module.fail_json(msg=missing_required_lib("cryptography", reason="to decrypt the archive "
                                                   "(apt install python3-cryptography)"),

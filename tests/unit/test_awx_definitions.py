@@ -16,7 +16,7 @@ SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_
 
 
 def test_every_definition_is_there():
-    assert len(CTYPES) == 4 and len(SURVEYS) == 6 and len(JTS) == 6
+    assert len(CTYPES) == 5 and len(SURVEYS) == 6 and len(JTS) == 6
     assert {jt["survey"] for jt in JTS} == set(SURVEYS)
 
 
@@ -211,3 +211,14 @@ def test_docs_schedule_everything_a_job_template_runs():
         assert sch["rrule"] in text, sch["name"]
     for name in CTYPES:
         assert name in text, name
+
+
+def test_identity_credential_feeds_restores_only(tmp_path):
+    ct = CTYPES["ZooKeeper backup identity"]
+    ev, _env, _files = A.inject(ct, {"identity": "PEM A"}, str(tmp_path))
+    # the empty previous identity is dropped by the restore role (select)
+    assert ev == {"zookeeper_backup_identities": ["PEM A", ""]}
+    ev, _env, _files = A.inject(ct, {"identity": "PEM A", "previous_identity": "PEM B"}, str(tmp_path))
+    assert ev == {"zookeeper_backup_identities": ["PEM A", "PEM B"]}
+    takers = sorted(jt["name"] for jt in JTS if "ZooKeeper backup identity" in jt["credential_types"])
+    assert takers == ["ZooKeeper - rebuild a member", "ZooKeeper - restore the ensemble"]

@@ -9,7 +9,7 @@ from lab.ansible import REPO
 
 ROLES = sorted(os.listdir(os.path.join(REPO, "roles")))
 # Names of options that carry secrets; a path to a file holding one (..._file) is not one.
-SECRET = re.compile(r"(key|password|passphrase|auth|secret|credential|token)$")
+SECRET = re.compile(r"(key|password|passphrase|auth|secret|credential|token|identities)$")
 
 
 def options(role):
@@ -30,4 +30,5 @@ def test_secret_options_are_no_log(role):
 def test_the_known_secrets_are_covered():
     names = {name for role in ROLES for name, _opt in options(role) if SECRET.search(name)}
     assert {"zookeeper_backup_encryption_key", "zookeeper_auth", "zookeeper_tls_key_password",
-            "zookeeper_backup_ssh_private_key", "zookeeper_backup_ssh_private_key_passphrase"} <= names
+            "zookeeper_backup_ssh_private_key", "zookeeper_backup_ssh_private_key_passphrase",
+            "zookeeper_backup_identities"} <= names

@@ -46,3 +46,20 @@ def test_catalog_prune_needs_a_retention(run_module):
 def test_secrets_are_no_log():
     spec = zk_backup.argument_spec()
     assert spec["encryption_key"]["no_log"] and spec["ssh_private_key"]["no_log"]
+
+
+def test_a_private_key_as_recipient_fails_without_echoing_it(run_module, tmp_path):
+    pytest.importorskip("cryptography")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    pem = X25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("dataDir=%s\nclientPort=2181\n" % tmp_path)
+    ok, res = run_module(zk_backup, ensemble="e", backup_hosts=["192.0.2.1"], config_file=str(cfg),
+                         encryption_recipients=[pem])
+    assert not ok
+    assert "recipient 1" in res["msg"] and "private key" in res["msg"] and pem.splitlines()[1] not in json.dumps(res)
+    ok, res = run_module(zk_backup, ensemble="e", backup_hosts=["192.0.2.1"], config_file=str(cfg),
+                         encryption_recipients=["ssh-ed25519 AAAAC3Nza"])
+    assert not ok and "openssl pkey -pubout" in res["msg"]

@@ -90,3 +90,35 @@ def test_bad_input_changes_nothing(run, member):
     ok, res = run(state="confirmed", config_file=member["config_file"])
     assert not ok and "no restore marker" in res["msg"]
     assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
+
+
+def _identity_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    return X25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def test_identities_restore_an_archive_encrypted_to_their_public_key(run, member, tmp_path):
+    pytest.importorskip("cryptography")
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+    pem = _identity_pem()
+    archive = H.write_backup(str(tmp_path / "enc"), H.member_files(), zxid={"last": "0x%x" % (H.E + 9)},
+                             recipients=[encryption.parse_identity(pem).recipient])
+    base = dict(state="restored", config_file=member["config_file"], owner=member["owner"], group=member["group"])
+    ok, res = run(restore_id="r1", archive=archive, identities=[_identity_pem()], **base)
+    assert not ok and "other keys" in res["msg"] and "BEGIN" not in str(res)
+    ok, res = run(restore_id="r2", archive=archive, identities=["-----BEGIN PRIVATE KEY-----\nnot a key\n"
+                                                                 "-----END PRIVATE KEY-----"], **base)
+    assert not ok and "identity 1" in res["msg"] and "not a key" not in str(res)
+    # a plain archive is refused by a restore holding an identity
+    ok, res = run(restore_id="r3", archive=member["archive"], identities=[pem], **base)
+    assert not ok and "not encrypted, though a decryption key was given" in res["msg"]
+    assert live(member) == ["snapshot.0"]
+    ok, res = run(restore_id="r4", archive=archive, identities=[pem], **base)
+    assert ok, res
+    assert "snapshot.%x" % (H.E + 2) in live(member) and pem.splitlines()[1] not in str(res)
+
+
+def test_identities_are_no_log():
+    assert zk_restore.argument_spec()["identities"]["no_log"]
