@@ -105,16 +105,16 @@ options:
         it apart from the backups, which cannot be restored without it.
       - The manifest next to the archive stays readable (file names, zxids, sizes, hashes,
         zoo.cfg with passwords masked) so that the catalog works without the key.
-      - May be combined with O(encryption_recipients): each of them can then decrypt the archive.
+      - May be combined with O(encryption_recipients), each of them then able to decrypt the archive.
     type: str
   encryption_recipients:
     description:
       - Encrypt the archive at rest to these X25519 public keys (PEM, as
         C(openssl genpkey -algorithm X25519 | openssl pkey -pubout) prints them). A backup
-        job that holds only public keys can write archives but never read one back: the
+        job that holds only public keys can write archives but never read one back; the
         private keys (O(zkops.zookeeper.zk_restore#module:identities)) stay with restores.
       - Each recipient, and O(encryption_key) when given, can decrypt the archive on its
-        own: give the old and the new public key while rotating. The archive's header names
+        own; give the old and the new public key while rotating. The archive's header names
         their key ids, and binds the archive to its backup id, ensemble, kind and zxids.
       - A private key given here is refused.
     type: list

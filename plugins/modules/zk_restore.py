@@ -110,7 +110,7 @@ options:
   encryption_key:
     description:
       - The key an encrypted backup was written with (base64 or hex). Never logged or returned.
-      - With a key (or O(identities)), only encrypted archives are read: a plain one is refused,
+      - With a key (or O(identities)), only encrypted archives are read, and a plain one is refused,
         since anyone who can write to a backup host could have put it there.
     type: str
   identities:

@@ -80,6 +80,7 @@ def site(alab, tmp_path_factory):
        "-out", str(d / "client.enc.key"), "-passout", "pass:" + KEY_PASSWORD)
     shutil.copy(os.path.join(alab.dir, "id_ed25519"), str(d / "ssh_key"))
     sh("ssh-keygen", "-q", "-p", "-N", PASSPHRASE, "-f", str(d / "ssh_key"))
+    sh("openssl", "genpkey", "-algorithm", "X25519", "-out", str(d / "identity.pem"))
     inputs = {
         "ZooKeeper digest authentication": {"username": "awx", "password": PASSWORD},
         "ZooKeeper client TLS": {
@@ -91,8 +92,10 @@ def site(alab, tmp_path_factory):
             "username": "root", "ssh_private_key": (d / "ssh_key").read_text().rstrip("\n"),
             "ssh_private_key_passphrase": PASSPHRASE},
         "ZooKeeper backup encryption key": {"encryption_key": ENCRYPTION_KEY},
+        "ZooKeeper backup identity": {"identity": (d / "identity.pem").read_text()},
     }
     secrets = [PASSWORD, KEY_PASSWORD, PASSPHRASE, ENCRYPTION_KEY,
+               inputs["ZooKeeper backup identity"]["identity"].splitlines()[1],
                inputs["ZooKeeper client TLS"]["client_key"].splitlines()[1],
                inputs["ZooKeeper backup hosts SSH key"]["ssh_private_key"].splitlines()[1]]
     inventory = d / "site.yml"
@@ -158,6 +161,8 @@ def _check_fed(jt, res):
             if opt == "auth.credential":
                 value = [a.get("credential") for a in args.get("auth") or []]
                 hit = value and all(v == MASK for v in value)
+            elif isinstance(args.get(opt), list):
+                hit = args[opt] and all(v == MASK for v in args[opt])
             else:
                 hit = args.get(opt) == MASK
             if hit:
@@ -168,6 +173,7 @@ def _check_fed(jt, res):
         "ZooKeeper client TLS": {"tls_key_password"},
         "ZooKeeper backup hosts SSH key": {"ssh_private_key", "ssh_private_key_passphrase"},
         "ZooKeeper backup encryption key": {"encryption_key"},
+        "ZooKeeper backup identity": {"identities"},
     }
     for ct_name in jt["credential_types"]:
         assert options_of[ct_name] <= {o for _m, o in fed_here}, (
