@@ -233,7 +233,8 @@ def remote_source(session, root, ensemble, backup_id, key=None, kind=None):
 
 
 def local_source(path, key=None):
-    """An ArchiveSource for an archive file on this host.
+    """An ArchiveSource for an archive file on this host (an encrypted one must name in its
+    header the backup id, ensemble, kind and zxids its manifest records).
 
     The manifest is the ``manifest.json`` next to it when there is one (as a backup
     directory copied from a backup host has), else the one inside the archive, which is
@@ -273,7 +274,9 @@ def local_source(path, key=None):
     def opener():
         return open(path, "rb")
 
-    return ArchiveSource(path, manifest, opener, key)
+    # An encrypted archive must be the one its manifest describes.
+    expect = {k: manifest.get(k) for k in ("backup_id", "ensemble", "kind", "zxid")}
+    return ArchiveSource(path, manifest, opener, key, expect=expect)
 
 
 def _verify_one(session, label, root, ensemble, backup_id, listed):

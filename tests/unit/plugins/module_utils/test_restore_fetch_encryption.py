@@ -211,3 +211,23 @@ def test_a_version_1_archive_still_restores(member, tmp_path):
     src = F.local_source(plain + ".enc", key=key)
     assert stage(member, [src])["last_zxid"] == "0x%x" % (E + 9)
     assert src.decryptor.version == 1 and src.decryptor.context is None
+
+
+def test_a_local_archive_whose_side_manifest_was_edited_is_refused(member, tmp_path):
+    """The manifest next to a copied archive claims another zxid range (a point-in-time trim
+    would follow it): the encrypted header says otherwise."""
+    key = os.urandom(32)
+    d = str(tmp_path / "b")
+    path = H.write_backup(d, H.member_files(), zxid=ZXID, key=key, backup_id="20261206T000000Z-full-aaaaaa")
+    side = os.path.join(d, "manifest.json")
+    m = _json(side)
+    m["zxid"] = {"last": "0x%x" % (E + 5)}
+    with open(side, "w") as f:
+        json.dump(m, f)
+    with pytest.raises(F.FetchError) as err:
+        stage(member, [F.local_source(path, key=key)])
+    assert "belongs elsewhere" in str(err.value) and "zxid" in str(err.value)
+    m["zxid"] = ZXID
+    with open(side, "w") as f:
+        json.dump(m, f)
+    assert stage(member, [F.local_source(path, key=key)], rid="r2")["last_zxid"] == "0x%x" % (E + 9)
