@@ -7,7 +7,6 @@ import pytest
 
 import zkarchives as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, txnlog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_stage as S

@@ -108,8 +108,8 @@ def test_identities_restore_an_archive_encrypted_to_their_public_key(run, member
     base = dict(state="restored", config_file=member["config_file"], owner=member["owner"], group=member["group"])
     ok, res = run(restore_id="r1", archive=archive, identities=[_identity_pem()], **base)
     assert not ok and "other keys" in res["msg"] and "BEGIN" not in str(res)
-    ok, res = run(restore_id="r2", archive=archive, identities=["-----BEGIN PRIVATE KEY-----\nnot a key\n"
-                                                                 "-----END PRIVATE KEY-----"], **base)
+    junk = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+    ok, res = run(restore_id="r2", archive=archive, identities=[junk], **base)
     assert not ok and "identity 1" in res["msg"] and "not a key" not in str(res)
     # a plain archive is refused by a restore holding an identity
     ok, res = run(restore_id="r3", archive=member["archive"], identities=[pem], **base)
