@@ -200,7 +200,9 @@ class DecodedStream(io.RawIOBase):
         or ``decryptor``, an encryption.Decryptor that may have read the header already."""
         super(DecodedStream, self).__init__()
         self._raw = raw
-        self._dec = decryptor if decryptor is not None else (encryption.Decryptor(key) if key is not None else None)
+        if decryptor is None and key is not None:
+            decryptor = encryption.Decryptor(key)
+        self._dec = decryptor
         self._unz = compression.decompressor(codec)
         self._chunk = chunk
         self._buf = bytearray()

@@ -51,8 +51,17 @@ class _HashingReader:
         self._on_read = on_read
         self.sha256 = hashlib.sha256()
         self.bytes = 0
+        self._back = b""
+
+    def unread(self, data):
+        """Give ``data`` (the last bytes read) again to the next read."""
+        self._back = data + self._back
 
     def read(self, n=-1):
+        if self._back:
+            data = self._back if n is None or n < 0 else self._back[:n]
+            self._back = self._back[len(data):]
+            return data
         data = self._raw.read(n)
         if data:
             self.sha256.update(data)
@@ -119,8 +128,6 @@ class ArchiveSource:
         except compression.CompressionError as exc:
             raise FetchError("%s: %s" % (self.label, exc))
         self._raw = _HashingReader(self._opener(), on_read)
-        if not self._keys:
-            return archive_mod.DecodedStream(self._raw, codec)
         try:
             self.decryptor = self._read_header()
         except BaseException:
@@ -129,27 +136,30 @@ class ArchiveSource:
         return archive_mod.DecodedStream(self._raw, codec, decryptor=self.decryptor)
 
     def _read_header(self):
-        """The Decryptor of the archive, its header read and checked: the stored bytes must
-        be encrypted (not only said to be), for a key held, with the expected context."""
+        """The Decryptor of the archive, its header read and checked (None for a plain archive
+        read without a key): the stored bytes, not only the manifest, tell whether it is
+        encrypted; with a key it must be, for a key held, with the expected context."""
         first = b""
         while len(first) < len(encryption.MAGIC):
             data = self._raw.read(len(encryption.MAGIC) - len(first))
             if not data:
                 break
             first += data
-        if not encryption.is_encrypted(first):
+        self._raw.unread(first)
+        encrypted = encryption.is_encrypted(first)
+        if not self._keys:
+            if encrypted:
+                raise FetchError("%s is encrypted (its bytes say so, though its manifest does not): give the "
+                                 "encryption key or an identity it was written for" % self.label)
+            return None
+        if not encrypted:
             raise FetchError("%s: the backup is not encrypted, though a decryption key was given: it is refused. "
                              "Anyone who can write to the backup host could have put a plain archive there; "
                              "restore another backup, or one that is encrypted for the keys given"
                              % self.label)
-        pending = [first]
-
-        def read(n):
-            return pending.pop() if pending else self._raw.read(n)
-
         dec = encryption.Decryptor(self._keys, expect=self.expect)
         try:
-            dec.read_header(read)
+            dec.read_header(self._raw.read)
         except encryption.EncryptionError as exc:
             raise FetchError("%s: %s" % (self.label, exc))
         return dec

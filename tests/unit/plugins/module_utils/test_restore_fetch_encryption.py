@@ -231,3 +231,21 @@ def test_a_local_archive_whose_side_manifest_was_edited_is_refused(member, tmp_p
     with open(side, "w") as f:
         json.dump(m, f)
     assert stage(member, [F.local_source(path, key=key)], rid="r2")["last_zxid"] == "0x%x" % (E + 9)
+
+
+def test_an_encrypted_archive_its_manifest_calls_plain_asks_for_the_key(member, tmp_path):
+    key = os.urandom(32)
+    d = str(tmp_path / "b")
+    path = H.write_backup(d, H.member_files(), zxid=ZXID, key=key)
+    side = os.path.join(d, "manifest.json")
+    m = _json(side)
+    os.rename(path, os.path.join(d, "archive.tar"))
+    m["archive"].update(file="archive.tar", encryption=None)
+    with open(side, "w") as f:
+        json.dump(m, f)
+    with pytest.raises(F.FetchError) as err:
+        stage(member, [F.local_source(os.path.join(d, "archive.tar"))])
+    assert "its bytes say so" in str(err.value)
+    # with the key it reads, and the bytes hashed are the whole file
+    src = F.local_source(os.path.join(d, "archive.tar"), key=key)
+    assert stage(member, [src], rid="r2")["last_zxid"] == "0x%x" % (E + 9)
