@@ -106,6 +106,15 @@ options:
       - The manifest next to the archive stays readable (file names, zxids, sizes, hashes,
         zoo.cfg with passwords masked) so that the catalog works without the key.
     type: str
+  signing_key:
+    description:
+      - Sign the manifest stored next to the archive with this Ed25519 private key (the PEM text
+        of C(openssl genpkey -algorithm ed25519)). Restores that hold the matching verify key
+        (C(openssl pkey -pubout)) refuse any backup it did not sign, so that whoever can write
+        to a backup host cannot forge or substitute backups. Never logged or returned.
+      - With O(encryption_key) the manifest also carries a MAC made with a key derived from it;
+        see C(docs/security.md).
+    type: str
   deep:
     description:
       - Replay the archived snapshot and logs up to the archive's last zxid before sending, and
@@ -293,6 +302,13 @@ archive:
     (the tar stream) and C(encryption) (C(scheme) and C(key_id), or null).
   returned: when a backup was taken
   type: dict
+authentication:
+  description: >-
+    The proofs written into the stored manifest: C(scheme) (C(hmac-sha256) with O(encryption_key),
+    C(ed25519) with O(signing_key)) and C(key_id) of each; empty when neither was given.
+  returned: when a backup was taken
+  type: list
+  elements: dict
 destinations:
   description: >-
     One entry per backup host that stored the backup: C(host), C(path) of the backup directory, C(verified) (the
@@ -371,6 +387,7 @@ def argument_spec():
         compression_level=dict(type="int"),
         compression_threads=dict(type="int", default=1),
         encryption_key=dict(type="str", no_log=True),
+        signing_key=dict(type="str", no_log=True),
         deep=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         catch_up_timeout=dict(type="float", default=30.0),
@@ -391,9 +408,9 @@ def main():
     payload.remove(module)
     ssh_transport.require_paramiko(module)
     params = dict(module.params)
-    if params["encryption_key"] and not encryption.HAS_CRYPTOGRAPHY:
+    if (params["encryption_key"] or params["signing_key"]) and not encryption.HAS_CRYPTOGRAPHY:
         from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt the archive "
+        module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt or sign the archive "
                                                   "(apt install python3-cryptography)"),
                          exception=encryption.CRYPTOGRAPHY_IMP_ERR)
     if not params["backup_hosts"]:

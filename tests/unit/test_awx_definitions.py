@@ -12,11 +12,11 @@ import collection_specs as C
 CTYPES = A.credential_types()
 SURVEYS = A.surveys()
 JTS = A.job_templates()
-SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_key$|encryption_key", re.I)
+SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_key$|encryption_key|signing_key", re.I)
 
 
 def test_every_definition_is_there():
-    assert len(CTYPES) == 4 and len(SURVEYS) == 6 and len(JTS) == 6
+    assert len(CTYPES) == 5 and len(SURVEYS) == 6 and len(JTS) == 6
     assert {jt["survey"] for jt in JTS} == set(SURVEYS)
 
 
