@@ -66,7 +66,7 @@ options:
   encryption_key:
     description:
       - The symmetric key the backups were written with (base64 or hex), to check the MAC of
-        each backup's manifest (RV(backups[].authenticated)). Never logged or returned.
+        each backup's manifest (RV(backups), C(authenticated)). Never logged or returned.
     type: str
   verify_keys:
     description:

@@ -232,7 +232,7 @@ def test_a_planted_plain_full_backup_is_not_restored_and_naming_it_is_refused(al
     res = run_playbook(alab, BACKUP, extra_vars=dict(EV, zookeeper_backup_encryption_key=KEY,
                                                      zookeeper_backup_signing_key=alab.signing))
     assert res.rc == 0, res.output()
-    genuine = [d for d in Z.backup_dirs(alab.backup_hosts[0], alab.name)]
+    genuine = Z.backup_dirs(alab.backup_hosts[0], alab.name)
     assert len(genuine) == 1
     genuine_id = os.path.basename(genuine[0])
     digest = Z.live_digest(alab)["digest"]

@@ -178,9 +178,11 @@ def test_only_an_identity_checks_nothing_but_reports_unauthenticated():
     assert A.decide(m, A.Keys(identities=True))[:2] == (True, False)
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                  max_size=3), max_leaves=10)
+def _containers(inner):
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), _containers, max_leaves=10)
 
 
 @settings(max_examples=150, deadline=None)

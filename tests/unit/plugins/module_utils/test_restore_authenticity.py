@@ -12,7 +12,6 @@ import hostdirs as H
 from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity as A
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan as P
 
 E, ROOT, ENS = H.E, H.ROOT, H.ENS
 KEY = os.urandom(32)
@@ -147,8 +146,8 @@ def test_the_planner_on_one_host_skips_what_the_key_does_not_authenticate(two):
 def test_the_catalog_reports_authenticated_per_backup_and_null_without_keys(two):
     b1 = two[0]
     plant(b1, "f9", "2025-01-02T00:00:00Z", E + 100, E + 200)
-    with_keys = dict((b["id"], b["authenticated"]) for b in catalog.list_backups(b1.session(), ROOT, ENS,
-                                                                                    keys=KEYS)[0])
+    listed = catalog.list_backups(b1.session(), ROOT, ENS, keys=KEYS)[0]
+    with_keys = dict((b["id"], b["authenticated"]) for b in listed)
     assert with_keys == {"f1": True, "c1": True, "f2": True, "f9": False}
     without = catalog.list_backups(b1.session(), ROOT, ENS)[0]
     assert set(b["authenticated"] for b in without) == {None}
