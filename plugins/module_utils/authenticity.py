@@ -128,7 +128,9 @@ def authenticate(manifest, key=None, signing_key=None):
     Without either the field is left out."""
     out = dict((k, v) for k, v in manifest.items() if k != FIELD)
     proofs = []
-    body = canonical(out)
+    # What a reader gets back from the stored JSON (tuples as lists, every key a string,
+    # keys sorted as strings): the proofs must cover exactly that.
+    body = canonical(json.loads(json.dumps(out)))
     if key is not None:
         proofs.append({"scheme": HMAC_SCHEME, "key_id": encryption.key_id(key),
                        "mac": hmac.new(mac_key(key), body, hashlib.sha256).hexdigest()})

@@ -50,6 +50,11 @@ def test_canonical_is_sorted_compact_utf8_without_the_authentication_field():
     assert A.canonical(m) == '{"a":"é","b":1}'.encode("utf-8")
 
 
+def test_what_json_changes_on_the_way_to_storage_does_not_break_the_proof():
+    m = manifest(epochs={2: "a", 10: "b"}, pair=(1, 2))
+    assert A.judge(stored(A.authenticate(m, key=KEY)), A.Keys([KEY]))[0] is True
+
+
 def test_mac_key_is_hkdf_of_the_user_key_with_the_fixed_info():
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
