@@ -290,10 +290,10 @@ def plan(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
 
 
 def not_authenticated(backups):
-    """The backups refused for their authenticity (never chosen), oldest first: ``id``,
-    ``kind``, ``reason``."""
+    """The full backups and log chunks refused for their authenticity (never chosen),
+    oldest first: ``id``, ``kind``, ``reason``."""
     return [{"id": b["id"], "kind": b.get("kind"), "reason": b["rejected"]}
-            for b in sorted(backups, key=_key) if b.get("rejected")]
+            for b in sorted(backups, key=_key) if b.get("rejected") and b.get("kind") in ("full", "logs")]
 
 
 def restored_to(full, logs, cut, target_time):
