@@ -57,9 +57,11 @@ class Session(object):
 
 
 class Host(object):
-    def __init__(self, label, base):
+    def __init__(self, label, base, auth=None):
         self.label = label
         self.base = str(base)
+        # auth(manifest) -> manifest: how the backups written from now on are authenticated.
+        self.auth = auth
         os.makedirs(self.local(os.path.join(ROOT, ENS)))
 
     def local(self, path):
@@ -80,9 +82,15 @@ class Host(object):
         data = ("archive of %s" % bid).encode()
         with open(os.path.join(d, "archive.tar"), "wb") as f:
             f.write(data)
-        manifest = dict(manifest, format="zkops-backup/1", backup_id=bid,
+        manifest = dict(manifest, format="zkops-backup/1", backup_id=bid, ensemble=ENS,
                         archive={"file": "archive.tar", "bytes": len(data),
                                  "sha256": hashlib.sha256(data).hexdigest()})
+        if self.auth is not None:
+            manifest = self.auth(manifest)
+        self._write_manifest(bid, manifest)
+
+    def _write_manifest(self, bid, manifest):
+        d = self.dir(bid)
         with open(os.path.join(d, "manifest.json"), "w") as f:
             json.dump(manifest, f)
         sums = []
@@ -101,6 +109,15 @@ class Host(object):
         self._store(bid, {"kind": "logs", "created": created,
                           "zxid": {"base": "0x%x" % (first - 1), "first": "0x%x" % first, "last": "0x%x" % last},
                           "time_range": {"first_ms": None, "last_ms": last_ms}})
+
+    def manifest(self, bid):
+        with open(os.path.join(self.dir(bid), "manifest.json")) as f:
+            return json.load(f)
+
+    def edit(self, bid, change):
+        """Rewrite the manifest of ``bid`` as ``change(manifest)`` returns it, with its
+        SHA256SUMS: what someone who can write to the backup host can do."""
+        self._write_manifest(bid, change(self.manifest(bid)))
 
     def remove(self, bid):
         shutil.rmtree(self.dir(bid))

@@ -34,6 +34,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import backup_source
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
@@ -342,7 +343,8 @@ def _run(params, check_mode, warnings, tracker):
         codec = compression.resolve(params["compression"])
         key = encryption.parse_key(params["encryption_key"]) if params.get("encryption_key") else None
         recipients = encryption.parse_recipients(params.get("encryption_recipients"))
-    except (compression.CompressionError, encryption.EncryptionError) as exc:
+        signing_key = authenticity.parse_signing_key(params["signing_key"]) if params.get("signing_key") else None
+    except (compression.CompressionError, encryption.EncryptionError, authenticity.AuthenticityError) as exc:
         raise BackupError(str(exc))
     if kind == "logs" and params.get("deep"):
         warnings.append("deep is ignored for kind logs (a log chunk has no snapshot to replay)")
@@ -420,7 +422,10 @@ def _run(params, check_mode, warnings, tracker):
         tracker.stage("verify on the backup hosts")
         if mode == "hot":
             _still_serving(local)
-        sidecar = dict(manifest, archive=section)
+        # The side manifest is what restores plan with: a MAC with the key and a signature
+        # with the signing key make it (and through the archive's SHA-256, the archive)
+        # impossible to change or forge on the backup host.
+        sidecar = authenticity.authenticate(dict(manifest, archive=section), key, signing_key)
         push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
         destinations = push.commit()
         failed_hosts = push.failed
@@ -435,6 +440,8 @@ def _run(params, check_mode, warnings, tracker):
             d["sha256"] = d["sha256"][section["file"]]
         result.update(changed=True, skipped=False, backup_id=backup_id, created=created,
                       destinations=destinations, archive=section, bytes_sent=section["bytes"],
+                      authentication=[{"scheme": a["scheme"], "key_id": a["key_id"]}
+                                      for a in sidecar.get(authenticity.FIELD) or []],
                       digest=digest, failed_hosts=failed_hosts)
         return _finish(result, t0, tracker)
     except ssh_push.TooFewHosts as exc:

@@ -30,6 +30,7 @@ import shlex
 import stat
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError, ssh_argument_spec
 
@@ -99,11 +100,38 @@ def _entry(ensemble, name, path, manifest):
     }
 
 
-def list_backups(session, root, ensemble, kinds=None):
+def judge_entry(entry, manifest, keys, allow_unauthenticated=False):
+    """Set ``authenticated`` (null without keys), ``authentication`` (why) and, for a backup
+    the policy refuses (authenticity.decide()), ``rejected`` (the reason) on a catalog
+    entry.  Under a key, a manifest must also name the directory it is stored in (its
+    ``backup_id`` and ``ensemble``): an authentic manifest moved under another id is
+    refused."""
+    entry["authenticated"] = None
+    if keys is None or not keys.any:
+        return entry
+    accepted, authenticated, reason = authenticity.decide(manifest, keys, allow_unauthenticated)
+    if authenticated and keys.required:
+        if manifest.get("backup_id") != entry["id"]:
+            authenticated, accepted = False, False
+            reason = ("it is stored as %s but its manifest is that of backup %s: a backup moved under another "
+                      "id" % (entry["id"], manifest.get("backup_id")))
+        elif manifest.get("ensemble") != entry["ensemble"]:
+            authenticated, accepted = False, False
+            reason = ("it is stored under ensemble %s but its manifest is of ensemble %s"
+                      % (entry["ensemble"], manifest.get("ensemble")))
+    entry["authenticated"] = authenticated
+    entry["authentication"] = reason
+    if not accepted:
+        entry["rejected"] = reason
+    return entry
+
+
+def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthenticated=False):
     """(complete backups sorted by creation time, debris) of one ensemble.
 
     ``kinds`` (e.g. ('full',)) skips, by their id, backups of other kinds without
-    reading their manifests."""
+    reading their manifests.  With ``keys`` (authenticity.Keys) every backup is judged
+    (judge_entry())."""
     edir = posixpath.join(root, ensemble)
     entries = _listdir(session, edir) or []
     backups, debris = [], []
@@ -129,10 +157,13 @@ def list_backups(session, root, ensemble, kinds=None):
                 manifest = json.loads(f.read().decode("utf-8"))
         except (IOError, ValueError) as exc:
             b = {"id": e.filename, "ensemble": ensemble, "path": path, "complete": True, "kind": None,
-                 "created": None, "zxid": {}, "verified": False, "problems": ["manifest.json is unreadable: %s" % exc]}
+                 "created": None, "zxid": {}, "verified": False, "problems": ["manifest.json is unreadable: %s" % exc],
+                 "authenticated": None if keys is None or not keys.any else False}
             backups.append(b)
             continue
-        entry = _entry(ensemble, e.filename, path, manifest)
+        if not isinstance(manifest, dict):
+            manifest = {}
+        entry = judge_entry(_entry(ensemble, e.filename, path, manifest), manifest, keys, allow_unauthenticated)
         if REPORT in names:
             entry["report"] = posixpath.join(path, REPORT)
         backups.append(entry)
@@ -154,6 +185,13 @@ def verify(session, backup):
     return backup
 
 
+def _ok(b):
+    """Verifies (or was not checked).  Authenticity is not looked at: whoever can forge a
+    backup on the backup host can delete the others as well, and a key given for the first
+    time must not make every backup written before it look expendable."""
+    return b.get("verified") is not False
+
+
 def plan_retention(backups, keep_last=None, keep_days=None, now=None):
     """Split complete backups into (keep, delete) lists of (backup, reason).
 
@@ -167,7 +205,8 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
                    key=lambda b: (b.get("created") or "", b["id"]), reverse=True)
     keep, delete, bases, undecided = [], [], [], []
     for b in fulls:
-        ok = b.get("verified") is not False
+        # Refused for its authenticity (judge_entry()): counts as failing verification.
+        ok = _ok(b)
         age_days = (now - (parse_time(b.get("created")) or now)) / 86400.0
         reason = None
         if ok and keep_last and len(bases) < keep_last:
@@ -185,14 +224,14 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
     start = now - keep_days * 86400.0 if keep_days is not None else None
     if start is not None and not any((parse_time(b.get("created")) or now) <= start for b in bases):
         # A restore to the start of the window needs the newest full backup before it.
-        base = next((b for b in undecided if b.get("verified") is not False), None)
+        base = next((b for b in undecided if _ok(b)), None)
         if base is not None:
             keep.append((base, "the base for point-in-time restores back to %s days" % keep_days))
             bases.append(base)
             undecided = [b for b in undecided if b is not base]
     oldest_base = min((b.get("created") or "" for b in bases), default=None)
     for b in undecided:
-        if b.get("verified") is False and oldest_base is not None and (b.get("created") or "") > oldest_base:
+        if not _ok(b) and oldest_base is not None and (b.get("created") or "") > oldest_base:
             keep.append((b, "fails verification; newer than the oldest kept full backup, so left for inspection"))
         else:
             delete.append((b, "older than the full backups kept"))

@@ -26,6 +26,7 @@ __metaclass__ = type
 import os
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
@@ -141,6 +142,7 @@ class Runner:
         self.owner = None
         self.session = None
         self.other_sessions = {}
+        self.authentication = []
         self.t0 = time.time()
         self.progress = progress_mod.Tracker(params.get("progress_file"), "restore (%s)" % params["state"])
 
@@ -167,6 +169,34 @@ class Runner:
         except encryption.EncryptionError as exc:
             raise RestoreError(str(exc))
 
+    def keys(self):
+        """The keys that authenticate backups (authenticity.Keys)."""
+        try:
+            return authenticity.keys_from_params(self.p)
+        except authenticity.AuthenticityError as exc:
+            raise RestoreError(str(exc))
+
+    def judge(self, srcs, ids=None, ensemble=None):
+        """Refuse (RestoreError) any source the keys given do not authenticate; stored
+        backups (``ids``) must also be stored under their own id and ``ensemble``."""
+        keys = self.keys()
+        allow = bool(self.p.get("allow_unauthenticated"))
+        out = []
+        for i, src in enumerate(srcs):
+            # Backups written before a key was set are plain; allow_unauthenticated accepts them.
+            src.allow_plain = allow
+            try:
+                authenticated, reason = restore_fetch.judge_source(
+                    src, keys, allow, backup_id=ids[i] if ids else None, ensemble=ensemble)
+            except restore_fetch.FetchError as exc:
+                raise RestoreError(str(exc))
+            if authenticated is False:
+                self.warnings.append("backup %s is restored although it is not authenticated (%s): "
+                                     "allow_unauthenticated is set" % (src.backup_id, reason))
+            out.append({"backup_id": src.backup_id, "authenticated": authenticated, "reason": reason})
+        self.authentication = out
+        return srcs
+
     def has_source(self):
         return bool(self.p.get("archive") or self.p.get("backup_host") or self.p.get("source") == "empty")
 
@@ -188,7 +218,8 @@ class Runner:
             if not self.p.get("archive"):
                 raise RestoreError("source archive needs the archive option (a local archive file)")
             try:
-                return restore_stage_local(self.p["archive"], key), "archive %s" % self.p["archive"], None
+                return (self.judge(restore_stage_local(self.p["archive"], key)), "archive %s" % self.p["archive"],
+                        None)
             except restore_fetch.FetchError as exc:
                 raise RestoreError(str(exc))
         host = self.p.get("backup_host")
@@ -202,7 +233,8 @@ class Runner:
             tz, tt = parse_target(self.p)
             try:
                 plan = restore_fetch.plan_on_host(self.session, root, ens, self.p.get("backup_id"), tz, tt,
-                                                  verify=False)
+                                                  verify=False, keys=self.keys(),
+                                                  allow_unauthenticated=bool(self.p.get("allow_unauthenticated")))
             except restore_fetch.FetchError as exc:
                 raise RestoreError(str(exc))
             self.warnings.extend(plan.get("warnings") or [])
@@ -213,6 +245,7 @@ class Runner:
                     for n, b in enumerate(ids)]
         except restore_fetch.FetchError as exc:
             raise RestoreError(str(exc))
+        self.judge(srcs, ids, ens)
         hosts = [self.session_for(b).label for b in ids]
         if set(hosts) == set([self.session.label]):
             return srcs, "%s:%s/%s/%s" % (self.session.label, root, ens, "+".join(ids)), plan
@@ -299,6 +332,7 @@ class Runner:
         self.progress.stage("connect and plan")
         srcs, describe, plan = self.sources()
         result["plan"] = plan
+        result["authentication"] = self.authentication
         tz, tt = self.target(srcs, plan)
         result.update(changed=True, backup_ids=[s.backup_id for s in srcs], target_zxid=hexzxid(tz),
                       target_time=tt, source=describe)

@@ -28,6 +28,7 @@ import posixpath
 import socket
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
@@ -36,6 +37,8 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 READ_SIZE = 1 << 20
+# What the manifest inside an archive must share with the one stored next to it.
+INNER_FIELDS = ("backup_id", "ensemble", "kind", "zxid")
 
 
 class FetchError(Exception):
@@ -98,6 +101,10 @@ class ArchiveSource:
         self.section = (manifest or {}).get("archive") or {}
         self.expect = expect
         self.decryptor = None
+        # Set when authentication is required: the archive's hash must then be known.
+        self.require_hash = False
+        # Set by allow_unauthenticated: a plain archive is read although a key is held.
+        self.allow_plain = False
 
     @property
     def backup_id(self):
@@ -152,6 +159,8 @@ class ArchiveSource:
                 raise FetchError("%s is encrypted (its bytes say so, though its manifest does not): give the "
                                  "encryption key or an identity it was written for" % self.label)
             return None
+        if not encrypted and self.allow_plain:
+            return None
         if not encrypted:
             raise FetchError("%s: the backup is not encrypted, though a decryption key was given: it is refused. "
                              "Anyone who can write to the backup host could have put a plain archive there; "
@@ -171,6 +180,9 @@ class ArchiveSource:
         raw.close()
         want_sha, want_size = self.section.get("sha256"), self.section.get("bytes")
         got = raw.sha256.hexdigest()
+        if self.require_hash and (not want_sha or want_size is None):
+            raise FetchError("%s: the manifest does not record the archive's SHA-256 and size, so the archive read "
+                             "cannot be proven to be the one the key holder wrote: refused" % self.label)
         if want_size is not None and raw.bytes != want_size:
             raise FetchError("%s: read %d bytes of the archive, the manifest records %d: the stored archive "
                              "changed or the transfer was cut" % (self.label, raw.bytes, want_size))
@@ -178,6 +190,21 @@ class ArchiveSource:
             raise FetchError("%s: the SHA-256 of the archive read (%s) differs from the one recorded when it "
                              "was stored (%s): the archive is damaged" % (self.label, got, want_sha))
         return {"bytes": raw.bytes, "sha256": got, "checked_against_manifest": bool(want_sha)}
+
+    def check_inner(self, inner):
+        """Raise FetchError unless the manifest inside the archive (its last member, which
+        the archive's hash or its encryption authenticates) agrees with the manifest the
+        restore was planned with on the backup id, ensemble, kind and zxids."""
+        side = self.manifest or {}
+        inner = inner if isinstance(inner, dict) else {}
+        differ = [k for k in INNER_FIELDS if k in side and inner.get(k) != side.get(k)]
+        if differ:
+            raise FetchError("%s: the manifest inside the archive differs from the one stored next to it on %s "
+                             "(inside: %s; next to it: %s): the archive is not the backup it is stored as; "
+                             "nothing of it is used"
+                             % (self.label, ", ".join(differ),
+                                ", ".join("%s=%s" % (k, json.dumps(inner.get(k), sort_keys=True)) for k in differ),
+                                ", ".join("%s=%s" % (k, json.dumps(side.get(k), sort_keys=True)) for k in differ)))
 
     def close(self):
         if self._raw is not None:
@@ -289,21 +316,40 @@ def local_source(path, key=None):
     return ArchiveSource(path, manifest, opener, key, expect=expect)
 
 
-def _verify_one(session, label, root, ensemble, backup_id, listed):
+def judge_source(source, keys, allow_unauthenticated=False, backup_id=None, ensemble=None):
+    """Raise FetchError unless the policy (authenticity.decide()) accepts ``source``'s
+    manifest; under a key the manifest must also be that of ``backup_id`` and ``ensemble``
+    when given.  Sets ``source.require_hash`` and returns (authenticated, reason)."""
+    if keys is None or not keys.any:
+        return None, None
+    manifest = source.manifest if isinstance(source.manifest, dict) else {}
+    entry = {"id": backup_id if backup_id is not None else manifest.get("backup_id"),
+             "ensemble": ensemble if ensemble is not None else manifest.get("ensemble")}
+    catalog.judge_entry(entry, manifest, keys, allow_unauthenticated)
+    if entry.get("rejected"):
+        raise FetchError("%s: %s" % (source.label, authenticity.refusal(entry["id"], entry["rejected"])))
+    source.require_hash = keys.required and not (allow_unauthenticated and not entry["authenticated"])
+    return entry["authenticated"], entry.get("authentication")
+
+
+def _verify_one(session, label, root, ensemble, backup_id, listed, keys=None, allow_unauthenticated=False):
     """None when the host's copy of ``backup_id`` verifies, else the reason it does not.
     ``listed`` caches the catalog of each host (by label)."""
     if label not in listed:
-        listed[label] = catalog.list_backups(session, root, ensemble)[0]
+        listed[label] = catalog.list_backups(session, root, ensemble, keys=keys,
+                                             allow_unauthenticated=allow_unauthenticated)[0]
     b = dict((e["id"], e) for e in listed[label]).get(backup_id)
     if b is None:
         return "holds no complete copy"
+    if b.get("rejected"):
+        return "its copy is not authenticated by the keys given (%s)" % b["rejected"]
     b = catalog.verify(session, b)
     if b["verified"]:
         return None
     return "its copy fails verification on the backup host (%s)" % ("; ".join(b.get("problems") or []) or "checksums differ")
 
 
-def choose_copies(plan, hosts, root, ensemble, listed=None):
+def choose_copies(plan, hosts, root, ensemble, listed=None, keys=None, allow_unauthenticated=False):
     """Take each backup of ``plan`` from the first of ``hosts`` whose copy verifies.
 
     ``hosts`` is a list of (label, get_session) in order of preference, ``get_session()``
@@ -317,7 +363,7 @@ def choose_copies(plan, hosts, root, ensemble, listed=None):
         tried = []
         for label, get_session in hosts:
             try:
-                why = _verify_one(get_session(), label, root, ensemble, bid, listed)
+                why = _verify_one(get_session(), label, root, ensemble, bid, listed, keys, allow_unauthenticated)
             except SshError as exc:
                 why = "cannot be reached (%s)" % exc.reason
             if why is None:
@@ -335,7 +381,7 @@ def choose_copies(plan, hosts, root, ensemble, listed=None):
     return sources, rejected
 
 
-def list_hosts(hosts, root, ensemble):
+def list_hosts(hosts, root, ensemble, keys=None, allow_unauthenticated=False):
     """The backups and restore reports of ``ensemble`` on every one of ``hosts`` that answers.
 
     ``hosts`` is a list of (label, get_session) in order of preference.  Returns (listed
@@ -345,7 +391,8 @@ def list_hosts(hosts, root, ensemble):
     for label, get_session in hosts:
         try:
             session = get_session()
-            backups = catalog.list_backups(session, root, ensemble)[0]
+            backups = catalog.list_backups(session, root, ensemble, keys=keys,
+                                           allow_unauthenticated=allow_unauthenticated)[0]
             docs = [run_report.read(session, path)
                     for path, _size, _mtime in catalog.restore_reports(session, root, ensemble)]
         except SshError as exc:
@@ -378,7 +425,7 @@ def union(listed, order):
 
 
 def _usable(b):
-    return b.get("complete", True) and b.get("verified") is not False
+    return b.get("complete", True) and b.get("verified") is not False and not b.get("rejected")
 
 
 def plan_union(listed, order, reports, ensemble, root, backup_id=None, target_zxid=None, target_time=None):
@@ -400,11 +447,14 @@ def plan_union(listed, order, reports, ensemble, root, backup_id=None, target_zx
     return result, holders
 
 
-def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, target_time=None, verify=True):
+def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, target_time=None, verify=True,
+                 keys=None, allow_unauthenticated=False):
     """The restore plan (restore_plan.plan()) from the backups stored on the host, each
-    backup it needs checked by the host against its checksums when ``verify``."""
+    backup it needs checked by the host against its checksums when ``verify``; with
+    ``keys`` (authenticity.Keys) only backups the policy accepts are chosen."""
     from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
-    backups, _debris = catalog.list_backups(session, root, ensemble)
+    backups, _debris = catalog.list_backups(session, root, ensemble, keys=keys,
+                                            allow_unauthenticated=allow_unauthenticated)
     if not backups:
         raise FetchError("%s holds no backup of ensemble %s under %s" % (session.label, ensemble, root))
     try:

@@ -60,7 +60,9 @@ def _ms(entry, key):
 
 
 def _usable(b):
-    return b.get("complete", True) and b.get("verified") is not False
+    """Complete, not failing verification, and not refused for its authenticity
+    (``rejected``, catalog.judge_entry())."""
+    return b.get("complete", True) and b.get("verified") is not False and not b.get("rejected")
 
 
 def _key(b):
@@ -152,14 +154,20 @@ def choose_full(backups, backup_id=None, target_zxid=None, target_time=None, for
                                 "(shipped logs are added for a target zxid or time)"
                                 % (backup_id, other[0].get("kind")))
             raise PlanError("there is no complete backup %s" % backup_id)
+        if found[0].get("rejected"):
+            raise PlanError("backup %s is refused: %s; restore another backup, or set allow_unauthenticated: true "
+                            "to accept backups the keys given do not authenticate" % (backup_id, found[0]["rejected"]))
         if not _usable(found[0]):
             raise PlanError("backup %s fails verification (%s): choose another one"
                             % (backup_id, "; ".join(found[0].get("problems") or []) or "checksums differ"))
         return found[0]
     usable = [b for b in fulls if _usable(b)]
     if not usable:
-        raise PlanError("there is no full backup that verifies%s" % (
-            " (%d fail verification)" % len(fulls) if fulls else ""))
+        refused = [b for b in fulls if b.get("rejected")]
+        raise PlanError("there is no full backup that verifies%s%s" % (
+            " (%d fail verification)" % (len(fulls) - len(refused)) if len(fulls) > len(refused) else "",
+            " (%d not authenticated by the keys given, the newest: %s: %s)" % (
+                len(refused), refused[-1]["id"], refused[-1]["rejected"]) if refused else ""))
     if target_zxid is not None and target_zxid != LATEST:
         before = [b for b in usable if _z((b.get("zxid") or {}).get("snapshot")) is not None
                   and _z(b["zxid"]["snapshot"]) <= target_zxid]
@@ -277,7 +285,15 @@ def plan(backups, backup_id=None, target_zxid=None, target_time=None, forks=()):
         "restored_to": restored_to(full, logs, cut, target_time),
         "left_out": left_out(backups, full, logs, cut, target_time, forks),
         "warnings": warnings,
+        "not_authenticated": not_authenticated(backups),
     }
+
+
+def not_authenticated(backups):
+    """The full backups and log chunks refused for their authenticity (never chosen),
+    oldest first: ``id``, ``kind``, ``reason``."""
+    return [{"id": b["id"], "kind": b.get("kind"), "reason": b["rejected"]}
+            for b in sorted(backups, key=_key) if b.get("rejected") and b.get("kind") in ("full", "logs")]
 
 
 def restored_to(full, logs, cut, target_time):
@@ -364,4 +380,5 @@ def highest_epoch(backups, forks=()):
 def _brief(b):
     return {"id": b["id"], "kind": b.get("kind"), "path": b.get("path"), "created": b.get("created"),
             "zxid": b.get("zxid"), "time_range": b.get("time_range"), "archive": b.get("archive"),
-            "member": b.get("member"), "verified": b.get("verified"), "digest": b.get("digest")}
+            "member": b.get("member"), "verified": b.get("verified"), "digest": b.get("digest"),
+            "authenticated": b.get("authenticated")}

@@ -156,8 +156,10 @@ def _unpack(source, dest, work, on_read=None):
     """Unpack one archive into ``dest`` (its version-2 receives every part)."""
     stream = source.open(on_read)
     try:
-        restore_extract.extract(stream, {"data": dest, "datalog": dest}, work)
-        return source.check()
+        inner, _written = restore_extract.extract(stream, {"data": dest, "datalog": dest}, work)
+        checked = source.check()
+        source.check_inner(inner)
+        return checked
     finally:
         source.close()
 
@@ -261,8 +263,9 @@ class Stager:
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "extract")
         stream = source.open(self.progress.add)
         try:
-            restore_extract.extract(stream, dests, work)
+            inner, _written = restore_extract.extract(stream, dests, work)
             self.fetched.append(dict(source.check(), backup_id=source.backup_id))
+            source.check_inner(inner)
         finally:
             source.close()
         for _which, v in self.staged_version_dirs():

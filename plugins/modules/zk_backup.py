@@ -120,6 +120,15 @@ options:
     type: list
     elements: str
     default: []
+  signing_key:
+    description:
+      - Sign the manifest stored next to the archive with this Ed25519 private key (the PEM text
+        of C(openssl genpkey -algorithm ed25519)). Restores that hold the matching verify key
+        (C(openssl pkey -pubout)) refuse any backup it did not sign, so that whoever can write
+        to a backup host cannot forge or substitute backups. Never logged or returned.
+      - With O(encryption_key) the manifest also carries a MAC made with a key derived from it;
+        see C(docs/security.md).
+    type: str
   deep:
     description:
       - Replay the archived snapshot and logs up to the archive's last zxid before sending, and
@@ -316,6 +325,13 @@ archive:
     C(recipients), a list of C(type) (V(symmetric) or V(x25519)) and C(key_id); or null).
   returned: when a backup was taken
   type: dict
+authentication:
+  description: >-
+    The proofs written into the stored manifest: C(scheme) (C(hmac-sha256) with O(encryption_key),
+    C(ed25519) with O(signing_key)) and C(key_id) of each; empty when neither was given.
+  returned: when a backup was taken
+  type: list
+  elements: dict
 destinations:
   description: >-
     One entry per backup host that stored the backup: C(host), C(path) of the backup directory, C(verified) (the
@@ -395,6 +411,7 @@ def argument_spec():
         compression_threads=dict(type="int", default=1),
         encryption_key=dict(type="str", no_log=True),
         encryption_recipients=dict(type="list", elements="str", default=[]),
+        signing_key=dict(type="str", no_log=True),
         deep=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         catch_up_timeout=dict(type="float", default=30.0),
@@ -415,9 +432,9 @@ def main():
     payload.remove(module)
     ssh_transport.require_paramiko(module)
     params = dict(module.params)
-    if (params["encryption_key"] or params["encryption_recipients"]) and not encryption.HAS_CRYPTOGRAPHY:
+    if (params["encryption_key"] or params["encryption_recipients"] or params["signing_key"]) and not encryption.HAS_CRYPTOGRAPHY:
         from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt the archive "
+        module.fail_json(msg=missing_required_lib("cryptography", reason="to encrypt or sign the archive "
                                                   "(apt install python3-cryptography)"),
                          exception=encryption.CRYPTOGRAPHY_IMP_ERR)
     if not params["backup_hosts"]:

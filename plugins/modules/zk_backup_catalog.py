@@ -63,6 +63,19 @@ options:
       - Keep every full backup younger than this many days, and the newest one before that
         window (a point-in-time restore to the start of the window needs it).
     type: float
+  encryption_key:
+    description:
+      - The symmetric key the backups were written with (base64 or hex), to check the MAC of
+        each backup's manifest (RV(backups), C(authenticated)). Never logged or returned.
+    type: str
+  verify_keys:
+    description:
+      - Ed25519 verify keys (PEM, C(openssl pkey -pubout) of the signing key of
+        M(zkops.zookeeper.zk_backup)), to check the signature of each backup's manifest.
+      - Authentication is reported, not acted on; pruning keeps and deletes by retention alone.
+    type: list
+    elements: str
+    default: []
   debris_max_age:
     description: With O(prune=true), remove debris of interrupted backups older than this many hours.
     type: float
@@ -108,6 +121,9 @@ backups:
     C(archive) (C(file), C(bytes), C(sha256), C(compression), C(encryption)), C(raw_bytes),
     C(files), C(digest), C(verified) (null when not checked), C(problems) and C(report) (the path of
     the report of the run that took it, see M(zkops.zookeeper.zk_report); null when there is none).
+    C(authenticated) is null without O(encryption_key) or O(verify_keys), else whether a MAC or
+    signature of one of them verifies (C(authentication) says why, C(rejected) why a restore
+    holding these keys refuses it).
   returned: always
   type: list
   elements: dict
@@ -120,6 +136,11 @@ restores:
   returned: always
   type: list
   elements: dict
+unauthenticated:
+  description: The ids of the backups the keys given do not authenticate (empty without keys).
+  returned: always
+  type: list
+  elements: str
 unverified:
   description: The ids of the backups that failed verification.
   returned: always
@@ -155,6 +176,7 @@ kept:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
@@ -173,6 +195,8 @@ def argument_spec():
         keep_last=dict(type="int"),
         keep_days=dict(type="float"),
         debris_max_age=dict(type="float", default=24.0),
+        encryption_key=dict(type="str", no_log=True),
+        verify_keys=dict(type="list", elements="str", default=[], no_log=False),
     )
     return spec
 
@@ -193,14 +217,14 @@ def _restore_brief(ensemble, path, doc):
             "readable": doc is not None}
 
 
-def inspect(module, session):
+def inspect(module, session, keys=None):
     p = module.params
     root = p["backup_root"]
     names = [p["ensemble"]] if p["ensemble"] else catalog.ensembles(session, root)
     out = {"backups": [], "debris": [], "ensembles": names, "log_shipping": {}, "by_ensemble": {},
            "restores": []}
     for name in names:
-        backups, debris = catalog.list_backups(session, root, name)
+        backups, debris = catalog.list_backups(session, root, name, keys=keys)
         if p["backup_id"]:
             backups = [b for b in backups if b["id"] == p["backup_id"]]
         if p["verify"]:
@@ -250,11 +274,22 @@ def main():
         module.fail_json(msg="keep_days must not be negative")
     if p["prune"] and p["backup_id"]:
         module.fail_json(msg="prune looks at every backup of an ensemble: do not combine it with backup_id")
+    keys = None
+    if p["encryption_key"] or p["verify_keys"]:
+        if not authenticity.HAS_CRYPTOGRAPHY:
+            from ansible.module_utils.basic import missing_required_lib
+            module.fail_json(msg=missing_required_lib("cryptography", reason="to check the backups' MACs and "
+                                                      "signatures (apt install python3-cryptography)"),
+                             exception=authenticity.CRYPTOGRAPHY_IMP_ERR)
+        try:
+            keys = authenticity.keys_from_params(p)
+        except authenticity.AuthenticityError as exc:
+            module.fail_json(msg=str(exc))
     warnings = []
     session = None
     try:
         session = ssh_transport.connect(p, p["backup_host"], warnings)
-        found = inspect(module, session)
+        found = inspect(module, session, keys)
         pruned, kept = prune(module, session, found) if p["prune"] else ([], [])
     except ssh_transport.SshError as exc:
         module.fail_json(msg=str(exc), changed=False)
@@ -267,7 +302,12 @@ def main():
     for b in found["backups"]:
         if b.get("verified") is False:
             module.warn("backup %s/%s fails verification: %s" % (b["ensemble"], b["id"], "; ".join(b.get("problems") or [])))
+    unauthenticated = [b["id"] for b in found["backups"] if b.get("authenticated") is False]
+    for b in found["backups"]:
+        if b.get("authenticated") is False:
+            module.warn("backup %s/%s is not authenticated: %s" % (b["ensemble"], b["id"], b.get("authentication")))
     module.exit_json(changed=bool(pruned), backups=found["backups"], unverified=unverified,
+                     unauthenticated=unauthenticated,
                      debris=found["debris"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
                      pruned=pruned, kept=kept, restores=found["restores"])
 

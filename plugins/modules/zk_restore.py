@@ -124,6 +124,26 @@ options:
     type: list
     elements: str
     default: []
+      - With it, a backup whose manifest carries no valid MAC of this key (nor signature of
+        O(verify_keys)) is refused unless O(allow_unauthenticated).
+    type: str
+  verify_keys:
+    description:
+      - Ed25519 verify keys (the PEM text of C(openssl pkey -pubout) of the signing key given to
+        M(zkops.zookeeper.zk_backup) as O(zkops.zookeeper.zk_backup#module:signing_key)).
+      - With a verify key or O(encryption_key), every backup must carry a valid signature of one
+        of the verify keys or a valid MAC of the encryption key, and record its archive's SHA-256;
+        any other backup is refused (see C(docs/security.md)).
+    type: list
+    elements: str
+    default: []
+  allow_unauthenticated:
+    description:
+      - Accept backups that the keys given do not authenticate (for instance backups written
+        before a key or signing key was set), with a warning. A backup whose MAC or signature of
+        a key given does not verify is refused even then.
+    type: bool
+    default: false
   target_zxid:
     description:
       - Restore the state at this zxid (hex with C(0x), or decimal); V(latest) takes every
@@ -272,6 +292,13 @@ server_id:
   description: This member's server id (null when C(myid) is missing and O(server_id) not given).
   returned: always
   type: int
+authentication:
+  description: >-
+    For each backup read, C(backup_id), C(authenticated) (true, false when accepted under
+    O(allow_unauthenticated), null without keys) and C(reason).
+  returned: when data was staged
+  type: list
+  elements: dict
 backup_ids:
   description: The backups read, in order.
   returned: when data was staged
@@ -377,6 +404,8 @@ def argument_spec():
         archive=dict(type="path"),
         encryption_key=dict(type="str", no_log=True),
         identities=dict(type="list", elements="str", default=[], no_log=True),
+        verify_keys=dict(type="list", elements="str", default=[], no_log=False),
+        allow_unauthenticated=dict(type="bool", default=False),
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),
         deep=dict(type="bool", default=False),
@@ -407,7 +436,7 @@ def main():
         module.fail_json(msg="keep_pre_restore must not be negative")
     if p["state"] in ("staged", "restored") and (p["source"] or ("archive" if p["archive"] else "backup")) == "backup":
         ssh_transport.require_paramiko(module)
-    if (p["encryption_key"] or p["identities"]) and not encryption.HAS_CRYPTOGRAPHY:
+    if (p["encryption_key"] or p["identities"] or p["verify_keys"]) and not encryption.HAS_CRYPTOGRAPHY:
         from ansible.module_utils.basic import missing_required_lib
         module.fail_json(msg=missing_required_lib("cryptography", reason="to decrypt the archive "
                                                   "(apt install python3-cryptography)"),

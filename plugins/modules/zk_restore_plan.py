@@ -53,6 +53,29 @@ options:
       - Restore the state at this time, the last transaction logged at or before it. An ISO
         8601 date and time (UTC when it has no zone) or milliseconds since the epoch.
     type: str
+  encryption_key:
+    description:
+      - The symmetric key the backups were written with (base64 or hex). Never logged or returned.
+      - Used to check the MAC of each backup's manifest; with it, backups without a valid MAC
+        (or signature of O(verify_keys)) are refused.
+    type: str
+  verify_keys:
+    description:
+      - Ed25519 verify keys (the PEM text of C(openssl pkey -pubout) of the signing key given to
+        M(zkops.zookeeper.zk_backup) as O(zkops.zookeeper.zk_backup#module:signing_key)).
+      - With a verify key or O(encryption_key), every backup must carry a valid signature of one
+        of the verify keys or a valid MAC of the encryption key, and record its archive's SHA-256;
+        any other backup is refused (see C(docs/security.md)).
+    type: list
+    elements: str
+    default: []
+  allow_unauthenticated:
+    description:
+      - Accept backups that the keys given do not authenticate (for instance backups written
+        before a key or signing key was set), with a warning. A backup whose MAC or signature of
+        a key given does not verify is refused even then.
+    type: bool
+    default: false
   verify:
     description: Have the backup host check every chosen backup against its C(SHA256SUMS).
     type: bool
@@ -125,6 +148,8 @@ plan:
       C(full_backups) and C(logs) (ids), C(last_zxid) and C(last_time_ms) of the newest
       transaction they hold, and C(latest) (C(zxid), C(time_ms)), the newest state restorable
       (O(target_zxid=latest)), or null.
+    - C(not_authenticated), the backups refused because the keys given do not authenticate
+      them (C(id), C(kind), C(reason)); they are never chosen.
     - C(expected), the tree digest the full backup's manifest promises at the zxid restored
       to (C(digest), C(znode_count), C(zxid)), or null when the restore must replay the
       files to know it.
@@ -139,6 +164,7 @@ unreachable:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
@@ -153,6 +179,9 @@ def argument_spec():
         target_zxid=dict(type="str"),
         target_time=dict(type="str"),
         verify=dict(type="bool", default=True),
+        encryption_key=dict(type="str", no_log=True),
+        verify_keys=dict(type="list", elements="str", default=[], no_log=False),
+        allow_unauthenticated=dict(type="bool", default=False),
     )
     return spec
 
@@ -170,6 +199,18 @@ def main():
         target_zxid, target_time = restore.parse_target(p)
     except restore.RestoreError as exc:
         module.fail_json(msg=str(exc))
+    keys = None
+    if p["encryption_key"] or p["verify_keys"]:
+        if not authenticity.HAS_CRYPTOGRAPHY:
+            from ansible.module_utils.basic import missing_required_lib
+            module.fail_json(msg=missing_required_lib("cryptography", reason="to check the backups' MACs and "
+                                                      "signatures (apt install python3-cryptography)"),
+                             exception=authenticity.CRYPTOGRAPHY_IMP_ERR)
+        try:
+            keys = authenticity.keys_from_params(p)
+        except authenticity.AuthenticityError as exc:
+            module.fail_json(msg=str(exc))
+    allow = p["allow_unauthenticated"]
     warnings = []
     unreachable = []
     sessions = {}
@@ -187,7 +228,7 @@ def main():
     result = None
     failure = None
     try:
-        listed, reports, unreachable = restore_fetch.list_hosts(hosts, root, ensemble)
+        listed, reports, unreachable = restore_fetch.list_hosts(hosts, root, ensemble, keys, allow)
         for u in unreachable:
             warnings.append("backup host %s did not answer (%s): the plan is made from the backups of the "
                             "other backup hosts, without those only it holds" % (u["host"], u["reason"]))
@@ -196,7 +237,8 @@ def main():
                                                      p["backup_id"], target_zxid, target_time)
             answered = [h for h in hosts if h[0] in listed]
             if p["verify"]:
-                sources, rejected = restore_fetch.choose_copies(plan, answered, root, ensemble, listed=listed)
+                sources, rejected = restore_fetch.choose_copies(plan, answered, root, ensemble, listed=listed,
+                                                                keys=keys, allow_unauthenticated=allow)
                 for r in rejected:
                     warnings.append("backup host %s: backup %s %s; it is taken from %s instead"
                                     % (r["host"], r["backup_id"], r["reason"], sources[r["backup_id"]]))
@@ -211,6 +253,8 @@ def main():
         failure = str(exc)
     finally:
         ssh_transport.close_all([s for s in sessions.values() if s is not None])
+    for n in (result["plan"].get("not_authenticated") if result else []):
+        warnings.append("backup %s is not chosen: %s" % (n["id"], n["reason"]))
     for w in warnings + (result["plan"].get("warnings") if result else []):
         module.warn(w)
     if failure is not None:

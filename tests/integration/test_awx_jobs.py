@@ -78,6 +78,7 @@ def site(alab, tmp_path_factory):
     tls = alab.tls_dir
     sh("openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", os.path.join(tls, "client.key"),
        "-out", str(d / "client.enc.key"), "-passout", "pass:" + KEY_PASSWORD)
+    sh("openssl", "genpkey", "-algorithm", "ed25519", "-out", str(d / "signing.pem"))
     shutil.copy(os.path.join(alab.dir, "id_ed25519"), str(d / "ssh_key"))
     sh("ssh-keygen", "-q", "-p", "-N", PASSPHRASE, "-f", str(d / "ssh_key"))
     sh("openssl", "genpkey", "-algorithm", "X25519", "-out", str(d / "identity.pem"))
@@ -93,11 +94,13 @@ def site(alab, tmp_path_factory):
             "ssh_private_key_passphrase": PASSPHRASE},
         "ZooKeeper backup encryption key": {"encryption_key": ENCRYPTION_KEY},
         "ZooKeeper backup identity": {"identity": (d / "identity.pem").read_text()},
+        "ZooKeeper backup signing key": {"signing_key": (d / "signing.pem").read_text()},
     }
     secrets = [PASSWORD, KEY_PASSWORD, PASSPHRASE, ENCRYPTION_KEY,
                inputs["ZooKeeper backup identity"]["identity"].splitlines()[1],
                inputs["ZooKeeper client TLS"]["client_key"].splitlines()[1],
-               inputs["ZooKeeper backup hosts SSH key"]["ssh_private_key"].splitlines()[1]]
+               inputs["ZooKeeper backup hosts SSH key"]["ssh_private_key"].splitlines()[1],
+               inputs["ZooKeeper backup signing key"]["signing_key"].splitlines()[1]]
     inventory = d / "site.yml"
     inventory.write_text(yaml.safe_dump({"all": {"vars": {
         "zookeeper_secure_client_port": alab.secure_client_port,
@@ -174,6 +177,7 @@ def _check_fed(jt, res):
         "ZooKeeper backup hosts SSH key": {"ssh_private_key", "ssh_private_key_passphrase"},
         "ZooKeeper backup encryption key": {"encryption_key"},
         "ZooKeeper backup identity": {"identities"},
+        "ZooKeeper backup signing key": {"signing_key"},
     }
     for ct_name in jt["credential_types"]:
         assert options_of[ct_name] <= {o for _m, o in fed_here}, (
@@ -206,6 +210,8 @@ def test_backup_and_log_shipping(alab, installed, site):
     # The key came from the credential, not from the key file on the member.
     assert args["ssh_private_key"] == MASK and args["ssh_private_key_file"] is None
     assert backup["encrypted"] if "encrypted" in backup else True
+    # MAC'd with the encryption key and signed with the signing key's credential.
+    assert [x["scheme"] for x in backup["authentication"]] == ["hmac-sha256", "ed25519"]
     files = alab.backup_hosts[0].sh("ls -R /srv/backups/%s" % alab.name).stdout
     assert backup["backup_id"] in files and ".enc" in files
     STATE["backup_id"] = backup["backup_id"]

@@ -12,7 +12,7 @@ import collection_specs as C
 CTYPES = A.credential_types()
 SURVEYS = A.surveys()
 JTS = A.job_templates()
-SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_key$|encryption_key", re.I)
+SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_key$|encryption_key|signing_key", re.I)
 
 
 def test_every_definition_is_there():

@@ -20,7 +20,7 @@ def plan():
 
 @pytest.fixture(autouse=True)
 def fake_catalog(monkeypatch):
-    monkeypatch.setattr(catalog, "list_backups", lambda s, root, ens: ([{"id": i, "host": s} for i in s.holds], []))
+    monkeypatch.setattr(catalog, "list_backups", lambda s, root, ens, **kw: ([{"id": i, "host": s} for i in s.holds], []))
 
     def verify(s, b):
         bad = b["id"] in s.bad
