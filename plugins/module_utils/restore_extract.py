@@ -64,8 +64,12 @@ def _fresh_dir(path):
         os.makedirs(path, 0o700)
 
 
-def extract(stream, destinations, work_dir):
+def extract(stream, destinations, work_dir, expect=None):
     """Read the tar ``stream`` (archive.DecodedStream) and write its files.
+
+    ``expect`` is the backup's manifest (the one stored beside the archive): every member
+    is checked against its names and sizes from the tar header, before anything of the
+    member is written, and the whole stream against its length (archive.read()).
 
     ``destinations`` maps each top-level part of the archive ('data', 'datalog') to the
     directory that receives its ``version-2`` files.  ``work_dir`` is a directory that
@@ -91,7 +95,7 @@ def extract(stream, destinations, work_dir):
             return True
 
         try:
-            manifest = archive_mod.read(stream, dest=work_dir, want=want)
+            manifest = archive_mod.read(stream, dest=work_dir, want=want, expect=expect)
         except archive_mod.ArchiveError as exc:
             raise ExtractError(str(exc))
         written = _check_written(destinations)

@@ -156,7 +156,7 @@ def _unpack(source, dest, work, on_read=None):
     """Unpack one archive into ``dest`` (its version-2 receives every part)."""
     stream = source.open(on_read)
     try:
-        restore_extract.extract(stream, {"data": dest, "datalog": dest}, work)
+        restore_extract.extract(stream, {"data": dest, "datalog": dest}, work, expect=source.manifest)
         return source.check()
     finally:
         source.close()
@@ -261,7 +261,7 @@ class Stager:
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "extract")
         stream = source.open(self.progress.add)
         try:
-            restore_extract.extract(stream, dests, work)
+            restore_extract.extract(stream, dests, work, expect=source.manifest)
             self.fetched.append(dict(source.check(), backup_id=source.backup_id))
         finally:
             source.close()
