@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import stat
 import tarfile
 import time
 
@@ -54,6 +55,20 @@ def check_name(name):
 def archive_name(codec, encrypted, base="archive.tar"):
     """The file name of an archive: archive.tar[.gz|.zst|.lz4][.enc]."""
     return base + compression.SUFFIX[codec] + (encryption.SUFFIX if encrypted else "")
+
+
+def open_plain(path):
+    """``path`` opened for reading when it is a regular file and not a symbolic link (the
+    link is not followed: OSError); raise ArchiveError for anything else."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError("%s is not a regular file: it is not read" % path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class FilePart:
@@ -148,7 +163,7 @@ class ArchiveWriter:
         enc = self.encoder
         left = part.length
         try:
-            f = open(part.path, "rb")
+            f = open_plain(part.path)
         except (IOError, OSError) as exc:
             raise ArchiveError("cannot read %s (%s; removed while the backup ran?); nothing was kept"
                                % (part.path, exc.strerror or exc))

@@ -22,10 +22,10 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
 import stat
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 VERSION_DIR = "version-2"
@@ -104,7 +104,10 @@ def extract(stream, destinations, work_dir, expect=None):
             _empty(d)
         raise
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        try:
+            L.remove_tree(work_dir)
+        except (OSError, L.LayoutError):
+            pass
     return manifest, written
 
 
@@ -127,13 +130,8 @@ def _check_written(destinations):
 
 
 def _empty(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        for entry in os.listdir(path):
-            p = os.path.join(path, entry)
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+    """Remove what the extraction wrote into ``path``, links as links, never followed."""
+    try:
+        L.empty_dir(path)
+    except (OSError, L.LayoutError):
+        pass

@@ -216,12 +216,12 @@ class Stager:
         return None
 
     def discard(self):
-        for _which, d in self.staged:
+        for which, d in self.staged:
             if os.path.lexists(d):
-                L.remove_tree(d)
+                L.remove_tree(d, self.layout.root(which))
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "work")
         if os.path.lexists(work):
-            L.remove_tree(work)
+            L.remove_tree(work, self.layout.data_dir)
 
     def run(self, sources, target_zxid=None, target_time=None, deep=False, describe=None):
         """Stage from ``sources`` (ArchiveSources: the full backup first, then shipped
@@ -306,7 +306,7 @@ class Stager:
             surgery.truncate_files(paths, target_zxid, self.snap_dir(), self.log_dir())
         except FormatError as exc:
             raise StageError(str(exc))
-        L.remove_tree(work)
+        L.remove_tree(work, self.layout.data_dir)
         return target_zxid
 
     # --- checks and bookkeeping ---------------------------------------------------------
@@ -362,8 +362,8 @@ class Stager:
         marker["set_digest"] = set_digest
         for _which, v in self.staged_version_dirs():
             L.write_marker(v, marker)
-        for _which, d in self.staged:
-            L.set_owner_tree(d, self.owner)
+        for which, d in self.staged:
+            L.set_owner_tree(d, self.owner, root=self.layout.root(which))
         state = dict(marker, phase="staged", files=files, fetched=self.fetched,
                      warnings=(rep or {}).get("warnings", []),
                      staged_seconds=round(time.time() - t0, 3))
