@@ -299,3 +299,28 @@ def test_tree_reader_deeply_nested_header():
         read_tree(_gzip(raw))
     except tf.FormatError:
         pass
+
+
+@FUZZ
+@given(header=json_values, nodes=st.lists(node_st, max_size=3), root=st.none() | st.sampled_from(["/", "/a", "/b"]))
+def test_tree_import_reads_any_header_or_refuses(header, nodes, root):
+    """A complete, well-framed export whose header is any JSON object: the import reads it
+    or refuses with its own errors."""
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_import as ti
+    if not isinstance(header, dict):
+        header = {"root": header}
+    with mock.patch.object(tf, "utc_now", lambda: "2026-01-01T00:00:00.000000Z"):
+        buf = io.BytesIO()
+        w = tf.TreeWriter(buf, header, kinds_exact=True)
+        w.add("/", b"", WORLD, td.PERSISTENT, 0, 0, None)
+        w.finish()
+    fd, path = tempfile.mkstemp(prefix="zkfuzz-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        try:
+            ti.read_export(path, root, [])
+        except (ti.TreeImportError, tf.FormatError):
+            pass
+    finally:
+        os.unlink(path)
