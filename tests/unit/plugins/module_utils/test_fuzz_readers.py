@@ -122,6 +122,44 @@ def test_archive_reader_mutated_archives(files, codec, data):
 
 
 @FUZZ
+@given(files=files_st, codec=st.sampled_from(compression.available()), data=st.data())
+def test_archive_reader_mutated_tar_streams(files, codec, data):
+    """The tar stream mutated, then compressed properly: the tar reader itself is tried."""
+    tar, side = build(files, "none")
+    bad = data.draw(mutations(tar))
+    comp = compression.compressor(codec)
+    extract_checked(comp.compress(bad) + comp.flush(), codec, side, files)
+
+
+def header_offsets(tar):
+    """Offsets of the tar headers of a stream the writer made (pax headers included)."""
+    out, pos = [], 0
+    while pos + A.BLOCK <= len(tar) and tar[pos:pos + A.BLOCK] != A.ZERO_BLOCK:
+        out.append(pos)
+        size = int(tar[pos + 124:pos + 136].rstrip(b"\0 ") or b"0", 8)
+        pos += A.BLOCK + size + (-size % A.BLOCK)
+    return out
+
+
+@FUZZ
+@given(files=files_st, data=st.data())
+def test_archive_reader_mutated_headers_with_valid_checksums(files, data):
+    """Tar header fields changed (type, size, name, magic...) with the checksum made right
+    again, so that the reader's checks after the checksum are tried."""
+    tar, side = build(files, "none")
+    out = bytearray(tar)
+    offsets = header_offsets(tar)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.sampled_from(offsets))
+        field = data.draw(st.sampled_from([(0, 100), (124, 136), (156, 157), (257, 265), (345, 500)]))
+        pos = data.draw(st.integers(field[0], field[1] - 1))
+        out[at + pos] = data.draw(st.sampled_from(b"0123456789xSgL12 /.\0ab"))
+        out[at + 148:at + 156] = b"        "
+        out[at + 148:at + 156] = b"%06o\0 " % sum(out[at:at + A.BLOCK])
+    extract_checked(bytes(out), "none", side, files)
+
+
+@FUZZ
 @given(files=files_st, codec=st.sampled_from(compression.available()), cut=st.integers(0, 100))
 def test_archive_reader_truncated_archives(files, codec, cut):
     blob, side = build(files, codec)
