@@ -230,9 +230,11 @@ class _Lz4Reader(_Reader):
     def read(self, n):
         if n <= 0:
             return b""
+        stalled = False
         while True:
-            data = b"" if not self._obj.needs_input else self._more()
-            if not data and self._obj.needs_input:
+            need = self._obj.needs_input or stalled
+            data = self._more() if need else b""
+            if need and not data:
                 if self._started and not self._obj.eof:
                     raise CompressionError("the compressed stream is truncated (it does not end properly)")
                 return b""
@@ -247,6 +249,7 @@ class _Lz4Reader(_Reader):
                 self._started = False
             if out:
                 return out
+            stalled = not data
 
 
 class _ZstdReader(_Reader):

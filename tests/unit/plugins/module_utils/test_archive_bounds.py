@@ -232,3 +232,33 @@ def test_a_truncated_zstd_archive_is_refused_by_its_length(tmp_path):
     for cut in (len(blob) // 2, len(blob) - 3):
         with pytest.raises(A.ArchiveError):
             A.read(A.DecodedStream(io.BytesIO(blob[:cut]), "zstd"), expect=side)
+
+
+@pytest.mark.parametrize("codec", compression.available())
+def test_every_codec_reads_in_bounded_pieces(codec):
+    data = os.urandom(100000) + b"\0" * (8 * MIB) + b"zookeeper " * 1000
+    comp = compression.compressor(codec)
+    blob = comp.compress(data) + comp.flush()
+    for n in (1, 1000, 65536):
+        r = compression.reader(codec, io.BytesIO(blob), chunk=4096)
+        got = []
+        while True:
+            piece = r.read(n)
+            assert len(piece) <= n
+            if not piece:
+                break
+            got.append(piece)
+            if n == 1 and len(got) > 3000:
+                break
+        if n > 1:
+            assert b"".join(got) == data
+    if codec in ("gzip", "lz4"):
+        r = compression.reader(codec, io.BytesIO(blob[:-5]))
+        with pytest.raises(compression.CompressionError, match="truncated"):
+            while r.read(65536):
+                pass
+    if codec != "none":
+        r = compression.reader(codec, io.BytesIO(blob + b"trailing garbage"))
+        with pytest.raises(compression.CompressionError):
+            while r.read(65536):
+                pass
