@@ -33,14 +33,24 @@ def pids(lab):
     return {h.name: h.zk_pid() for h in lab.members}
 
 
+def backup(lab):
+    return run_playbook(lab, BACKUP, extra_vars={"zookeeper_backup_install_packages": False,
+                                                 "zookeeper_backup_force": True})
+
+
+def restore(lab, **extra):
+    ev = {"zookeeper_restore_confirm": lab.name}
+    ev.update(extra)
+    return run_playbook(lab, RESTORE, extra_vars=ev)
+
+
 @pytest.fixture(scope="module")
 def sample(lab3):
     zk = workload.client(lab3, auth_data=[CREDENTIAL])
     workload.sample_tree(zk)
     zk.stop()
     zk.close()
-    res = run_playbook(lab3, BACKUP, extra_vars={"zookeeper_backup_install_packages": False,
-                                                  "zookeeper_backup_force": True})
+    res = backup(lab3)
     assert res.rc == 0, res.output()
     return digest(lab3)
 
@@ -103,8 +113,7 @@ def test_a_decompression_bomb_on_the_backup_host_writes_nothing(lab3, sample):
             f.write(evil)
         with open(sums, "w") as f:
             f.write(fixed)
-        res = run_playbook(lab3, RESTORE, extra_vars={"zookeeper_auth": AUTH, "zookeeper_restore_timeout": 60,
-                                                       "zookeeper_restore_confirm": lab3.name})
+        res = restore(lab3, zookeeper_auth=AUTH, zookeeper_restore_timeout=60)
     finally:
         for p, data in saved.items():
             with open(p, "wb") as f:
@@ -132,9 +141,7 @@ def test_cleanup_leaves_what_symlinks_in_the_restore_area_point_to(lab3, sample)
              "ln -sfn /root/outside/failed {a}/20200101T000000Z-bbbbbb/failed && "
              "chown -hR zookeeper:zookeeper {a}".format(a=area))
     try:
-        res = run_playbook(lab3, RESTORE, extra_vars={"zookeeper_restore_mode": "cleanup",
-                                                       "zookeeper_restore_confirm": lab3.name,
-                                                       "zookeeper_restore_keep_pre_restore": 0})
+        res = restore(lab3, zookeeper_restore_mode="cleanup", zookeeper_restore_keep_pre_restore=0)
         assert res.rc == 0, res.output()
         for h in lab3.members:
             listing = h.sh("cd /root/outside && find . -type f | sort").stdout.split()
@@ -159,8 +166,7 @@ def test_a_backup_does_not_follow_a_symlink_in_version_2(lab3, sample):
         h.sh("printf 'root:SECRET-MARKER-hash:19000::::::\\n' > /root/shadow-like && chmod 600 /root/shadow-like && "
              "ln -sfn /root/shadow-like %s/version-2/%s" % (lab3.data_log_dir, name))
     try:
-        res = run_playbook(lab3, BACKUP, extra_vars={"zookeeper_backup_install_packages": False,
-                                                      "zookeeper_backup_force": True})
+        res = backup(lab3)
     finally:
         for h in lab3.members:
             h.sh("rm -f %s/version-2/%s /root/shadow-like" % (lab3.data_log_dir, name))

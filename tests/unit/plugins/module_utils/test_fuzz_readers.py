@@ -318,7 +318,9 @@ def test_tree_reader_frames_with_random_json(header, trailer, nodes):
     import struct
     raw = tf.MAGIC + struct.pack(">H", tf.FORMAT_VERSION)
     raw += _frame(tf.FRAME_HEADER, json.dumps(header).encode())
-    blob, _written = export(nodes)
+    for n in nodes:
+        raw += tf.encode_record("/" + n["name"], n["data"], tf.encode_acl_entries(n["acl"]),
+                                tf.KIND_CODES[n["kind"]], 0, 0, None)
     raw += _frame(tf.FRAME_TRAILER, json.dumps(trailer).encode())
     try:
         read_tree(_gzip(raw))
