@@ -69,7 +69,7 @@ def bomb(codec, name, size):
     info.size = size
     parts = [comp.compress(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))]
     zeros = b"\0" * MIB
-    for _ in range(size // MIB):
+    for _i in range(size // MIB):
         parts.append(comp.compress(zeros))
     parts.append(comp.compress(b"\0" * 1024))
     parts.append(comp.flush())

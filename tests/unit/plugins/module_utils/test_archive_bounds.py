@@ -95,7 +95,7 @@ def test_a_stream_longer_than_the_manifest_says_is_cut_at_that_length(tmp_path):
         tar = f.read()
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     blob = comp.compress(tar)
-    for _ in range(64):
+    for _i in range(64):
         blob += comp.compress(b"\0" * MIB)
     blob += comp.flush()
     stream = A.DecodedStream(io.BytesIO(blob), "gzip")
@@ -135,7 +135,7 @@ def test_a_zstd_bomb_never_expands_beyond_one_read(tmp_path):
     and with the manifest's length the stream is refused at that length."""
     import zstandard
     comp = zstandard.ZstdCompressor(level=19).compressobj()
-    blob = b"".join(comp.compress(b"\0" * MIB) for _ in range(256)) + comp.flush()
+    blob = b"".join(comp.compress(b"\0" * MIB) for _i in range(256)) + comp.flush()
     assert len(blob) < 16000
     tracemalloc.start()
     try:

@@ -55,7 +55,7 @@ def build(files, codec):
 def mutations(draw, data):
     """``data`` changed: bytes flipped, cut short, bytes inserted or removed."""
     out = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
+    for _i in range(draw(st.integers(1, 4))):
         how = draw(st.sampled_from(["flip", "cut", "insert", "delete", "zero"]))
         if not out:
             break
@@ -149,7 +149,7 @@ def test_archive_reader_mutated_headers_with_valid_checksums(files, data):
     tar, side = build(files, "none")
     out = bytearray(tar)
     offsets = header_offsets(tar)
-    for _ in range(data.draw(st.integers(1, 3))):
+    for _i in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.sampled_from(offsets))
         field = data.draw(st.sampled_from([(0, 100), (124, 136), (156, 157), (257, 265), (345, 500)]))
         pos = data.draw(st.integers(field[0], field[1] - 1))
