@@ -495,12 +495,14 @@ def _next_member(stream):
         return check_name(name), size
 
 
-def read(stream, dest=None, want=None, expect=None):
+def read(stream, dest=None, want=None, expect=None, opener=None):
     """Read a tar stream (from open_stream()), check it, return the manifest.
 
     With ``dest`` the files are written below it (which must be empty or absent);
-    ``want`` (a callable taking a name) limits what is written.  Every file is checked
-    against the manifest, written or not.
+    ``want`` (a callable taking a name) limits what is written.  With ``opener`` (a
+    callable taking a member name and returning a binary file open for writing) each
+    file is written to what it returns instead.  Every file is checked against the
+    manifest, written or not.
 
     ``expect`` is the backup's manifest as stored beside the archive: then each member's
     name and size are checked against it from the member's header, before any of its bytes
@@ -538,8 +540,15 @@ def read(stream, dest=None, want=None, expect=None):
             if size != sizes[name]:
                 raise ArchiveError("the archive does not match its manifest: %s is %d bytes in the archive, "
                                    "the manifest records %d (refused before writing)" % (name, size, sizes[name]))
-        seen[name] = _copy_member(stream, name, size, dest if dest is not None and (want is None or want(name))
-                                  else None)
+        out = None
+        if want is None or want(name):
+            if opener is not None:
+                out = opener(name)
+            elif dest is not None:
+                target = os.path.join(dest, *name.split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                out = open(target, "xb")
+        seen[name] = _copy_member(stream, name, size, out)
     _check_end(stream)
     if manifest is None:
         raise ArchiveError("the archive has no manifest.json: it is incomplete")
@@ -553,12 +562,8 @@ def read(stream, dest=None, want=None, expect=None):
     return manifest
 
 
-def _copy_member(stream, name, size, dest):
-    out = None
-    if dest is not None:
-        target = os.path.join(dest, *name.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        out = open(target, "xb")
+def _copy_member(stream, name, size, out):
+    """Read the member's ``size`` bytes (into ``out`` when given, which is closed)."""
     digest = hashlib.sha256()
     left = size
     try:

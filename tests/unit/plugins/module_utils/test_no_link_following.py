@@ -1,6 +1,7 @@
 """Whatever a restore removes or chowns, and whatever a backup reads, is reached without
 following symbolic links planted in the data directories."""
 import io
+import json
 import os
 import pathlib
 
@@ -176,3 +177,45 @@ def test_a_file_replaced_by_a_link_after_planning_is_not_read(tmp_path):
     w = A.ArchiveWriter(A.Encoder(io.BytesIO().write))
     with pytest.raises(A.ArchiveError, match="cannot read"):
         w.add("datalog/version-2/log.1", [part])
+
+
+def test_a_link_planted_during_the_extraction_is_not_written_through(tmp_path, outside):
+    """After the first member, a link appears where the next file goes (and the staging
+    directory itself is swapped for a link): the write neither follows it nor lands outside."""
+    from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_extract as X
+    path = H.write_backup(str(tmp_path / "b"), H.member_files())
+    with open(os.path.join(str(tmp_path / "b"), "manifest.json")) as f:
+        side = json.load(f)
+    names = sorted(f["path"] for f in side["files"])
+    dest = tmp_path / "both"
+    victim = outside / "keep.txt"
+
+    class Planting(io.RawIOBase):
+        def __init__(self, raw):
+            super(Planting, self).__init__()
+            self.raw = raw
+            self.done = False
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            data = self.raw.read(n)
+            if not self.done and (dest / "version-2" / names[0].rsplit("/", 1)[1]).exists():
+                self.done = True
+                os.symlink(str(victim), str(dest / "version-2" / names[1].rsplit("/", 1)[1]))
+                os.rename(str(dest), str(tmp_path / "moved"))
+                os.symlink(str(outside), str(dest))
+            return data
+
+        def readinto(self, b):
+            data = self.read(len(b))
+            b[:len(data)] = data
+            return len(data)
+
+    with A.open_stream(path) as stream:
+        with pytest.raises(X.ExtractError, match="cannot create"):
+            X.extract(Planting(stream), {"data": str(dest), "datalog": str(dest)}, str(tmp_path / "work"),
+                      expect=side)
+    assert victim.read_text() == "precious\n"
+    assert not (outside / "version-2").exists()
