@@ -12,9 +12,11 @@ devices and anything the manifest does not list.
 
 On top of that, here: the destinations must be fresh directories that are not symbolic
 links; a part of the archive with no destination, or a name that is not a plain file
-name below ``version-2``, fails the extraction; and afterwards every file written must be
-a regular file, not a link, whose real path lies inside its destination.  On any failure
-the destinations are emptied again: nothing partial is left behind.
+name below ``version-2``, fails the extraction; files are created through descriptors of
+the destinations' ``version-2`` directories (O_EXCL, O_NOFOLLOW), so no link is ever
+written through; and afterwards every file written must be a regular file, not a link,
+whose real path lies inside its destination.  On any failure the destinations are
+emptied again (links removed as links): nothing partial is left behind.
 """
 
 from __future__ import absolute_import, division, print_function
