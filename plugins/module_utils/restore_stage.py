@@ -30,6 +30,7 @@ Any failure removes what was staged: nothing partial is left looking complete.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import hashlib
 import os
 import time
@@ -265,11 +266,18 @@ class Stager:
             self.fetched.append(dict(source.check(), backup_id=source.backup_id))
         finally:
             source.close()
-        for _which, v in self.staged_version_dirs():
-            for name in datadir.EPOCH_FILES:
-                p = os.path.join(v, name)
-                if os.path.exists(p):
-                    os.unlink(p)
+        # The epoch files are written from the data later (_verify); removed without following links.
+        for which, _d in self.staged:
+            fd = L.open_dir(self.layout.root(which), [L.AREA, self.rid, L.STAGED, L.VERSION_DIR])
+            try:
+                for name in datadir.EPOCH_FILES:
+                    try:
+                        os.unlink(name, dir_fd=fd)
+                    except OSError as exc:
+                        if exc.errno != errno.ENOENT:
+                            raise
+            finally:
+                os.close(fd)
 
     def _point_in_time(self, sources, target_zxid, target_time):
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "work")
