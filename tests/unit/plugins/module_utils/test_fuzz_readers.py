@@ -6,7 +6,8 @@ written, or refuses with its own error: never another exception, never a write o
 directory it was given, never more bytes than the manifest promises.
 
 The runs are deterministic (derandomized) and small, so the unit stage stays fast; set
-ZKOPS_FUZZ_EXAMPLES to a larger number for a longer search.
+ZKOPS_FUZZ_EXAMPLES to a larger number for a longer search, and ZKOPS_FUZZ_RANDOM=1 for a
+random one.
 """
 import hashlib
 import io
@@ -26,7 +27,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf
 
 EXAMPLES = int(os.environ.get("ZKOPS_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+# ZKOPS_FUZZ_RANDOM=1: a random search (not the fixed examples of the unit stage).
+FUZZ = settings(max_examples=EXAMPLES, derandomize=not os.environ.get("ZKOPS_FUZZ_RANDOM"), deadline=None,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 NAMES = ["data/version-2/snapshot.100000002", "data/version-2/currentEpoch", "data/version-2/acceptedEpoch",
