@@ -55,7 +55,7 @@ def write_backup(directory, files, kind="full", backup_id="b1", zxid=None, codec
     with open(os.path.join(directory, name), "wb") as f:
         f.write(data)
     manifest["archive"] = {"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                           "compression": codec,
+                           "compression": codec, "raw_bytes": enc.raw_bytes,
                            "encryption": enc.encryption}
     with open(os.path.join(directory, "manifest.json"), "w") as f:
         json.dump(manifest, f)

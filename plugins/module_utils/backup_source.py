@@ -23,7 +23,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import FilePart
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, hexzxid
@@ -101,6 +103,23 @@ def _account(plan, path):
     return st
 
 
+def _check_plain_file(path):
+    """Raise SourceError unless ``path`` is a regular file, not a symbolic link: a backup
+    ships the member's own files and never follows a link, which could name any file of
+    the host (a root-only one included)."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise SourceError("%s vanished while the backup was planned (%s): retry" % (path, exc.strerror))
+    if stat.S_ISLNK(st.st_mode):
+        raise SourceError("%s is a symbolic link: a backup copies only the member's own files and never follows "
+                          "a link; replace the link by the file it names (or remove it) and retry; nothing was "
+                          "sent" % path)
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError("%s is not a regular file: remove it or move it out of the data directory and retry; "
+                          "nothing was sent" % path)
+
+
 def source_files(data_dir, data_log_dir=None):
     """(snapshots [(zxid, path)] newest first, logs [(zxid, path)] oldest first,
     epoch files {name: path}) of a member; raise SourceError for unusable directories."""
@@ -110,6 +129,8 @@ def source_files(data_dir, data_log_dir=None):
     snaps, logs, epochs = [], [], {}
     for p in paths:
         kind, z = datadir.classify(os.path.basename(p))
+        if kind in ("snapshot", "log", "epoch"):
+            _check_plain_file(p)
         if kind == "snapshot":
             snaps.append((z, p))
         elif kind == "log":
@@ -205,7 +226,7 @@ def _read_epochs(plan, epochs):
         if p is None:
             continue
         try:
-            with open(p, "rb") as f:
+            with archive_mod.open_plain(p) as f:
                 content = f.read(64)
             plan.epochs[key] = datadir.read_epoch(p)
         except (IOError, OSError, ValueError) as exc:

@@ -10,6 +10,11 @@ both write their standard frame format, so ``zstd -d`` and ``lz4 -d`` read the r
 
 A compressor is an object with ``compress(bytes) -> bytes`` and ``flush() -> bytes``;
 a decompressor has ``decompress(bytes) -> bytes`` and ``flush() -> bytes``.
+
+Reading archives goes through ``reader(codec, source)`` instead: a file object whose
+``read(n)`` never returns more than ``n`` bytes, however much one input chunk expands
+(a few KB of zstd or gzip can stand for gigabytes), so the memory a read takes is
+bounded by what the caller asks for, and a caller that counts can stop at its limit.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -156,6 +161,127 @@ def decompressor(codec):
         return _FramesDecompressor(zstandard.ZstdDecompressor().decompressobj)
     if codec == "lz4":
         return _FramesDecompressor(lz4_frame.LZ4FrameDecompressor)
+    raise CompressionError("unknown compression %r" % codec)
+
+
+class _Reader:
+    """Decompressed bytes of ``source`` (a file object of compressed bytes), ``n`` at most per read."""
+
+    def __init__(self, source, chunk):
+        self._source = source
+        self._chunk = chunk
+        self._pending = b""
+        self._source_eof = False
+
+    def _more(self):
+        """The next input (b"" once the source ended)."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        if self._source_eof:
+            return b""
+        data = self._source.read(self._chunk)
+        if not data:
+            self._source_eof = True
+        return data
+
+    def _trailing(self):
+        if self._more():
+            raise CompressionError("there are bytes after the end of the compressed stream")
+
+
+class _PlainReader(_Reader):
+    def read(self, n):
+        return self._source.read(n) if n > 0 else b""
+
+
+class _GzipReader(_Reader):
+    def __init__(self, source, chunk):
+        super(_GzipReader, self).__init__(source, chunk)
+        self._obj = zlib.decompressobj(31)
+        self._done = False
+
+    def read(self, n):
+        if n <= 0:
+            return b""
+        while not self._done:
+            data = self._obj.unconsumed_tail or self._more()
+            try:
+                out = self._obj.decompress(data, n)
+            except zlib.error as exc:
+                raise CompressionError("the archive does not decompress: %s" % exc)
+            if self._obj.eof:
+                self._pending = self._obj.unused_data
+                self._done = True
+                self._trailing()
+            if out:
+                return out
+            if not data and not self._done:
+                raise CompressionError("the compressed stream is truncated (it does not end properly)")
+        return b""
+
+
+class _Lz4Reader(_Reader):
+    def __init__(self, source, chunk):
+        super(_Lz4Reader, self).__init__(source, chunk)
+        self._obj = lz4_frame.LZ4FrameDecompressor()
+        self._started = False
+
+    def read(self, n):
+        if n <= 0:
+            return b""
+        stalled = False
+        while True:
+            need = self._obj.needs_input or stalled
+            data = self._more() if need else b""
+            if need and not data:
+                if self._started and not self._obj.eof:
+                    raise CompressionError("the compressed stream is truncated (it does not end properly)")
+                return b""
+            self._started = True
+            try:
+                out = self._obj.decompress(data, max_length=n)
+            except RuntimeError as exc:
+                raise CompressionError("the archive does not decompress: %s" % exc)
+            if self._obj.eof:
+                self._pending = self._obj.unused_data or b""
+                self._obj = lz4_frame.LZ4FrameDecompressor()
+                self._started = False
+            if out:
+                return out
+            stalled = not data
+
+
+class _ZstdReader(_Reader):
+    """zstd's stream reader bounds its output by itself; it cannot tell a stream cut at a
+    frame boundary from a complete one: the archive's own end and length tell that."""
+
+    def __init__(self, source, chunk):
+        super(_ZstdReader, self).__init__(source, chunk)
+        self._obj = zstandard.ZstdDecompressor().stream_reader(source, read_size=chunk, read_across_frames=True,
+                                                               closefd=False)
+
+    def read(self, n):
+        if n <= 0:
+            return b""
+        try:
+            return self._obj.read(n)
+        except zstandard.ZstdError as exc:
+            raise CompressionError("the archive does not decompress: %s" % exc)
+
+
+def reader(codec, source, chunk=1 << 16):
+    """A file object of the decompressed bytes of ``source``: ``read(n)`` returns at most
+    ``n`` bytes (b"" at the end), and raises CompressionError on a damaged or truncated
+    stream, or on bytes after its end."""
+    if codec == "none":
+        return _PlainReader(source, chunk)
+    if codec == "gzip":
+        return _GzipReader(source, chunk)
+    if codec == "zstd":
+        return _ZstdReader(source, chunk)
+    if codec == "lz4":
+        return _Lz4Reader(source, chunk)
     raise CompressionError("unknown compression %r" % codec)
 
 

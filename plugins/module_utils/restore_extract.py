@@ -12,23 +12,27 @@ devices and anything the manifest does not list.
 
 On top of that, here: the destinations must be fresh directories that are not symbolic
 links; a part of the archive with no destination, or a name that is not a plain file
-name below ``version-2``, fails the extraction; and afterwards every file written must be
-a regular file, not a link, whose real path lies inside its destination.  On any failure
-the destinations are emptied again: nothing partial is left behind.
+name below ``version-2``, fails the extraction; files are created through descriptors of
+the destinations' ``version-2`` directories (O_EXCL, O_NOFOLLOW), so no link is ever
+written through; and afterwards every file written must be a regular file, not a link,
+whose real path lies inside its destination.  On any failure the destinations are
+emptied again (links removed as links): nothing partial is left behind.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 import re
-import shutil
 import stat
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_layout as L
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 VERSION_DIR = "version-2"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class ExtractError(Exception):
@@ -64,34 +68,48 @@ def _fresh_dir(path):
         os.makedirs(path, 0o700)
 
 
-def extract(stream, destinations, work_dir):
+def extract(stream, destinations, work_dir, expect=None):
     """Read the tar ``stream`` (archive.DecodedStream) and write its files.
 
+    ``expect`` is the backup's manifest (the one stored beside the archive): every member
+    is checked against its names and sizes from the tar header, before anything of the
+    member is written, and the whole stream against its length (archive.read()).
+
     ``destinations`` maps each top-level part of the archive ('data', 'datalog') to the
-    directory that receives its ``version-2`` files.  ``work_dir`` is a directory that
-    does not exist yet; it is used for the extraction and removed afterwards.
+    directory that receives its ``version-2`` files.  ``work_dir`` must not exist (an
+    interrupted extraction may have left it); nothing is written there.
     Returns (manifest, [paths written]).
+
+    Files are created through descriptors of the destinations' ``version-2`` directories,
+    opened once without following links, with O_EXCL and O_NOFOLLOW: a link planted while
+    the extraction runs cannot redirect a write.
     """
     for d in set(destinations.values()):
         _fresh_dir(d)
     if os.path.lexists(work_dir):
         raise ExtractError("%s exists already: a previous restore was interrupted; remove it" % work_dir)
-    os.mkdir(work_dir, 0o700)
+    fds = {}
     try:
-        # Each part of the archive is extracted through a link of ours, in a directory of
-        # ours, to its destination: the reader writes <work>/<part>/version-2/<file>.
-        for part, dest in destinations.items():
+        for part in destinations:
             if not _PLAIN.match(part):
                 raise ExtractError("bad part name %r" % part)
-            os.symlink(os.path.realpath(dest), os.path.join(work_dir, part))
+        for part, dest in destinations.items():
+            fds[part] = _version_fd(dest)
         parts = set(destinations)
 
-        def want(name):
-            check_target_name(name, parts)
-            return True
+        def opener(name):
+            part, fname = check_target_name(name, parts)
+            try:
+                fd = os.open(fname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                             0o600, dir_fd=fds[part])
+            except OSError as exc:
+                raise ExtractError("cannot create %s in %s/%s (%s): something else wrote there during the "
+                                   "extraction; nothing was kept" % (fname, destinations[part], VERSION_DIR,
+                                                                     exc.strerror or exc))
+            return os.fdopen(fd, "wb")
 
         try:
-            manifest = archive_mod.read(stream, dest=work_dir, want=want)
+            manifest = archive_mod.read(stream, expect=expect, opener=opener)
         except archive_mod.ArchiveError as exc:
             raise ExtractError(str(exc))
         written = _check_written(destinations)
@@ -100,8 +118,29 @@ def extract(stream, destinations, work_dir):
             _empty(d)
         raise
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        for fd in fds.values():
+            os.close(fd)
     return manifest, written
+
+
+def _version_fd(dest):
+    """A descriptor of ``dest``/version-2 (created), neither followed if a link."""
+    try:
+        dfd = L.open_dir(os.path.dirname(dest), [os.path.basename(dest)])
+    except L.LayoutError as exc:
+        raise ExtractError(str(exc))
+    try:
+        try:
+            os.mkdir(VERSION_DIR, 0o700, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+        try:
+            return os.open(VERSION_DIR, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=dfd)
+        except OSError as exc:
+            raise ExtractError("%s/%s cannot be opened as a plain directory: %s" % (dest, VERSION_DIR, exc))
+    finally:
+        os.close(dfd)
 
 
 def _check_written(destinations):
@@ -123,13 +162,8 @@ def _check_written(destinations):
 
 
 def _empty(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        for entry in os.listdir(path):
-            p = os.path.join(path, entry)
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+    """Remove what the extraction wrote into ``path``, links as links, never followed."""
+    try:
+        L.empty_dir(path)
+    except (OSError, L.LayoutError):
+        pass

@@ -22,7 +22,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
 import posixpath
 import socket
@@ -228,7 +227,7 @@ def read_manifest(session, path):
     """The manifest stored next to an archive on the host (with its ``archive`` section)."""
     try:
         with session.sftp.open(posixpath.join(path, catalog.MANIFEST), "rb") as f:
-            data = f.read()
+            data = f.read(archive_mod.MANIFEST_MAX + 1)
     except socket.timeout:
         raise SshError(session.label, "no answer while reading %s" % path)
     except IOError as exc:
@@ -236,12 +235,9 @@ def read_manifest(session, path):
             raise FetchError("%s: there is no backup %s" % (session.label, path))
         raise FetchError("%s: cannot read %s/%s: %s" % (session.label, path, catalog.MANIFEST, exc))
     try:
-        manifest = json.loads(data.decode("utf-8"))
-    except ValueError as exc:
-        raise FetchError("%s: %s/%s is not readable JSON: %s" % (session.label, path, catalog.MANIFEST, exc))
-    if manifest.get("format") != archive_mod.FORMAT:
-        raise FetchError("%s: %s is not a %s backup" % (session.label, path, archive_mod.FORMAT))
-    return manifest
+        return archive_mod.parse_manifest(data, "%s/%s" % (path, catalog.MANIFEST))
+    except archive_mod.ArchiveError as exc:
+        raise FetchError("%s: %s" % (session.label, exc))
 
 
 def remote_source(session, root, ensemble, backup_id, key=None, kind=None):
@@ -284,9 +280,9 @@ def local_source(path, key=None):
     if os.path.isfile(side):
         try:
             with open(side, "rb") as f:
-                manifest = json.loads(f.read().decode("utf-8"))
-        except ValueError as exc:
-            raise FetchError("%s is not readable JSON: %s" % (side, exc))
+                manifest = archive_mod.parse_manifest(f.read(archive_mod.MANIFEST_MAX + 1), side)
+        except archive_mod.ArchiveError as exc:
+            raise FetchError(str(exc))
         if (manifest.get("archive") or {}).get("file") != os.path.basename(path):
             manifest = None
     if manifest is None:

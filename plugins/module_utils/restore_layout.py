@@ -26,12 +26,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import errno
 import grp
 import json
 import os
 import pwd
 import re
-import shutil
 import stat
 import time
 
@@ -80,9 +80,9 @@ def write_json(path, data, mode=FILE_MODE, owner=None):
             json.dump(data, f, indent=1, sort_keys=True)
             f.write("\n")
             f.flush()
+            if owner is not None:
+                os.fchown(f.fileno(), owner[0], owner[1])
             os.fsync(f.fileno())
-        if owner is not None:
-            os.chown(tmp, owner[0], owner[1])
         os.rename(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
@@ -119,27 +119,150 @@ def resolve_owner(user, group):
     return uid, gid
 
 
-def set_owner_tree(path, owner, dir_mode=DIR_MODE, file_mode=FILE_MODE):
-    """chown -R and set modes below ``path`` (itself included); symlinks are refused."""
-    for base, dirs, files in os.walk(path):
-        _set(base, owner, dir_mode, want_dir=True)
-        for name in files:
-            _set(os.path.join(base, name), owner, file_mode, want_dir=False)
-        for name in dirs:
-            if os.path.islink(os.path.join(base, name)):
-                raise LayoutError("%s is a symbolic link: refusing to follow it" % os.path.join(base, name))
+# --- reached without following links ------------------------------------------------
+# A data directory is writable by the ZooKeeper user, who could plant symbolic links in
+# it.  Whatever a restore removes, chowns or chmods below a data directory is therefore
+# reached through directory file descriptors, each name opened with O_NOFOLLOW, and
+# changed through the descriptor (fchown, fchmod) or by name relative to its directory
+# (unlink, rmdir with dir_fd): a link is removed as a link, never followed.  The data
+# directory itself is taken as configured (it may be a link the administrator made).
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+MAX_DEPTH = 16
 
 
-def _set(path, owner, mode, want_dir):
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode) or (stat.S_ISDIR(st.st_mode) != want_dir) or \
-            not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-        raise LayoutError("%s is not a plain %s: refusing to touch it"
-                          % (path, "directory" if want_dir else "file"))
-    if (st.st_uid, st.st_gid) != owner:
-        os.chown(path, owner[0], owner[1])
+def _below(root, path):
+    """The names leading from ``root`` to ``path`` (which must lie below it)."""
+    rel = os.path.relpath(os.path.normpath(path), os.path.normpath(root))
+    if rel == ".":
+        return []
+    names = rel.split(os.sep)
+    if ".." in names:
+        raise LayoutError("%s is not below %s" % (path, root))
+    return names
+
+
+def open_dir(root, names=()):
+    """A descriptor of the directory ``root``/``names``..., each name opened without
+    following a link; raise LayoutError when one is a link or not a directory."""
+    fd = os.open(root, _DIR_FLAGS)
+    at = root
+    try:
+        for name in names:
+            at = os.path.join(at, name)
+            try:
+                nfd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise LayoutError("%s is a symbolic link or not a directory: refusing to follow it; "
+                                      "look at it and remove it by hand" % at)
+                raise
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_at(dfd, name, label, depth=0):
+    """Remove ``name`` in the directory ``dfd`` and everything below it, links as links;
+    returns the bytes of the files removed."""
+    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dfd)
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    if depth >= MAX_DEPTH:
+        raise LayoutError("%s is nested deeper than %d directories: a restore never makes that; look at it "
+                          "and remove it by hand" % (label, MAX_DEPTH))
+    sub = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=dfd)
+    freed = 0
+    try:
+        if not os.path.samestat(st, os.fstat(sub)):
+            raise LayoutError("%s changed while it was removed: look at it and remove it by hand" % label)
+        for entry in os.listdir(sub):
+            freed += _remove_at(sub, entry, os.path.join(label, entry), depth + 1)
+    finally:
+        os.close(sub)
+    os.rmdir(name, dir_fd=dfd)
+    return freed
+
+
+def _own_at(fd, label, owner, mode, want_dir):
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode) != want_dir or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise LayoutError("%s is not a plain %s: refusing to touch it" % (label, "directory" if want_dir else "file"))
+    if owner is not None and (st.st_uid, st.st_gid) != tuple(owner):
+        os.fchown(fd, owner[0], owner[1])
     if stat.S_IMODE(st.st_mode) != mode:
-        os.chmod(path, mode)
+        os.fchmod(fd, mode)
+
+
+def _own_tree_at(dfd, label, owner, dir_mode, file_mode, depth=0):
+    _own_at(dfd, label, owner, dir_mode, True)
+    if depth >= MAX_DEPTH:
+        raise LayoutError("%s is nested deeper than %d directories: refusing to touch it" % (label, MAX_DEPTH))
+    for name in sorted(os.listdir(dfd)):
+        path = os.path.join(label, name)
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            raise LayoutError("%s is a symbolic link: refusing to follow it" % path)
+        if stat.S_ISDIR(st.st_mode):
+            sub = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=dfd)
+            try:
+                _own_tree_at(sub, path, owner, dir_mode, file_mode, depth + 1)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(st.st_mode):
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
+                         dir_fd=dfd)
+            try:
+                _own_at(fd, path, owner, file_mode, False)
+            finally:
+                os.close(fd)
+        else:
+            raise LayoutError("%s is not a plain file: refusing to touch it" % path)
+
+
+def set_owner_tree(path, owner, dir_mode=DIR_MODE, file_mode=FILE_MODE, root=None):
+    """chown -R and set modes below ``path`` (itself included), through file descriptors;
+    symbolic links are refused, never followed.  With ``root`` (a data directory) the
+    names from it down to ``path`` are not followed either."""
+    if root is None:
+        root, names = os.path.dirname(path), [os.path.basename(path)]
+    else:
+        names = _below(root, path)
+    fd = open_dir(root, names)
+    try:
+        _own_tree_at(fd, path, owner, dir_mode, file_mode)
+    finally:
+        os.close(fd)
+
+
+def own_dir(path, owner, mode):
+    """Give the directory ``path`` (followed as configured) ``owner`` and ``mode`` through a
+    descriptor: what is changed is the directory that was opened, whatever replaces the name."""
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        st = os.fstat(fd)
+        changed = False
+        if owner is not None and (st.st_uid, st.st_gid) != tuple(owner):
+            os.fchown(fd, owner[0], owner[1])
+            changed = True
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.fchmod(fd, mode)
+            changed = True
+        return changed
+    finally:
+        os.close(fd)
+
+
+def _plain_dir(path):
+    """True for a directory that is not a symbolic link."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class Layout:
@@ -200,9 +323,9 @@ class Layout:
         ids = set()
         for _which, root in self.roots():
             area = self.area(root)
-            if os.path.isdir(area):
+            if _plain_dir(area):
                 ids.update(n for n in os.listdir(area) if _RESTORE_ID.match(n)
-                           and os.path.isdir(os.path.join(area, n)))
+                           and _plain_dir(os.path.join(area, n)))
         return sorted(ids)
 
     def live_marker(self, root=None):
@@ -247,19 +370,48 @@ def files_of(version_dir):
     return out
 
 
-def remove_tree(path):
+def remove_tree(path, root=None):
     """rm -rf ``path`` after renaming it out of the way (a crash leaves no half tree
-    under its old name); returns the bytes freed."""
-    if not os.path.lexists(path):
-        return 0
-    freed = 0
-    for base, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                freed += os.lstat(os.path.join(base, name)).st_size
-            except OSError:
-                pass
-    doomed = "%s.removing-%s" % (path, binascii.hexlify(os.urandom(3)).decode("ascii"))
-    os.rename(path, doomed)
-    shutil.rmtree(doomed)
-    return freed
+    under its old name); returns the bytes freed.
+
+    Nothing is followed: ``path`` is removed as a link when it is one, and everything
+    below it through directory descriptors.  With ``root`` (the data directory ``path``
+    lies below) the directories between them are opened without following links too."""
+    parent, name = os.path.split(os.path.normpath(path))
+    if root is None:
+        root, names = parent, []
+    else:
+        names = _below(root, parent)
+    try:
+        dfd = open_dir(root, names)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return 0
+        raise
+    try:
+        try:
+            os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return 0
+            raise
+        doomed = "%s.removing-%s" % (name, binascii.hexlify(os.urandom(3)).decode("ascii"))
+        os.rename(name, doomed, src_dir_fd=dfd, dst_dir_fd=dfd)
+        return _remove_at(dfd, doomed, path)
+    finally:
+        os.close(dfd)
+
+
+def empty_dir(path, root=None):
+    """Remove everything inside the directory ``path`` (kept itself), without following links."""
+    names = [os.path.basename(path)] if root is None else _below(root, path)
+    try:
+        dfd = open_dir(os.path.dirname(path) if root is None else root, names)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return 0
+        raise
+    try:
+        return sum(_remove_at(dfd, entry, os.path.join(path, entry)) for entry in os.listdir(dfd))
+    finally:
+        os.close(dfd)

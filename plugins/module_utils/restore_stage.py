@@ -30,6 +30,7 @@ Any failure removes what was staged: nothing partial is left looking complete.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import hashlib
 import os
 import time
@@ -156,7 +157,7 @@ def _unpack(source, dest, work, on_read=None):
     """Unpack one archive into ``dest`` (its version-2 receives every part)."""
     stream = source.open(on_read)
     try:
-        inner, _written = restore_extract.extract(stream, {"data": dest, "datalog": dest}, work)
+        inner, _written = restore_extract.extract(stream, {"data": dest, "datalog": dest}, work, expect=source.manifest)
         checked = source.check()
         source.check_inner(inner)
         return checked
@@ -218,12 +219,12 @@ class Stager:
         return None
 
     def discard(self):
-        for _which, d in self.staged:
+        for which, d in self.staged:
             if os.path.lexists(d):
-                L.remove_tree(d)
+                L.remove_tree(d, self.layout.root(which))
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "work")
         if os.path.lexists(work):
-            L.remove_tree(work)
+            L.remove_tree(work, self.layout.data_dir)
 
     def run(self, sources, target_zxid=None, target_time=None, deep=False, describe=None):
         """Stage from ``sources`` (ArchiveSources: the full backup first, then shipped
@@ -263,16 +264,23 @@ class Stager:
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "extract")
         stream = source.open(self.progress.add)
         try:
-            inner, _written = restore_extract.extract(stream, dests, work)
+            inner, _written = restore_extract.extract(stream, dests, work, expect=source.manifest)
             self.fetched.append(dict(source.check(), backup_id=source.backup_id))
             source.check_inner(inner)
         finally:
             source.close()
-        for _which, v in self.staged_version_dirs():
-            for name in datadir.EPOCH_FILES:
-                p = os.path.join(v, name)
-                if os.path.exists(p):
-                    os.unlink(p)
+        # The epoch files are written from the data later (_verify); removed without following links.
+        for which, _d in self.staged:
+            fd = L.open_dir(self.layout.root(which), [L.AREA, self.rid, L.STAGED, L.VERSION_DIR])
+            try:
+                for name in datadir.EPOCH_FILES:
+                    try:
+                        os.unlink(name, dir_fd=fd)
+                    except OSError as exc:
+                        if exc.errno != errno.ENOENT:
+                            raise
+            finally:
+                os.close(fd)
 
     def _point_in_time(self, sources, target_zxid, target_time):
         work = os.path.join(self.layout.restore_dir(self.layout.data_dir, self.rid), "work")
@@ -309,7 +317,7 @@ class Stager:
             surgery.truncate_files(paths, target_zxid, self.snap_dir(), self.log_dir())
         except FormatError as exc:
             raise StageError(str(exc))
-        L.remove_tree(work)
+        L.remove_tree(work, self.layout.data_dir)
         return target_zxid
 
     # --- checks and bookkeeping ---------------------------------------------------------
@@ -365,8 +373,8 @@ class Stager:
         marker["set_digest"] = set_digest
         for _which, v in self.staged_version_dirs():
             L.write_marker(v, marker)
-        for _which, d in self.staged:
-            L.set_owner_tree(d, self.owner)
+        for which, d in self.staged:
+            L.set_owner_tree(d, self.owner, root=self.layout.root(which))
         state = dict(marker, phase="staged", files=files, fetched=self.fetched,
                      warnings=(rep or {}).get("warnings", []),
                      staged_seconds=round(time.time() - t0, 3))

@@ -104,11 +104,7 @@ def swap(layout, rid, owner, server_id=None):
 
 
 def _own_root(root, owner):
-    st = os.lstat(root)
-    if owner is not None and (st.st_uid, st.st_gid) != owner:
-        os.chown(root, owner[0], owner[1])
-    if st.st_mode & 0o7777 != L.DIR_MODE:
-        os.chmod(root, L.DIR_MODE)
+    L.own_dir(root, owner, L.DIR_MODE)
 
 
 def _ensure_myid(data_dir, server_id, owner):
@@ -116,11 +112,13 @@ def _ensure_myid(data_dir, server_id, owner):
     path = os.path.join(data_dir, "myid")
     if server_id is None or os.path.lexists(path):
         return False
-    with open(path, "x") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w") as f:
         f.write("%d\n" % server_id)
-    if owner is not None:
-        os.chown(path, owner[0], owner[1])
-    os.chmod(path, 0o644)
+        f.flush()
+        if owner is not None:
+            os.fchown(f.fileno(), owner[0], owner[1])
+        os.fchmod(f.fileno(), 0o644)
     return True
 
 
@@ -153,7 +151,7 @@ def rollback(layout, rid):
         if step["take_out"]:
             failed = layout.part(root, rid, L.FAILED)
             if os.path.lexists(failed):
-                L.remove_tree(failed)
+                L.remove_tree(failed, root)
             os.mkdir(failed, 0o700)
             os.rename(live, os.path.join(failed, L.VERSION_DIR))
             changed = True
@@ -164,7 +162,7 @@ def rollback(layout, rid):
         changed = _restore_root(root, before.get(root)) or changed
         staged = layout.part(root, rid, L.STAGED)
         if os.path.lexists(staged):
-            L.remove_tree(staged)
+            L.remove_tree(staged, root)
             changed = True
         L.fsync_dir(root)
     if state is not None and (changed or state.get("phase") not in ("rolled_back",)):
@@ -177,15 +175,7 @@ def _restore_root(root, before):
     """Give a data directory back the owner and mode it had before the swap."""
     if not before:
         return False
-    st = os.lstat(root)
-    changed = False
-    if (st.st_uid, st.st_gid) != (before["uid"], before["gid"]):
-        os.chown(root, before["uid"], before["gid"])
-        changed = True
-    if st.st_mode & 0o7777 != before["mode"]:
-        os.chmod(root, before["mode"])
-        changed = True
-    return changed
+    return L.own_dir(root, (before["uid"], before["gid"]), before["mode"])
 
 
 def confirm(layout, rid, verification):
@@ -263,16 +253,35 @@ def cleanup(layout, keep=1, current=None, check_mode=False):
     if check_mode:
         return doomed
     for d in doomed:
-        d["bytes"] = L.remove_tree(d["path"])
+        d["bytes"] = L.remove_tree(d["path"], layout.root(d["dir"]))
     for rid in layout.restore_ids():
         if rid == current:
             continue
         for _which, root in layout.roots():
-            rdir = layout.restore_dir(root, rid)
-            rest = [n for n in os.listdir(rdir) if n != L.STATE] if os.path.isdir(rdir) else []
-            if not rest and os.path.isdir(rdir):
-                state = os.path.join(rdir, L.STATE)
-                if os.path.exists(state):
-                    os.unlink(state)
-                os.rmdir(rdir)
+            _remove_if_empty(root, rid)
     return doomed
+
+
+def _remove_if_empty(root, rid):
+    """Remove the restore directory of ``rid`` below ``root`` when only its state file is
+    left (reached without following links)."""
+    try:
+        area = L.open_dir(root, [L.AREA])
+    except (OSError, L.LayoutError):
+        return
+    try:
+        try:
+            rfd = L.open_dir(root, [L.AREA, rid])
+        except (OSError, L.LayoutError):
+            return
+        try:
+            rest = [n for n in os.listdir(rfd) if n != L.STATE]
+            if rest:
+                return
+            if L.STATE in os.listdir(rfd):
+                os.unlink(L.STATE, dir_fd=rfd)
+        finally:
+            os.close(rfd)
+        os.rmdir(rid, dir_fd=area)
+    finally:
+        os.close(area)

@@ -494,7 +494,7 @@ def decode_record(payload):
 def _json(payload, what):
     try:
         obj = json.loads(payload.decode("utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise FormatError("corrupt tree export: the %s is not JSON (%s)" % (what, exc))
     if not isinstance(obj, dict):
         raise FormatError("corrupt tree export: the %s is not an object" % what)

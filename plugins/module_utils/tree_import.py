@@ -51,6 +51,9 @@ def read_export(src, root, exclude):
         reader = tree_format.TreeReader(f, verify=True)
         header = reader.header
         export_root = header.get("root", "/")
+        if not isinstance(export_root, str) or not export_root.startswith("/"):
+            raise TreeImportError("the export %s is damaged: its header names no root path (%r); take the "
+                                  "export again" % (src, export_root))
         root = root or export_root
         if not tree_digest.in_subtree(root, export_root):
             raise TreeImportError("root %s is not inside the export, which holds %s"
