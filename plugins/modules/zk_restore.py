@@ -112,6 +112,8 @@ options:
       - The key an encrypted backup was written with (base64 or hex). Never logged or returned.
       - With a key (or O(identities)), only encrypted archives are read, and a plain one is refused,
         since anyone who can write to a backup host could have put it there.
+      - With it, a backup whose manifest carries no valid MAC of this key (nor signature of
+        O(verify_keys)) is refused unless O(allow_unauthenticated).
     type: str
   identities:
     description:
@@ -124,9 +126,6 @@ options:
     type: list
     elements: str
     default: []
-      - With it, a backup whose manifest carries no valid MAC of this key (nor signature of
-        O(verify_keys)) is refused unless O(allow_unauthenticated).
-    type: str
   verify_keys:
     description:
       - Ed25519 verify keys (the PEM text of C(openssl pkey -pubout) of the signing key given to

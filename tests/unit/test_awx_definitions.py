@@ -16,7 +16,7 @@ SECRET_WORDS = re.compile(r"password|passphrase|secret|token|credential|private_
 
 
 def test_every_definition_is_there():
-    assert len(CTYPES) == 5 and len(SURVEYS) == 6 and len(JTS) == 6
+    assert len(CTYPES) == 6 and len(SURVEYS) == 6 and len(JTS) == 6
     assert {jt["survey"] for jt in JTS} == set(SURVEYS)
 
 
