@@ -36,6 +36,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
@@ -48,7 +49,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, hexzxid
 from ansible_collections.zkops.zookeeper.plugins.module_utils.stream_pipe import BackgroundProducer
 
-ENSEMBLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+ENSEMBLE_NAME = names.ENSEMBLE
 _SECRET_KEY = re.compile(r"(password|passwd|secret)", re.I)
 ARCHIVE_SIDECAR = "manifest.json"
 
