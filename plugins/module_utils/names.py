@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The names that become paths on a backup host: ensembles, backup ids, stored file names.
 
-Each is one path component, checked here before any path is built from it, whether it
+Each is one path component (the patterns end with ``\\Z``: ``$`` would let a trailing
+newline through), checked here before any path is built from it, whether it
 comes from a module option or from a manifest or a directory listing on a backup host.
 
 - An ensemble name (``ENSEMBLE``): letters, digits, ``_``, ``.`` and ``-``, starting with a
@@ -26,11 +27,11 @@ __metaclass__ = type
 import re
 
 PLAIN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
-ENSEMBLE = re.compile(r"^%s$" % PLAIN)
+ENSEMBLE = re.compile(r"^%s\Z" % PLAIN)
 BACKUP_ID = ENSEMBLE
-ID_FORMAT = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z]+-[0-9a-f]{1,32}$")
-FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
-DEBRIS = re.compile(r"^\.(%s)\.(partial|deleting)-[0-9a-f]{1,32}$" % PLAIN)
+ID_FORMAT = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z]+-[0-9a-f]{1,32}\Z")
+FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}\Z")
+DEBRIS = re.compile(r"^\.(%s)\.(partial|deleting)-[0-9a-f]{1,32}\Z" % PLAIN)
 
 
 class NameRefused(ValueError):
