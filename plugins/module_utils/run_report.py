@@ -96,6 +96,10 @@ def store(session, root, path, data):
             raise SshError(session.label, "%s arrived damaged (SHA-256 %s, sent %s)" % (path, got, want))
         session.sftp.posix_rename(tmp_path, path)
         tmp_path = None
+        try:
+            ssh_push.flush(session, [directory])
+        except SshError:
+            pass       # stored and verified; the host writes the rename in its own time
     except IOError as exc:
         raise ssh_push.explain_io(session, path, exc, "writing %s" % path)
     finally:
