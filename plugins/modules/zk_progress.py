@@ -67,7 +67,7 @@ options:
       - Only a progress file is removed, that is a regular file (not a link) named C(*.json),
         owned by the user the module runs as, whose content is a progress state written by a
         module of the collection. Any other O(path) fails the task and nothing is removed.
-      - The task reports RV(changed) when it removed the file (in check mode, when it would).
+      - The task reports C(changed) when it removed the file (in check mode, when it would).
     type: bool
     default: true
 notes:

@@ -15,6 +15,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog as 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import names as N
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch as F
 
+
 class LocalSession(_ReadingSession):
     def __init__(self):
         super(LocalSession, self).__init__()
