@@ -103,7 +103,7 @@ def test_dot_names_are_refused_and_foreign_directories_survive_a_prune(nlab):
 
     for bad in (".", "..", "%s/.." % nlab.name, "../srv"):
         res, out = catalog(nlab, ensemble=bad, prune=True, keep_last=1, debris_max_age=1)
-        assert res.rc != 0 and out["failed"], res.output()
+        assert res.rc != 0 and res.failed(), res.output()
         assert "is not a plain name" in out["msg"] and "nothing was looked at" in out["msg"], out["msg"]
         assert "Traceback" not in res.stdout + res.stderr
     res, out = catalog(nlab, ensemble=nlab.name, backup_id="../%s" % nlab.name)
@@ -114,8 +114,8 @@ def test_dot_names_are_refused_and_foreign_directories_survive_a_prune(nlab):
     res, out = catalog(nlab, check=True, prune=True, keep_last=5, debris_max_age=1)
     assert res.rc == 0, res.output()
     assert out["changed"] and [p["path"] for p in out["pruned"]] == ["%s/%s/%s" % (Z.ROOT, nlab.name, partial)]
-    assert sorted(u["path"] for u in out["unknown"]) == ["%s/other-team/data" % Z.ROOT,
-                                                         "%s/%s/photos" % (Z.ROOT, nlab.name)]
+    assert sorted(u["path"] for u in out["unknown"]) == sorted(["%s/other-team/data" % Z.ROOT,
+                                                                "%s/%s/photos" % (Z.ROOT, nlab.name)])
     assert tree(root) == before
     # The real prune: only the debris goes; again, nothing to do.
     res, out = catalog(nlab, prune=True, keep_last=5, debris_max_age=1)
@@ -224,12 +224,13 @@ def test_a_planted_manifest_is_a_clean_failure_of_the_restore(nlab):
         _plant(nlab, taken["backup_id"], bid, arch["file"], **fields)
         res = run_playbook(nlab, RESTORE % {"host": nlab.backup_hosts[0].ip, "ensemble": nlab.name, "bid": bid})
         out = res.result("restore")
-        assert res.rc != 0 and out["failed"], res.output()
+        assert res.rc != 0 and res.failed(), res.output()
         msg = out["msg"]
         assert "%s: backup %s: " % (nlab.backup_hosts[0].ip, bid) in msg, msg
         assert "cannot be restored; choose another backup" in msg, msg
         assert "Traceback" not in res.stdout + res.stderr and "MODULE FAILURE" not in res.stdout
-        assert "exception" not in out and "module_stderr" not in out, out
+        # A fail_json, not a crash (ansible-core notes that a fail_json carries no traceback).
+        assert out.get("exception") in (None, "(traceback unavailable)") and "module_stderr" not in out, out
         assert member.sh("ls -a /var/lib/zookeeper").stdout == data_before
     # The catalog lists them as failing, never as backups to plan from.
     res, out = catalog(nlab, ensemble=nlab.name)
