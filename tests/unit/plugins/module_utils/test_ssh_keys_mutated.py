@@ -47,7 +47,7 @@ def mutate(text, rng):
     first, head, raw, last = _split(text)
     raw = bytearray(raw)
     how = rng.randrange(7)
-    for _ in range(rng.choice((1, 1, 2, 3))):
+    for _i in range(rng.choice((1, 1, 2, 3))):
         i = rng.randrange(len(raw))
         if how == 0:                                   # flip a byte
             raw[i] ^= 1 << rng.randrange(8)
@@ -55,9 +55,9 @@ def mutate(text, rng):
             raw = raw[:i]
         elif how == 2:                                 # a length field gone wild
             raw[i:i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff",
-                                       bytes(rng.randrange(256) for _ in range(4))])
+                                       bytes(rng.randrange(256) for _j in range(4))])
         elif how == 3:                                 # bytes inserted
-            raw[i:i] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 9)))
+            raw[i:i] = bytes(rng.randrange(256) for _j in range(rng.randrange(1, 9)))
         elif how == 4:                                 # bytes removed
             del raw[i:i + rng.randrange(1, 9)]
         elif how == 5:                                 # a zeroed stretch
@@ -82,7 +82,7 @@ def test_mutated_keys_are_a_clean_error_every_time(name):
     text = KEYS[name]
     secret_lines = [x for x in text.splitlines() if x and not x.startswith("-----")]
     outcomes = {"loaded": 0, "refused": 0}
-    for _ in range(MUTATIONS // len(KEYS)):
+    for _i in range(MUTATIONS // len(KEYS)):
         broken = mutate(text, rng)
         try:
             key = S._load_key({"ssh_private_key": broken})
