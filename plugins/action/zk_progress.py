@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import time
 
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -60,6 +61,9 @@ class ActionModule(ActionBase):
             return result
         try:
             return self._wait(result, task_vars, jid, path, interval, timeout, label, remove)
+        except AnsibleActionFail as exc:
+            result.update(exc.result)
+            return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
@@ -67,6 +71,8 @@ class ActionModule(ActionBase):
         out = self._execute_module(module_name="zkops.zookeeper.zk_progress",
                                    module_args={"path": path, "remove": remove},
                                    task_vars=task_vars)
+        if out.get("failed") and remove:
+            raise AnsibleActionFail(out.get("msg"))
         if process:
             return out.get("progress"), out.get("msg"), out.get("process") or {}
         return out.get("progress"), out.get("msg")

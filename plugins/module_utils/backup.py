@@ -26,7 +26,6 @@ __metaclass__ = type
 import binascii
 import os
 import posixpath
-import re
 import threading
 import time
 
@@ -37,6 +36,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
@@ -49,8 +49,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version
 from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import FormatError, hexzxid
 from ansible_collections.zkops.zookeeper.plugins.module_utils.stream_pipe import BackgroundProducer
 
-ENSEMBLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_SECRET_KEY = re.compile(r"(password|passwd|secret)", re.I)
+ENSEMBLE_NAME = names.ENSEMBLE
 ARCHIVE_SIDECAR = "manifest.json"
 
 
@@ -58,18 +57,6 @@ class BackupError(Exception):
     def __init__(self, message, **details):
         super(BackupError, self).__init__(message)
         self.details = details
-
-
-def redact_config(text):
-    """zoo.cfg text with the values of password-like settings replaced."""
-    out = []
-    for line in text.splitlines():
-        key = re.split(r"[=:\s]", line.strip(), 1)[0] if line.strip() else ""
-        if key and not key.startswith(("#", "!")) and _SECRET_KEY.search(key):
-            out.append("%s=********" % key)
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def new_backup_id(kind, now=None):
@@ -98,7 +85,7 @@ class LocalMember:
         self.data_dir = params.get("data_dir") or self.cfg.data_dir
         self.data_log_dir = params.get("data_log_dir") or self.cfg.data_log_dir or self.data_dir
         with open(self.config_file) as f:
-            self.config_text = redact_config(f.read())
+            self.config_text = zoo_cfg.redact(f.read())
         self.timeout = params.get("status_timeout") or 5.0
 
     def running(self):
@@ -218,6 +205,16 @@ def build_manifest(backup_id, params, local, st, mode, plan, digest, created):
         "zoo_cfg": {"path": local.config_file, "text": local.config_text},
         "digest": digest,
     }
+
+
+def side_manifest(manifest, section):
+    """The manifest stored in clear next to the archive: the archive's manifest with the
+    ``archive`` section; when the archive is encrypted, without the zoo.cfg text (even
+    redacted, it stays inside the encrypted archive only)."""
+    side = dict(manifest, archive=section)
+    if section.get("encryption") and isinstance(side.get("zoo_cfg"), dict):
+        side["zoo_cfg"] = dict(side["zoo_cfg"], text=None)
+    return side
 
 
 class _Background:
@@ -425,7 +422,7 @@ def _run(params, check_mode, warnings, tracker):
         # The side manifest is what restores plan with: a MAC with the key and a signature
         # with the signing key make it (and through the archive's SHA-256, the archive)
         # impossible to change or forge on the backup host.
-        sidecar = authenticity.authenticate(dict(manifest, archive=section), key, signing_key)
+        sidecar = authenticity.authenticate(side_manifest(manifest, section), key, signing_key)
         push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
         destinations = push.commit()
         failed_hosts = push.failed

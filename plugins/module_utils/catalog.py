@@ -5,9 +5,13 @@
 
 Layout under the root: ``<ensemble>/<backup id>/`` holding the archive, a copy of its
 ``manifest.json`` (with an ``archive`` section: file name, size, SHA-256, compression,
-encryption) and ``SHA256SUMS``.  A directory is a complete backup only when its name
-does not start with a dot and it holds both files; hidden directories with ``.partial-``
-or ``.deleting-`` in their name are debris of interrupted pushes or deletions.  A backup
+encryption) and ``SHA256SUMS``.  Ensemble names and backup ids are checked (names.py)
+before any path is built from them.  A directory is a complete backup only when its name
+is a plain name and it holds both files; one named like the collection's backup ids
+(``<YYYYmmddTHHMMSSZ>-<kind>-<hex>``) without them, and the hidden
+``.<backup id>.partial-<hex>`` and ``.<backup id>.deleting-<hex>`` directories, are debris of
+interrupted pushes or deletions.  Any other directory is not the collection's: it is
+reported as unknown and never deleted.  A backup
 may also hold the report of the run that took it (``report.json``, not covered by its
 checksums), and ``<ensemble>/restores/`` the reports of restores (run_report.py).
 
@@ -31,6 +35,7 @@ import stat
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError, ssh_argument_spec
 
@@ -75,11 +80,12 @@ def _listdir(session, path):
 
 
 def ensembles(session, root):
-    """Names of the ensembles with a directory under ``root``."""
+    """Names of the ensembles with a directory under ``root`` (directories whose names are
+    not plain ensemble names are left out)."""
     entries = _listdir(session, root)
     if entries is None:
         raise SshError(session.label, "%s does not exist or cannot be listed" % root)
-    return sorted(e.filename for e in entries if stat.S_ISDIR(e.st_mode or 0) and not e.filename.startswith("."))
+    return sorted(e.filename for e in entries if stat.S_ISDIR(e.st_mode or 0) and names.is_ensemble(e.filename))
 
 
 def _entry(ensemble, name, path, manifest):
@@ -126,12 +132,29 @@ def judge_entry(entry, manifest, keys, allow_unauthenticated=False):
     return entry
 
 
-def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthenticated=False):
+def _inconsistent(name, manifest):
+    """Why a manifest cannot be that of the backup directory ``name`` (None when it can)."""
+    bid = manifest.get("backup_id")
+    if bid is not None and bid != name:
+        return "its manifest.json names backup %r, not %s" % (bid, name)
+    arch = manifest.get("archive")
+    if arch is not None and not isinstance(arch, dict):
+        return "its manifest.json has no readable archive section"
+    afile = (arch or {}).get("file")
+    if afile is not None and not (isinstance(afile, str) and names.FILE.match(afile)):
+        return "its manifest.json names the archive file %r, which is not a plain file name" % (afile,)
+    return None
+
+
+def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthenticated=False, unknown=None):
     """(complete backups sorted by creation time, debris) of one ensemble.
 
     ``kinds`` (e.g. ('full',)) skips, by their id, backups of other kinds without
     reading their manifests.  With ``keys`` (authenticity.Keys) every backup is judged
-    (judge_entry())."""
+    (judge_entry()).  Directories that are neither backups nor debris the collection
+    recognises by name are appended to the list ``unknown`` when given.
+    Raises names.NameRefused when ``ensemble`` is not a plain ensemble name."""
+    names.ensemble(ensemble)
     edir = posixpath.join(root, ensemble)
     entries = _listdir(session, edir) or []
     backups, debris = [], []
@@ -141,16 +164,25 @@ def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthent
         path = posixpath.join(edir, e.filename)
         if e.filename == RESTORES_DIR:
             continue
-        if e.filename.startswith("."):
-            if ssh_push.PARTIAL_MARK in e.filename or DELETING_MARK in e.filename:
-                debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime,
-                               "kind": "deleting" if DELETING_MARK in e.filename else "partial"})
+        junk = names.debris_kind(e.filename)
+        if junk is not None:
+            debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime, "kind": junk})
+            continue
+        if not names.is_backup_id(e.filename):
+            if unknown is not None:
+                unknown.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime,
+                                "reason": "not a backup's name nor debris of this collection: left alone"})
             continue
         if kinds and not any("-%s-" % k in e.filename for k in kinds):
             continue
-        names = set(session.sftp.listdir(path))
-        if ssh_push.CHECKSUMS not in names or MANIFEST not in names:
-            debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime, "kind": "incomplete"})
+        present = set(session.sftp.listdir(path))
+        if ssh_push.CHECKSUMS not in present or MANIFEST not in present:
+            if names.has_id_format(e.filename):
+                debris.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime, "kind": "incomplete"})
+            elif unknown is not None:
+                unknown.append({"ensemble": ensemble, "path": path, "mtime": e.st_mtime,
+                                "reason": "neither a backup (no %s and %s) nor named like one: left alone"
+                                % (ssh_push.CHECKSUMS, MANIFEST)})
             continue
         try:
             with session.sftp.open(posixpath.join(path, MANIFEST), "rb") as f:
@@ -161,10 +193,16 @@ def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthent
                  "authenticated": None if keys is None or not keys.any else False}
             backups.append(b)
             continue
-        if not isinstance(manifest, dict):
-            manifest = {}
+        why = _inconsistent(e.filename, manifest) if isinstance(manifest, dict) else "its manifest.json is not an object"
+        if why is not None:
+            b = {"id": e.filename, "ensemble": ensemble, "path": path, "complete": True, "kind": None,
+                 "created": None, "zxid": {}, "verified": False, "problems": [why], "authenticated": None}
+            if keys is not None and keys.any:
+                b.update(authenticated=False, authentication=why, rejected=why)
+            backups.append(b)
+            continue
         entry = judge_entry(_entry(ensemble, e.filename, path, manifest), manifest, keys, allow_unauthenticated)
-        if REPORT in names:
+        if REPORT in present:
             entry["report"] = posixpath.join(path, REPORT)
         backups.append(entry)
     backups.sort(key=lambda b: (b.get("created") or "", b["id"]))
@@ -252,14 +290,19 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
 
 
 def plan_debris(debris, max_age_hours, now=None):
-    """The debris entries older than ``max_age_hours``."""
+    """The debris entries older than ``max_age_hours`` (only the kinds list_backups() recognises)."""
     now = time.time() if now is None else now
-    return [d for d in debris if d.get("mtime") is not None and now - d["mtime"] > max_age_hours * 3600.0]
+    return [d for d in debris if d.get("kind") in ("partial", "deleting", "incomplete")
+            and d.get("mtime") is not None and now - d["mtime"] > max_age_hours * 3600.0]
 
 
 def delete(session, path):
-    """Delete a backup directory: first hide it (atomic rename), then remove it."""
+    """Delete a backup directory (its name a backup id) or debris (names.debris_kind()): first
+    hide it (atomic rename), then remove it.  Anything else is refused."""
     parent, name = posixpath.split(path)
+    if not (names.is_backup_id(name) or names.debris_kind(name)) or not names.is_ensemble(posixpath.basename(parent)):
+        raise SshError(session.label, "refusing to delete %s: only backups and the debris this collection leaves "
+                                      "are deleted" % path)
     if not name.startswith("."):
         hidden = posixpath.join(parent, ".%s%s%s" % (name, DELETING_MARK,
                                                      binascii.hexlify(os.urandom(4)).decode("ascii")))
@@ -275,7 +318,7 @@ def delete(session, path):
 
 def restore_reports(session, root, ensemble):
     """The reports of restores of one ensemble, oldest first: (path, size, mtime)."""
-    rdir = posixpath.join(root, ensemble, RESTORES_DIR)
+    rdir = posixpath.join(root, names.ensemble(ensemble), RESTORES_DIR)
     entries = _listdir(session, rdir) or []
     out = [(posixpath.join(rdir, e.filename), e.st_size, e.st_mtime) for e in entries
            if stat.S_ISREG(e.st_mode or 0) and e.filename.endswith(".json") and not e.filename.startswith(".")]

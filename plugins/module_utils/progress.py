@@ -21,6 +21,10 @@ File content (``format`` 1): ``task``, ``state`` (running, done, failed), ``stag
 ``eta`` (seconds, null when unknown), ``stage_seconds``, ``seconds`` (since the task
 started), ``updated`` (epoch seconds), ``pid``, ``stages`` (the finished ones: ``name``,
 ``seconds``, ``done``, ``unit``, ``rate``) and ``details`` (free-form counters).
+
+``remove()`` deletes a progress file, and only that: a regular file (not a link) named
+``*.json``, owned by the user that removes it, whose content is a progress state; anything
+else is refused (ProgressError) and left as it is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,11 +33,18 @@ __metaclass__ = type
 import errno
 import json
 import os
+import stat
 import tempfile
 import time
 
 FORMAT = 1
 WINDOW = 10.0       # seconds of history behind the rate
+MAX_FILE = 1 << 20  # a progress file is a few kB
+_STATE_KEYS = ("format", "task", "state", "pid", "updated")
+
+
+class ProgressError(Exception):
+    pass
 
 
 def argument_spec():
@@ -167,6 +178,63 @@ def write(path, state):
     finally:
         if tmp is not None:
             os.unlink(tmp)
+
+
+def remove(path, check_mode=False):
+    """Delete the progress file ``path``; True when it was there (in check mode: would be
+    deleted), False when there is none.  Raises ProgressError, deleting nothing, unless it
+    is a progress file this collection wrote (see the module's docstring)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    if not name.endswith(".json") or name.startswith("."):
+        raise ProgressError("%s is not a progress file (their names end in .json): nothing was removed" % path)
+    try:
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise ProgressError("cannot open the directory of %s: %s" % (path, exc.strerror))
+    try:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+            raise ProgressError("%s is not a progress file (%s): nothing was removed" % (path, why))
+        try:
+            st = os.fstat(fd)
+            why = None
+            if not stat.S_ISREG(st.st_mode):
+                why = "not a regular file"
+            elif st.st_uid != os.geteuid():
+                why = "owned by uid %d, not by the user removing it" % st.st_uid
+            elif st.st_size > MAX_FILE:
+                why = "%d bytes, far more than a progress file" % st.st_size
+            else:
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    data = f.read(MAX_FILE + 1)
+                try:
+                    state = json.loads(data.decode("utf-8"))
+                except ValueError:
+                    state = None
+                if not (isinstance(state, dict) and state.get("format") == FORMAT
+                        and all(k in state for k in _STATE_KEYS)):
+                    why = "its content is not a progress state"
+        finally:
+            os.close(fd)
+        if why is not None:
+            raise ProgressError("%s is not a progress file of this collection (%s): nothing was removed; "
+                                "give the progress_file the task wrote, or remove=false" % (path, why))
+        if not check_mode:
+            try:
+                os.unlink(name, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    return False
+                raise ProgressError("cannot remove %s: %s" % (path, exc.strerror))
+        return True
+    finally:
+        os.close(dfd)
 
 
 # --- the reader's side ----------------------------------------------------------------------

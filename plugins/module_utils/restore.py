@@ -225,6 +225,11 @@ class Runner:
         host = self.p.get("backup_host")
         if not host or not self.p.get("ensemble"):
             raise RestoreError("source backup needs backup_host and ensemble (or give archive)")
+        try:
+            restore_fetch.check_names(self.p["ensemble"], [b for b in [self.p.get("backup_id")] if b]
+                                      + list(self.p.get("backup_ids") or []))
+        except restore_fetch.FetchError as exc:
+            raise RestoreError("%s; nothing was changed on this member" % exc)
         self.session = ssh_transport.connect(self.p, host, self.warnings)
         root, ens = self.p["backup_root"], self.p["ensemble"]
         ids = self.p.get("backup_ids") or []

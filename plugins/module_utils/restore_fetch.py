@@ -32,6 +32,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticit
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
 from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
@@ -216,12 +217,22 @@ class ArchiveSource:
 
 # --- backups on a backup host -------------------------------------------------------------
 
+def check_names(ensemble, backup_ids=()):
+    """Raise FetchError unless ``ensemble`` and every one of ``backup_ids`` are plain names."""
+    try:
+        names.ensemble(ensemble)
+        for bid in backup_ids:
+            names.backup_id(bid)
+    except names.NameRefused as exc:
+        raise FetchError(str(exc))
+
+
 def backup_path(root, ensemble, backup_id):
-    for part in (ensemble, backup_id):
-        archive_mod.check_name(part)
-        if "/" in part:
-            raise FetchError("%r is not a plain name" % part)
-    return posixpath.join(root, ensemble, backup_id)
+    """``<root>/<ensemble>/<backup_id>``; raises FetchError unless both are plain names."""
+    try:
+        return posixpath.join(root, names.ensemble(ensemble), names.backup_id(backup_id))
+    except names.NameRefused as exc:
+        raise FetchError(str(exc))
 
 
 def read_manifest(session, path):
@@ -248,10 +259,18 @@ def remote_source(session, root, ensemble, backup_id, key=None, kind=None):
     (of ``kind`` when given, with the zxids its side manifest records)."""
     path = backup_path(root, ensemble, backup_id)
     manifest = read_manifest(session, path)
-    name = (manifest.get("archive") or {}).get("file")
+    arch = manifest.get("archive")
+    name = arch.get("file") if isinstance(arch, dict) else None
     if not name:
         raise FetchError("%s: the manifest of %s names no archive file" % (session.label, path))
-    archive_mod.check_name(name)
+    try:
+        names.file_name(name, "archive file name")
+    except names.NameRefused as exc:
+        raise FetchError("%s: backup %s: its manifest is not one this collection writes (%s): it cannot be "
+                         "restored; choose another backup (backup_id)" % (session.label, backup_id, exc))
+    if manifest.get("backup_id") != backup_id:
+        raise FetchError("%s: backup %s: its manifest names backup %r: it cannot be restored; choose another "
+                         "backup (backup_id)" % (session.label, backup_id, manifest.get("backup_id")))
     archive_path = posixpath.join(path, name)
 
     def opener():
@@ -384,6 +403,7 @@ def list_hosts(hosts, root, ensemble, keys=None, allow_unauthenticated=False):
     ``hosts`` is a list of (label, get_session) in order of preference.  Returns (listed
     {label: catalog entries} of the hosts that answered, reports [restore report documents of
     all of them], unreachable [{host, reason}] of the others, in order)."""
+    check_names(ensemble)
     listed, reports, unreachable = {}, [], []
     for label, get_session in hosts:
         try:
@@ -431,6 +451,7 @@ def plan_union(listed, order, reports, ensemble, root, backup_id=None, target_zx
     what is left out and the highest epoch are those of all the backups the hosts hold.
     Returns (plan, holders {backup id: [labels]}); raises FetchError when there is none."""
     from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
+    check_names(ensemble, [backup_id] if backup_id else [])
     labels = [h for h in order if h in listed]
     backups, holders = union(listed, labels)
     if not backups:
@@ -450,6 +471,7 @@ def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, targ
     backup it needs checked by the host against its checksums when ``verify``; with
     ``keys`` (authenticity.Keys) only backups the policy accepts are chosen."""
     from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
+    check_names(ensemble, [backup_id] if backup_id else [])
     backups, _debris = catalog.list_backups(session, root, ensemble, keys=keys,
                                             allow_unauthenticated=allow_unauthenticated)
     if not backups:

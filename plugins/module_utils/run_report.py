@@ -28,6 +28,7 @@ import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import archive as archive_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.collection_version import COLLECTION_VERSION
@@ -53,7 +54,8 @@ def _plain(name, what):
 
 def path_of(root, ensemble, kind, run_id):
     """The report's path on the backup host."""
-    _plain(ensemble, "ensemble")
+    if not names.is_ensemble(ensemble):
+        raise ReportError("ensemble %r is not a plain name" % (ensemble,))
     _plain(run_id, "backup_id" if kind == "backup" else "restore_id")
     if kind == "backup":
         return posixpath.join(root, ensemble, run_id, catalog.REPORT)
@@ -94,6 +96,10 @@ def store(session, root, path, data):
             raise SshError(session.label, "%s arrived damaged (SHA-256 %s, sent %s)" % (path, got, want))
         session.sftp.posix_rename(tmp_path, path)
         tmp_path = None
+        try:
+            ssh_push.flush(session, [directory])
+        except SshError:
+            pass       # stored and verified; the host writes the rename in its own time
     except IOError as exc:
         raise ssh_push.explain_io(session, path, exc, "writing %s" % path)
     finally:

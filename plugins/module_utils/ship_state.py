@@ -6,7 +6,9 @@
 ``<root>/<ensemble>/log-shipping.json`` holds ``{"ensemble", "last_zxid", "backup_id",
 "updated"}``: every transaction up to ``last_zxid`` is in a complete, verified backup on
 that host (a full backup's logs or a shipped chunk).  It is written after each backup is
-renamed into place, by a write to a temporary name and an atomic rename, and it only
+renamed into place, by a write to a temporary name over SFTP, flushed on the host
+(``sync`` of the file), an atomic rename and a flush of the directory
+(ssh_push.durable_rename()), so a crash of the host leaves the old state or the new one; it only
 moves forward: two shippers racing can make chunks overlap, never leave a gap.
 When the file is missing it is rebuilt from the backups' manifests.
 """
@@ -20,6 +22,7 @@ import os
 import posixpath
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ssh_transport import SshError
 
 STATE_FILE = "log-shipping.json"
@@ -61,13 +64,13 @@ def write(session, ensemble_dir, ensemble, last_zxid, backup_id):
     try:
         with sftp.open(tmp, "wb") as f:
             f.write((json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-        sftp.posix_rename(tmp, path)
-    except IOError as exc:
+        ssh_push.durable_rename(session, tmp, path)
+    except (IOError, SshError) as exc:
         try:
             sftp.remove(tmp)
         except IOError:
             pass
-        raise SshError(session.label, "cannot update %s: %s" % (path, exc))
+        raise SshError(session.label, "cannot update %s: %s" % (path, getattr(exc, "reason", exc)))
     return last_zxid
 
 

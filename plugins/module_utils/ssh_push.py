@@ -155,6 +155,26 @@ def ensure_dirs(session, root, parts, mode=0o700):
     return path
 
 
+def flush(session, paths, timeout=None):
+    """Have the host write ``paths`` (files or directories, each fsynced: a directory's
+    fsync makes the names created or renamed in it durable) to stable storage, with
+    coreutils' ``sync -- PATH...``, or a whole-system ``sync`` where sync takes no file.
+    Raises SshError when the host cannot."""
+    rc, _out, err = session.run("sync -- %s 2>/dev/null || sync" % " ".join(_q(p) for p in paths), timeout=timeout)
+    if rc != 0:
+        raise SshError(session.label, "flushing %s to disk failed: %s"
+                       % (", ".join(paths), err.strip() or "exit code %d" % rc))
+
+
+def durable_rename(session, tmp, path, timeout=None):
+    """Rename the file ``tmp`` to ``path`` on the host so that a crash of the host leaves
+    the old file or the new one, whole: the file is flushed before the rename, its directory
+    after it.  Raises SshError (IOError from the rename)."""
+    flush(session, [tmp], timeout)
+    session.sftp.posix_rename(tmp, path)
+    flush(session, [posixpath.dirname(path)], timeout)
+
+
 def exists(session, path):
     try:
         session.sftp.stat(path)
@@ -513,8 +533,11 @@ class Push:
             d.committed = True
             renamed.append(d)
             if self.sync:
+                # The backup's directory (the names of its files), the directory it was
+                # renamed in (the rename) and the one above (a new ensemble's directory).
+                parent = posixpath.dirname(d.final)
                 try:
-                    d.session.run("sync -- %s 2>/dev/null || true" % _q(posixpath.dirname(d.final)))
+                    flush(d.session, [d.final, parent, posixpath.dirname(parent)])
                 except SshError:
                     pass       # renamed and verified; the host flushes it in its own time
             out.append({"host": d.session.label, "path": d.final, "verified": True,

@@ -20,6 +20,7 @@ import copy
 import io
 import os
 import socket
+import struct
 import traceback
 
 PARAMIKO_IMP_ERR = None
@@ -132,25 +133,47 @@ def split_host(text, default_port):
         raise ValueError("%r is not a port number in %r" % (port, text))
 
 
-def _load_key(params):
-    """The private key from ssh_private_key (content), or None to use the key file."""
-    text = params.get("ssh_private_key")
-    if not text:
-        return None
-    passphrase = params.get("ssh_private_key_passphrase")
-    errors = []
-    for name in ("Ed25519Key", "ECDSAKey", "RSAKey", "DSSKey"):
+_KEY_TYPES = ("Ed25519Key", "ECDSAKey", "RSAKey", "DSSKey")
+
+
+def parse_private_key(text, passphrase, what):
+    """The paramiko key in ``text`` (OpenSSH or PEM format); raises SshError saying that
+    ``what`` is not a valid key, never showing any of it.
+
+    paramiko raises more than SSHException on malformed keys (AssertionError, ValueError,
+    IndexError, TypeError, struct.error, cryptography's exceptions): every one of them only
+    means that the text is not a key of the type tried."""
+    for name in _KEY_TYPES:
         cls = getattr(paramiko, name, None)
         if cls is None:
             continue
         try:
             return cls.from_private_key(io.StringIO(text), password=passphrase)
         except paramiko.PasswordRequiredException:
-            raise SshError("-", "ssh_private_key is encrypted: give ssh_private_key_passphrase")
-        except (paramiko.SSHException, ValueError, TypeError, IndexError) as exc:
-            errors.append(exc.__class__.__name__)
-    raise SshError("-", "ssh_private_key is not a private key paramiko can read (OpenSSH or PEM format "
-                        "of an ed25519, ECDSA or RSA key), or the passphrase is wrong")
+            raise SshError("-", "%s is encrypted: give ssh_private_key_passphrase" % what)
+        except Exception:  # pylint: disable=broad-except
+            continue
+    raise SshError("-", "%s is not a valid private key of any supported type (OpenSSH or PEM format of an "
+                        "ed25519, ECDSA or RSA key), or the passphrase is wrong" % what)
+
+
+def _load_key(params):
+    """The private key from ssh_private_key (content), or None to use the key file."""
+    text = params.get("ssh_private_key")
+    if not text:
+        return None
+    return parse_private_key(text, params.get("ssh_private_key_passphrase"), "ssh_private_key")
+
+
+def _check_key_file(path, passphrase):
+    """Raise SshError unless the key file ``path`` holds a key paramiko can use."""
+    try:
+        with open(path, "r") as f:
+            text = f.read(1 << 20)
+    except (IOError, OSError, ValueError) as exc:
+        raise SshError("-", "cannot read the private key file %s (ssh_private_key_file): %s"
+                       % (path, getattr(exc, "strerror", None) or exc.__class__.__name__))
+    parse_private_key(text, passphrase, "the private key file %s (ssh_private_key_file)" % path)
 
 
 def open_socket(host, port, timeout, stall):
@@ -300,6 +323,10 @@ def connect(params, target, warnings=None):
         key_file = os.path.expanduser(key_file)
         if not os.path.isfile(key_file):
             raise SshError(label, "the private key file %s does not exist (ssh_private_key_file)" % key_file)
+        try:
+            _check_key_file(key_file, params.get("ssh_private_key_passphrase"))
+        except SshError as exc:
+            raise SshError(label, exc.reason)
     timeout = params.get("ssh_connect_timeout") or 10.0
     stall = params.get("ssh_timeout") or 60.0
     try:
@@ -335,6 +362,11 @@ def connect(params, target, warnings=None):
     except (socket.error, OSError, EOFError) as exc:
         client.close()
         raise SshError(label, "cannot connect to %s port %d: %s" % (host, port, exc))
+    except (AssertionError, ValueError, IndexError, TypeError, struct.error) as exc:
+        # What paramiko raises on a key or a message it cannot parse: said without its text.
+        client.close()
+        raise SshError(label, "SSH failed while authenticating (%s): check the private key and the host"
+                       % exc.__class__.__name__)
     try:
         prefer_aead(client.get_transport())
     except (paramiko.SSHException, EOFError, OSError, ValueError) as exc:

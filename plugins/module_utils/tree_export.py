@@ -195,6 +195,15 @@ def same_tree(path, root, exclude, ephemeral_policy, trailer):
             and old.get("count") == trailer["count"])
 
 
+def _fsync_dir(path):
+    """Make the names in directory ``path`` (a rename into it) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def export_file(source, dest, root, exclude, ephemeral_policy="skip", compresslevel=6,
                 check_mode=False, mode=0o600):
     """Export into the local file ``dest`` (atomically: a temporary file in the same
@@ -230,6 +239,7 @@ def export_file(source, dest, root, exclude, ephemeral_policy="skip", compressle
             return summary
         os.rename(tmp, dest)
         tmp = None
+        _fsync_dir(directory)
         summary["changed"] = True
         summary["bytes"] = os.path.getsize(dest)
         return summary

@@ -9,7 +9,11 @@ A server line is ``server.N=host:quorumPort:electionPort[:role][|more addresses]
 an optional ``;[clientAddress:]clientPort``.  ``dataLogDir`` defaults to ``dataDir``.
 
 Only a fixed set of harmless settings is ever returned by ``ZooCfg.summary()``: zoo.cfg
-can hold key store passwords.  Pure standard library.
+can hold key store passwords.  ``redact()`` gives the text of a zoo.cfg with the value of
+every setting that may carry a secret replaced, reading lines as java.util.Properties
+does (``=``, ``:`` or whitespace between key and value, ``#`` and ``!`` comments, a line
+ending in an odd number of backslashes continuing on the next, escapes in keys), so that
+neither a continued value nor an escaped key slips through.  Pure standard library.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,19 +38,33 @@ _SUMMARY_KEYS = (
 )
 
 
+# Settings whose values may be secrets: passwords of key and trust stores (ssl.*.password,
+# ssl.quorum.*.password, with or without the zookeeper. prefix), the super user's digest
+# (DigestAuthenticationProvider.superDigest), credentials, tokens, private keys and JAAS
+# configurations given inline.  Matched, case-insensitively, against the unescaped key.
+_SECRET_KEY = re.compile(r"(?i)(passw|passphrase|pwd|secret|digest|credential|token|private.?key|jaas|sasl\.)")
+REDACTED = "********"
+# java.util.Properties ends a line at \n, \r or \r\n only (str.splitlines() also splits
+# at \f, \v and others, which Properties keeps inside a line).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 class ZooCfgError(Exception):
     pass
 
 
-def parse_properties(text):
-    """Java properties text -> dict (later keys win; values are trimmed like ZooKeeper)."""
-    out = {}
-    lines = text.splitlines()
+def _logical_lines(lines):
+    """(first, end, line) for each logical line of the physical ``lines`` (lines[first:end]);
+    ``line`` is None for blank lines and comments, else the logical line with its leading
+    white space and continuations removed."""
     i = 0
     while i < len(lines):
+        first = i
         line = lines[i].lstrip(" \t\f")
         i += 1
         if not line or line[0] in "#!":
+            # A comment never continues, whatever it ends with.
+            yield first, i, None
             continue
         # Continuation: an odd number of trailing backslashes joins the next line.
         while _continues(line) and i < len(lines):
@@ -54,9 +72,38 @@ def parse_properties(text):
             i += 1
         if _continues(line):
             line = line[:-1]
+        yield first, i, line
+
+
+def parse_properties(text):
+    """Java properties text -> dict (later keys win; values are trimmed like ZooKeeper)."""
+    out = {}
+    for _first, _end, line in _logical_lines(_LINE_BREAK.split(text)):
+        if line is None:
+            continue
         key, value = _split_key_value(line)
         out[_unescape(key)] = _unescape(value).strip()
     return out
+
+
+def is_secret_key(key):
+    """Whether the setting ``key`` (unescaped) may hold a secret."""
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact(text):
+    """zoo.cfg ``text`` with every setting that may hold a secret written ``key=********``
+    (all the physical lines of a continued value go); every other line is kept as it is."""
+    lines = _LINE_BREAK.split(text)
+    out = []
+    for first, end, line in _logical_lines(lines):
+        if line is not None:
+            key, _value = _split_key_value(line)
+            if is_secret_key(_unescape(key)):
+                out.append("%s=%s" % (key, REDACTED))
+                continue
+        out.extend(lines[first:end])
+    return "\n".join(out)
 
 
 def _continues(line):

@@ -17,12 +17,16 @@ description:
   - Lists every complete backup with its kind, member, creation time and zxid range, and with
     O(verify=true) whether it still verifies, that is whether the SHA-256 of every file,
     computed on the backup host, still matches the one recorded when it was stored.
-  - Lists the debris of interrupted backups (hidden C(.partial-) and C(.deleting-)
-    directories). They never count as backups.
+  - Lists the debris of interrupted backups (hidden C(.<backup id>.partial-<hex>) and
+    C(.<backup id>.deleting-<hex>) directories, and directories named like a backup id that
+    lack C(SHA256SUMS) or C(manifest.json)). They never count as backups.
+  - Any other directory in an ensemble's directory is not the collection's; it is listed in
+    RV(unknown) and never deleted.
   - With O(prune=true) deletes full backups beyond the retention (O(keep_last), O(keep_days))
     and the shipped log chunks that no kept full backup needs for a point-in-time restore,
     and debris older than O(debris_max_age). Never deletes the newest full backup that
-    verifies, nor a log chunk holding a transaction after the oldest kept full backup.
+    verifies, nor a log chunk holding a transaction after the oldest kept full backup, nor
+    anything listed in RV(unknown).
     A backup is first hidden by an atomic rename, then removed.
 author:
   - zkops maintainers (@zkops)
@@ -42,10 +46,16 @@ options:
     type: str
     required: true
   ensemble:
-    description: Only this ensemble. All ensembles under O(backup_root) when not set.
+    description:
+      - Only this ensemble. All ensembles under O(backup_root) when not set.
+      - A plain name (letters, digits, V(_), V(.) and V(-), starting with a letter or a digit);
+        anything else, V(.) and V(..) included, is refused before the backup host is reached.
     type: str
   backup_id:
-    description: Only this backup (for instance to verify the one just taken).
+    description:
+      - Only this backup (for instance to verify the one just taken).
+      - A backup id (C(<YYYYmmddTHHMMSSZ>-<kind>-<hex>)), or any plain name under the same rule
+        as O(ensemble); anything else is refused.
     type: str
   verify:
     description: Have the backup host check every backup against its C(SHA256SUMS).
@@ -147,7 +157,16 @@ unverified:
   type: list
   elements: str
 debris:
-  description: Hidden leftovers of interrupted backups or deletions (C(path), C(kind), C(mtime)).
+  description: >-
+    Leftovers of interrupted backups or deletions (C(ensemble), C(path), C(kind) V(partial),
+    V(deleting) or V(incomplete), C(mtime)).
+  returned: always
+  type: list
+  elements: dict
+unknown:
+  description: >-
+    Directories in an ensemble's directory that are neither backups nor debris this collection
+    recognises by name (C(ensemble), C(path), C(mtime), C(reason)): never deleted.
   returned: always
   type: list
   elements: dict
@@ -178,6 +197,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
@@ -220,11 +240,11 @@ def _restore_brief(ensemble, path, doc):
 def inspect(module, session, keys=None):
     p = module.params
     root = p["backup_root"]
-    names = [p["ensemble"]] if p["ensemble"] else catalog.ensembles(session, root)
-    out = {"backups": [], "debris": [], "ensembles": names, "log_shipping": {}, "by_ensemble": {},
-           "restores": []}
-    for name in names:
-        backups, debris = catalog.list_backups(session, root, name, keys=keys)
+    ensembles = [p["ensemble"]] if p["ensemble"] else catalog.ensembles(session, root)
+    out = {"backups": [], "debris": [], "ensembles": ensembles, "log_shipping": {}, "by_ensemble": {},
+           "restores": [], "unknown": []}
+    for name in ensembles:
+        backups, debris = catalog.list_backups(session, root, name, keys=keys, unknown=out["unknown"])
         if p["backup_id"]:
             backups = [b for b in backups if b["id"] == p["backup_id"]]
         if p["verify"]:
@@ -274,6 +294,13 @@ def main():
         module.fail_json(msg="keep_days must not be negative")
     if p["prune"] and p["backup_id"]:
         module.fail_json(msg="prune looks at every backup of an ensemble: do not combine it with backup_id")
+    try:
+        if p["ensemble"] is not None:
+            names.ensemble(p["ensemble"])
+        if p["backup_id"] is not None:
+            names.backup_id(p["backup_id"])
+    except names.NameRefused as exc:
+        module.fail_json(msg="%s; nothing was looked at" % exc, changed=False)
     keys = None
     if p["encryption_key"] or p["verify_keys"]:
         if not authenticity.HAS_CRYPTOGRAPHY:
@@ -293,11 +320,15 @@ def main():
         pruned, kept = prune(module, session, found) if p["prune"] else ([], [])
     except ssh_transport.SshError as exc:
         module.fail_json(msg=str(exc), changed=False)
+    except names.NameRefused as exc:
+        module.fail_json(msg="%s: %s" % (p["backup_host"], exc), changed=False)
     finally:
         if session is not None:
             session.close()
     for w in warnings:
         module.warn(w)
+    for u in found["unknown"]:
+        module.warn("%s is not a backup nor debris of this collection: left alone" % u["path"])
     unverified = [b["id"] for b in found["backups"] if b.get("verified") is False]
     for b in found["backups"]:
         if b.get("verified") is False:
@@ -308,7 +339,7 @@ def main():
             module.warn("backup %s/%s is not authenticated: %s" % (b["ensemble"], b["id"], b.get("authentication")))
     module.exit_json(changed=bool(pruned), backups=found["backups"], unverified=unverified,
                      unauthenticated=unauthenticated,
-                     debris=found["debris"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
+                     debris=found["debris"], unknown=found["unknown"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
                      pruned=pruned, kept=kept, restores=found["restores"])
 
 

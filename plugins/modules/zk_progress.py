@@ -34,8 +34,8 @@ attributes:
   check_mode:
     support: full
     description: >-
-      Reads only, but for O(remove) (the job's own scratch files, which a job started in
-      check mode writes too); a job started in check mode is waited for the same way.
+      Reads only; with O(remove), reports as changed the progress file it would remove and
+      removes nothing. A job started in check mode is waited for the same way.
   diff_mode:
     support: none
     description: Nothing changes.
@@ -64,6 +64,10 @@ options:
     description:
       - Remove the progress file after reading it; with O(jid), once the job ended (the job's
         status file is then removed too).
+      - Only a progress file is removed, that is a regular file (not a link) named C(*.json),
+        owned by the user the module runs as, whose content is a progress state written by a
+        module of the collection. Any other O(path) fails the task and nothing is removed.
+      - The task reports C(changed) when it removed the file (in check mode, when it would).
     type: bool
     default: true
 notes:
@@ -106,6 +110,10 @@ progress:
     - With O(jid), the last progress read, besides the job's own result.
   returned: always
   type: dict
+removed:
+  description: Without O(jid), whether the progress file was removed (in check mode, whether it would be).
+  returned: without O(jid)
+  type: bool
 msg:
   description: The progress as one line (without O(jid); with it, the job's own C(msg)).
   returned: always
@@ -131,8 +139,6 @@ progress_lines:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
 
@@ -148,11 +154,14 @@ def main():
     ), supports_check_mode=True)
     path = module.params["path"]
     state = progress.read(path)
-    # The file is the job's scratch file, written in check mode too: removing it changes
-    # nothing that matters, in check mode as well.
-    if module.params["remove"] and os.path.exists(path):
-        os.unlink(path)
-    module.exit_json(changed=False, progress=state, msg=progress.describe(state), process=progress.liveness(state))
+    removed = False
+    if module.params["remove"]:
+        try:
+            removed = progress.remove(path, check_mode=module.check_mode)
+        except progress.ProgressError as exc:
+            module.fail_json(msg=str(exc), changed=False, progress=state)
+    module.exit_json(changed=removed, removed=removed, progress=state, msg=progress.describe(state),
+                     process=progress.liveness(state))
 
 
 if __name__ == "__main__":

@@ -225,6 +225,10 @@ def main():
 
     hosts = [(h, (lambda h=h: session_of(h))) for h in p["backup_hosts"]]
     root, ensemble = p["backup_root"], p["ensemble"]
+    try:
+        restore_fetch.check_names(ensemble, [p["backup_id"]] if p["backup_id"] else [])
+    except restore_fetch.FetchError as exc:
+        module.fail_json(msg="%s; no backup host was reached" % exc, changed=False)
     result = None
     failure = None
     try:

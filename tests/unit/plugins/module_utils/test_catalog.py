@@ -85,7 +85,9 @@ def test_unknown_kinds_are_never_deleted():
 
 
 def test_debris_by_age():
-    debris = [{"path": "/b/e/.x.partial-1", "mtime": NOW - 3600 * 30}, {"path": "/b/e/.y.partial-2", "mtime": NOW - 60}]
+    debris = [{"path": "/b/e/.x.partial-1", "kind": "partial", "mtime": NOW - 3600 * 30},
+              {"path": "/b/e/.y.partial-2", "kind": "partial", "mtime": NOW - 60},
+              {"path": "/b/e/other", "kind": None, "mtime": NOW - 3600 * 30}]
     assert [d["path"] for d in C.plan_debris(debris, 24, now=NOW)] == ["/b/e/.x.partial-1"]
 
 
