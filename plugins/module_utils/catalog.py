@@ -136,7 +136,8 @@ def _inconsistent(name, manifest):
     """Why a manifest cannot be that of the backup directory ``name`` (None when it can)."""
     bid = manifest.get("backup_id")
     if bid is not None and bid != name:
-        return "its manifest.json names backup %r, not %s" % (bid, name)
+        return ("its manifest.json names backup %r: the manifest is that of backup %s, stored as %s (moved "
+                "under another id)" % (bid, bid, name))
     arch = manifest.get("archive")
     if arch is not None and not isinstance(arch, dict):
         return "its manifest.json has no readable archive section"

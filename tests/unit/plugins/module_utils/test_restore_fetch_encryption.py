@@ -175,6 +175,7 @@ def test_an_archive_moved_under_another_name_is_refused(member, tmp_path, moved)
     if moved == "kind":
         new_id = "20261206T000000Z-full-aaaaaa"
         side = os.path.join(str(root), old, "manifest.json")
+        m = _json(side)
         kind = "logs"
     with open(side, "w") as f:
         json.dump(m, f)
