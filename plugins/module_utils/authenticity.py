@@ -177,6 +177,24 @@ def keys_from_params(params):
     return Keys(symmetric, verify, identities=bool(params.get("identities")))
 
 
+def module_keys(module):
+    """The keys (Keys) of an AnsibleModule's ``encryption_key`` and ``verify_keys``, None
+    when it has neither; the module fails with a clear message (never the key) when the
+    cryptography library is missing or a key cannot be read."""
+    p = module.params
+    if not (p.get("encryption_key") or p.get("verify_keys")):
+        return None
+    if not HAS_CRYPTOGRAPHY:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("cryptography", reason="to check the backups' MACs and "
+                                                  "signatures (apt install python3-cryptography)"),
+                         exception=CRYPTOGRAPHY_IMP_ERR)
+    try:
+        return keys_from_params(p)
+    except AuthenticityError as exc:
+        module.fail_json(msg=str(exc))
+
+
 def _check_proof(proof, keys, body):
     """(True | False | None when no key of ``keys`` matches, description)."""
     if not isinstance(proof, dict):

@@ -301,17 +301,7 @@ def main():
             names.backup_id(p["backup_id"])
     except names.NameRefused as exc:
         module.fail_json(msg="%s; nothing was looked at" % exc, changed=False)
-    keys = None
-    if p["encryption_key"] or p["verify_keys"]:
-        if not authenticity.HAS_CRYPTOGRAPHY:
-            from ansible.module_utils.basic import missing_required_lib
-            module.fail_json(msg=missing_required_lib("cryptography", reason="to check the backups' MACs and "
-                                                      "signatures (apt install python3-cryptography)"),
-                             exception=authenticity.CRYPTOGRAPHY_IMP_ERR)
-        try:
-            keys = authenticity.keys_from_params(p)
-        except authenticity.AuthenticityError as exc:
-            module.fail_json(msg=str(exc))
+    keys = authenticity.module_keys(module)
     warnings = []
     session = None
     try:

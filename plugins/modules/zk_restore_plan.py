@@ -199,17 +199,7 @@ def main():
         target_zxid, target_time = restore.parse_target(p)
     except restore.RestoreError as exc:
         module.fail_json(msg=str(exc))
-    keys = None
-    if p["encryption_key"] or p["verify_keys"]:
-        if not authenticity.HAS_CRYPTOGRAPHY:
-            from ansible.module_utils.basic import missing_required_lib
-            module.fail_json(msg=missing_required_lib("cryptography", reason="to check the backups' MACs and "
-                                                      "signatures (apt install python3-cryptography)"),
-                             exception=authenticity.CRYPTOGRAPHY_IMP_ERR)
-        try:
-            keys = authenticity.keys_from_params(p)
-        except authenticity.AuthenticityError as exc:
-            module.fail_json(msg=str(exc))
+    keys = authenticity.module_keys(module)
     allow = p["allow_unauthenticated"]
     warnings = []
     unreachable = []
