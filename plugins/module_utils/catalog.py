@@ -199,7 +199,10 @@ def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthent
             b = {"id": e.filename, "ensemble": ensemble, "path": path, "complete": True, "kind": None,
                  "created": None, "zxid": {}, "verified": False, "problems": [why], "authenticated": None}
             if keys is not None and keys.any:
-                b.update(authenticated=False, authentication=why, rejected=why)
+                # Named in the plan's not_authenticated list, by the kind its manifest claims.
+                claimed = manifest.get("kind") if isinstance(manifest, dict) else None
+                b.update(authenticated=False, authentication=why, rejected=why,
+                         kind=claimed if claimed in ("full", "logs") else None)
             backups.append(b)
             continue
         entry = judge_entry(_entry(ensemble, e.filename, path, manifest), manifest, keys, allow_unauthenticated)
