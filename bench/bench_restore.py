@@ -42,7 +42,7 @@ from lab.ansible import run_playbook  # noqa: E402
 from lab.lab import four_letter, parse_srvr  # noqa: E402
 
 SERVING = ("leader", "follower", "observer", "standalone")
-DIGEST_CHECK = "zkops.zookeeper.restore : Check that the live tree is the one the backup promises"
+DIGEST_CHECK = "zkops.zookeeper.restore : Judge the live tree against the digest the backup promises"
 RESTORED_FILES = "/var/tmp/bench-restored"
 
 
