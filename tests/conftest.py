@@ -14,6 +14,9 @@ from lab.ansible import collections_path, run_playbook  # noqa: E402
 # Unit tests import the collection as ansible_collections.zkops.zookeeper.
 sys.path.insert(0, collections_path())
 
+# A playbook task of a test that runs longer than this fails by its name (tests/lab/ansible.py).
+os.environ.setdefault("ZKOPS_TASK_TIMEOUT", "600")
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs root and builds real lab hosts")

@@ -69,7 +69,7 @@ class PlaybookResult:
 
 
 def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=None,
-                 tags=None, env=None, timeout=900, inventory=None, verbosity=0, args=()):
+                 tags=None, env=None, timeout=840, inventory=None, verbosity=0, args=()):
     """Run ``playbook`` (a path, or YAML text) against ``lab``; return a PlaybookResult."""
     tmp = tempfile.mkdtemp(prefix="zkops-play-", dir=lab.dir if lab else None)
     if "\n" in playbook:
@@ -110,8 +110,21 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=
         "PATH": bin_dir() + os.pathsep + os.environ.get("PATH", ""),
     })
     e.update(env or {})
+    # A task that hangs fails by name (ZKOPS_TASK_TIMEOUT seconds; tests set it) instead of
+    # holding the whole run until the test's own timeout.
+    task_timeout = os.environ.get("ZKOPS_TASK_TIMEOUT")
+    if task_timeout and "ANSIBLE_TASK_TIMEOUT" not in e:
+        e["ANSIBLE_TASK_TIMEOUT"] = task_timeout
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout, check=False)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout,
+                           check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout or ""
+        if isinstance(out, bytes):
+            out = out.decode("utf-8", "replace")
+        raise AssertionError("ansible-playbook %s ran longer than %d s; its output so far:\n%s"
+                             % (path, timeout, out[-6000:])) from None
     dt = time.time() - t0
     records = []
     if os.path.exists(results):
