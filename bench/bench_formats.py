@@ -34,7 +34,8 @@ from lab.ansible import collections_path  # noqa: E402
 sys.path.insert(0, collections_path())
 
 import zkjava  # noqa: E402
-from ansible_collections.zkops.zookeeper.plugins.module_utils import replay, snapshot  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import snapshot  # noqa: E402
 
 
 def rss():

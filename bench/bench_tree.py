@@ -45,8 +45,11 @@ sys.path.insert(0, collections_path())
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.security import make_digest_acl_credential  # noqa: E402
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import (  # noqa: E402
-    tree_export, tree_import, tree_replay, zk_pipeline, zk_protocol as zp)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import importer as tree_import
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import replay as tree_replay
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import protocol as zp
 
 RUNS = ("ours_small", "zkshell", "ours_large", "kazoo", "files", "import")
 

@@ -7,8 +7,8 @@ import os
 import tarfile
 
 import zkfiles as W
-from ansible_collections.zkops.zookeeper.plugins.module_utils import archive
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import tarball as archive
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
 
 E = 0x100000000
 

@@ -10,9 +10,9 @@ import time
 
 from kazoo.client import KazooClient
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import archive
-from ansible_collections.zkops.zookeeper.plugins.module_utils import replay
-from ansible_collections.zkops.zookeeper.plugins.module_utils.tree_digest import EPHEMERAL, PERSISTENT, TreeDigest
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import tarball as archive
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.digest import EPHEMERAL, PERSISTENT, TreeDigest
 
 ROOT = "/srv/backups"
 

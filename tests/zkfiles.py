@@ -8,8 +8,8 @@ import os
 import struct
 import zlib
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as _txn
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import (
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as _txn
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     pack_acl_list, pack_bool, pack_buffer, pack_int, pack_long, pack_string_list, pack_ustring)
 
 OPEN = ((31, "world", "anyone"),)

@@ -8,7 +8,7 @@ from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.protocol import serialization as S
 from kazoo.security import make_acl, make_digest_acl, OPEN_ACL_UNSAFE
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as tree_digest
 
 CONTAINER = 4               # CreateMode flags
 PERSISTENT_WITH_TTL = 5

@@ -25,7 +25,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
 
 display = Display()
 

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Where the backups are stored on the backup hosts
-    # (plugins/module_utils/catalog.py: store_argument_spec()).
+    # (plugins/module_utils/store/catalog.py: store_argument_spec()).
     DOCUMENTATION = r"""
 options:
   backup_root:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Where the data files of the member a module runs on are
-    # (plugins/module_utils/zoo_cfg.py: member_files_argument_spec()).
+    # (plugins/module_utils/formats/zoo_cfg.py: member_files_argument_spec()).
     DOCUMENTATION = r"""
 options:
   config_file:

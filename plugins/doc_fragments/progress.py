@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The option of the modules that report their progress while they run
-    # (plugins/module_utils/progress.py: argument_spec()).
+    # (plugins/module_utils/common/progress.py: argument_spec()).
     DOCUMENTATION = r"""
 options:
   progress_file:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The options of the modules that start the local ZooKeeper server
-    # (plugins/module_utils/service.py: argument_spec()).
+    # (plugins/module_utils/ensemble/service.py: argument_spec()).
     DOCUMENTATION = r"""
 options:
   service_manager:

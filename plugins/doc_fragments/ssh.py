@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Options shared by every module that reaches a backup host over SSH
-    # (plugins/module_utils/ssh_transport.py: ssh_argument_spec()).
+    # (plugins/module_utils/transport/ssh.py: ssh_argument_spec()).
     DOCUMENTATION = r"""
 options:
   ssh_user:

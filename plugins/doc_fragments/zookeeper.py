@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Options shared by every module that talks the ZooKeeper client protocol
-    # (plugins/module_utils/zk_client.py: zk_argument_spec()).
+    # (plugins/module_utils/client/connection.py: zk_argument_spec()).
     DOCUMENTATION = r"""
 options:
   hosts:

@@ -37,7 +37,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import source_choice
+from ansible_collections.zkops.zookeeper.plugins.module_utils.backup import source_choice
 
 
 class FilterModule(object):

@@ -75,7 +75,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_verify
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import verify as restore_verify
 
 
 def restore_check(value, kind, expected=None, started=None, epoch_floor=None, last_zxid=None,

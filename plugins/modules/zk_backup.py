@@ -391,13 +391,13 @@ complete_copies:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import backup
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
-from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.backup import workflow as backup
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 
 
 def argument_spec():

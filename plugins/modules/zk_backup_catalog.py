@@ -195,13 +195,13 @@ kept:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import names
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ship_state
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 
 def argument_spec():

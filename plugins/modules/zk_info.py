@@ -302,10 +302,10 @@ not_learned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 
 
 def argument_spec():

@@ -81,7 +81,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import libraries
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import libraries
 
 
 def main():

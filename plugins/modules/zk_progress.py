@@ -140,7 +140,7 @@ progress_lines:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
 
 
 def main():

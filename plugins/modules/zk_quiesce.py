@@ -244,13 +244,13 @@ log_tail:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import four_letter
-from ansible_collections.zkops.zookeeper.plugins.module_utils import member as member_mod
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import quiesce
-from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four_letter
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quiesce
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import service as service_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 
 
 def argument_spec():

@@ -98,10 +98,10 @@ document:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import run_report
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 
 def main():

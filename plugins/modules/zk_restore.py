@@ -379,14 +379,14 @@ stages:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
-from ansible_collections.zkops.zookeeper.plugins.module_utils import service as service_mod
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import workflow as restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import service as service_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 
 
 def argument_spec():

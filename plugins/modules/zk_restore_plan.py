@@ -164,12 +164,12 @@ unreachable:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore_fetch
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import workflow as restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import fetch as restore_fetch
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 
 def argument_spec():

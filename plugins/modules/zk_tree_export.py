@@ -428,19 +428,19 @@ import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.zkops.zookeeper.plugins.module_utils import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_push
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_replay
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_walk
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import push as tree_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import replay as tree_replay
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit, hexzxid
 
 ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 

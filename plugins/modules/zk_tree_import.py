@@ -227,12 +227,12 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_import
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_plan
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import importer as tree_import
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import plan as tree_plan
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
 
 
 def main():

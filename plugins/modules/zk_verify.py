@@ -244,8 +244,9 @@ replay:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir, zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.jute import buffer_limit
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit
 
 
 def main():

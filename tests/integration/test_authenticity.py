@@ -29,7 +29,7 @@ import pytest
 import zkbackup as Z
 from lab import Lab
 from lab.ansible import REPO, run_playbook
-from ansible_collections.zkops.zookeeper.plugins.module_utils import authenticity as A
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity as A
 
 pytestmark = pytest.mark.lab
 

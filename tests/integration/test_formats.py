@@ -28,9 +28,13 @@ import pytest
 import zkjava
 import zklive
 from lab import Lab
-from ansible_collections.zkops.zookeeper.plugins.module_utils import (
-    datadir, datatree, replay, snapshot, surgery, txnlog)
-from ansible_collections.zkops.zookeeper.plugins.module_utils.txn import op_name
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datatree
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import snapshot
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import surgery
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txn import op_name
 
 pytestmark = pytest.mark.lab
 

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 import zklive
-from ansible_collections.zkops.zookeeper.plugins.module_utils import compression
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import compression
 from lab import workload
 from lab.ansible import REPO, run_playbook
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import zklive
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txnlog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
 from lab import workload
 from lab.ansible import REPO, run_playbook
 

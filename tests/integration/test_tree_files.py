@@ -13,9 +13,9 @@ import shutil
 import pytest
 from kazoo.security import make_digest_acl_credential
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest as td
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_protocol as zp
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as td
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import protocol as zp
 from zktree_helpers import client, create_all, spec, wipe
 
 pytestmark = pytest.mark.lab

@@ -13,8 +13,8 @@ import time
 import pytest
 from kazoo.security import make_digest_acl_credential
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest as td
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as td
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf
 from lab.ansible import run_playbook
 from lab.lab import ZK_JARS
 from zktree_helpers import WORLD, client, read_sample

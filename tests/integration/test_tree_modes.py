@@ -9,9 +9,9 @@ import json
 import pytest
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_export
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_pipeline
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tree_format
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
 from zktree_helpers import client, create_all, expected_digest, spec, wipe
 
 pytestmark = pytest.mark.lab

@@ -10,8 +10,8 @@ import random
 import pytest
 from kazoo.security import ACL, Id, make_digest_acl_credential
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest as td
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_protocol as zp
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as td
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import protocol as zp
 from zktree_helpers import (WORLD, client, create_all, delete_paths, expected_digest,
                             node_count, rand_data, random_bytes, read_sample, spec)
 

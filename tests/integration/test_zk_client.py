@@ -1,7 +1,8 @@
 """The shared kazoo factory and four-letter client against real servers (plain and TLS)."""
 import pytest
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import four_letter, zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four_letter
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
 
 pytestmark = pytest.mark.lab
 

@@ -9,8 +9,8 @@ import random
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError, RolledBackError
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_digest as td
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_protocol as zp
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as td
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import protocol as zp
 
 WORLD = ((31, "world", "anyone"),)
 Spec = collections.namedtuple("Spec", "path data acl kind ttl")

@@ -13,7 +13,7 @@ def test_a_known_third_party_warning_is_removed_with_its_source_line():
 
 def test_the_same_warning_from_this_collection_is_kept():
     ours = DSA.replace("ansible/_internal/_ssh/_ssh_agent.py",
-                       "ansible_collections/zkops/zookeeper/plugins/module_utils/ssh_push.py")
+                       "ansible_collections/zkops/zookeeper/plugins/module_utils/transport/push.py")
     assert unknown_stderr(ours) == ours
 
 

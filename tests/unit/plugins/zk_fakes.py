@@ -130,7 +130,7 @@ def member_layout(tmp, ports, me=1, extra_cfg="", log_dir=None):
 
 
 class FakeProc:
-    """A directory that looks like /proc to plugins/module_utils/proc.py."""
+    """A directory that looks like /proc to plugins/module_utils/ensemble/proc.py."""
 
     def __init__(self, root, uptime=1000.0):
         self.root = str(root)

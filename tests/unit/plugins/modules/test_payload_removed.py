@@ -8,7 +8,7 @@ import pkgutil
 import pytest
 
 from ansible_collections.zkops.zookeeper.plugins import modules as modules_pkg
-from ansible_collections.zkops.zookeeper.plugins.module_utils import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(modules_pkg.__path__))
 

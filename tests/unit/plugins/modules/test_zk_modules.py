@@ -15,8 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zk_fakes import (FakeProc, FakeZk, closed_port, member_layout, srvr_text,  # noqa: E402
                       zk_argv)
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import proc  # noqa: E402
-from ansible_collections.zkops.zookeeper.plugins.module_utils import zk_client  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_info  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_quiesce  # noqa: E402
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils import progress as P
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress as P
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_progress
 
 

@@ -7,7 +7,7 @@ import pytest
 from ansible.module_utils import basic
 
 import zkarchives as H
-from ansible_collections.zkops.zookeeper.plugins.module_utils import restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import workflow as restore
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_restore
 
 
@@ -101,7 +101,7 @@ def _identity_pem():
 
 def test_identities_restore_an_archive_encrypted_to_their_public_key(run, member, tmp_path):
     pytest.importorskip("cryptography")
-    from ansible_collections.zkops.zookeeper.plugins.module_utils import encryption
+    from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
     pem = _identity_pem()
     archive = H.write_backup(str(tmp_path / "enc"), H.member_files(), zxid={"last": "0x%x" % (H.E + 9)},
                              recipients=[encryption.parse_identity(pem).recipient])

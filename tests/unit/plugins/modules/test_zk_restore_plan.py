@@ -2,7 +2,7 @@
 import pytest
 
 import hostdirs as H
-from ansible_collections.zkops.zookeeper.plugins.module_utils import ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_restore_plan
 
 E = H.E

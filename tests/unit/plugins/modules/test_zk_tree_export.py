@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zk_fakes import FakeZk, closed_port, srvr_text  # noqa: E402
-from ansible_collections.zkops.zookeeper.plugins.module_utils import tree_format as tf  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_tree_export  # noqa: E402
 
 LAST = "0x10000000c"

@@ -4,8 +4,8 @@ import os
 import pytest
 
 import zkfiles as W
-from ansible_collections.zkops.zookeeper.plugins.module_utils import datadir
-from ansible_collections.zkops.zookeeper.plugins.module_utils import txn as T
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_verify
 
 E = 0x100000000

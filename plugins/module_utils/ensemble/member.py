@@ -1,0 +1,416 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The status of ensemble members, assembled from what each one will tell.
+
+``srvr`` (whitelisted by default) gives the mode, zxid, version, latency, counters and the
+znode count; ``mntr`` adds the peer state, followers, ephemerals, data size and file
+descriptors; ``conf`` adds the server id, dataDir, dataLogDir and the membership.  What a
+member refuses to tell is listed, never guessed: remote values taken from the local
+zoo.cfg say so.  On the member itself, zoo.cfg, the server process and the data
+directories (file names and sizes, see formats/data_files.py) complete the picture.
+
+Modes: leader, follower, observer, standalone, read_only, not_serving (the process answers
+but does not serve: no quorum, still syncing), down (nothing answers), not_zookeeper
+(something else answers on that port).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
+from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four_letter
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum as quorum_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+
+MODES = ("leader", "follower", "observer", "standalone", "read_only", "not_serving", "down",
+         "not_zookeeper")
+
+MNTR_FIELDS = (
+    ("zk_peer_state", "peer_state", str),
+    ("zk_followers", "learners", int),
+    ("zk_learners", "learners", int),
+    ("zk_synced_followers", "synced_followers", int),
+    ("zk_synced_observers", "synced_observers", int),
+    ("zk_pending_syncs", "pending_syncs", int),
+    ("zk_ephemerals_count", "ephemerals_count", int),
+    ("zk_approximate_data_size", "approximate_data_size", int),
+    ("zk_watch_count", "watch_count", int),
+    ("zk_open_file_descriptor_count", "open_file_descriptors", int),
+    ("zk_max_file_descriptor_count", "max_file_descriptors", int),
+    ("zk_quorum_size", "quorum_size", int),
+    ("zk_uptime", "uptime_ms", int),
+    # ZooKeeper 3.6+ with digest.enabled (the default): mismatches between the digest the
+    # leader sent with a transaction and the one the member computed after applying it.
+    ("zk_digest_mismatches_count", "digest_mismatches", int),
+)
+MNTR_NAMES = sorted(set(f[1] for f in MNTR_FIELDS))
+CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
+_HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
+          "timeout": " (unreachable: host down, wrong address, or a firewall)"}
+DEFAULT_RESTART_TRIGGERS = ("java.env", "environment", "zookeeper-env.sh")
+
+
+def _num(text, conv=int):
+    try:
+        return conv(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def address_of(host, port):
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def blank_status(address, sid=None):
+    st = {"id": sid, "address": address, "mode": None, "serving": False, "reachable": False,
+          "error": None, "version": None, "zxid": None, "epoch": None, "counter": None,
+          "znode_count": None, "outstanding_requests": None, "connections": None,
+          "received": None, "sent": None,
+          "latency": {"min": None, "avg": None, "max": None},
+          "server_id": None, "data_dir": None, "data_log_dir": None,
+          "data_dir_source": None, "membership": None, "learned_from": [],
+          "not_learned": []}
+    for name in MNTR_NAMES:
+        st[name] = None
+    return st
+
+
+def _strip_version_dir(path):
+    if path and os.path.basename(os.path.normpath(path)) == data_files.VERSION_DIR:
+        return os.path.dirname(os.path.normpath(path))
+    return path
+
+
+def parse_srvr(st, parsed):
+    """Fill a status from a parsed srvr answer (four_letter.srvr())."""
+    mode = parsed.get("Mode", "").strip().lower().replace("-", "_")
+    st["mode"] = mode if mode in MODES else mode or None
+    st["serving"] = st["mode"] in quorum_mod.SERVING_MODES
+    st["version"] = parsed.get("Zookeeper version", "").split(",")[0].split("-")[0] or None
+    if parsed.get("Zxid"):
+        try:
+            st.update(zxid_mod.describe(zxid_mod.parse(parsed["Zxid"])))
+        except ValueError:
+            pass
+    st["znode_count"] = _num(parsed.get("Node count"))
+    st["outstanding_requests"] = _num(parsed.get("Outstanding"))
+    st["connections"] = _num(parsed.get("Connections"))
+    st["received"] = _num(parsed.get("Received"))
+    st["sent"] = _num(parsed.get("Sent"))
+    lat = parsed.get("Latency min/avg/max", "").split("/")
+    if len(lat) == 3:
+        st["latency"] = {"min": _num(lat[0], float), "avg": _num(lat[1], float),
+                         "max": _num(lat[2], float)}
+
+
+def parse_mntr(st, text):
+    kv = four_letter.parse_tab_lines(text)
+    for key, name, conv in MNTR_FIELDS:
+        if key in kv:
+            st[name] = _num(kv[key], conv) if conv is int else kv[key]
+
+
+def parse_conf(st, text):
+    """Fill server id, directories and membership from a ``conf`` answer."""
+    head, dummy, members = text.partition("membership:")
+    kv = four_letter.parse_equals_lines(head)
+    st["server_id"] = _num(kv.get("serverId"))
+    st["data_dir"] = _strip_version_dir(kv.get("dataDir"))
+    st["data_log_dir"] = _strip_version_dir(kv.get("dataLogDir"))
+    if st["data_dir"]:
+        st["data_dir_source"] = "conf"
+    servers = []
+    version = None
+    for line in members.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            continue
+        if key.startswith("server."):
+            try:
+                srv = zoo_cfg.parse_server(int(key[7:]), value)
+            except (ValueError, zoo_cfg.ZooCfgError):
+                continue
+            srv.pop("addresses")
+            servers.append(srv)
+        elif key == "version":
+            version = value
+    if servers:
+        st["membership"] = {"servers": servers, "version": version}
+
+
+def query(host, port, sid=None, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
+    """The status of the member serving clients at host:port (never raises)."""
+    address = address_of(host, port)
+    st = blank_status(address, sid)
+    try:
+        parsed = four_letter.srvr(host, port, timeout=timeout, ssl_context=ssl_context,
+                                  retries=2)
+    except four_letter.NotWhitelisted:
+        st.update(reachable=True, mode=None,
+                  error="srvr is not whitelisted: add it to 4lw.commands.whitelist")
+        st["not_learned"].append({"source": "srvr", "reason": "not whitelisted",
+                                  "fields": ["mode", "zxid", "version", "znode_count"]})
+        return st
+    except four_letter.FourLetterError as exc:
+        st["mode"] = "not_zookeeper" if exc.reason in ("not_zookeeper", "empty") else "down"
+        st["reachable"] = exc.reason in ("not_zookeeper", "empty")
+        st["error"] = str(exc) + _HINTS.get(exc.reason, "")
+        st["error_reason"] = exc.reason
+        return st
+    st["reachable"] = True
+    st["learned_from"].append("srvr")
+    if not parsed.get("serving"):
+        st["mode"] = "not_serving"
+        st["error"] = "%s: the server runs but does not serve requests (no quorum yet, " \
+                      "or still syncing with the leader)" % address
+        return st
+    parse_srvr(st, parsed)
+    for cmd in extra:
+        try:
+            text = four_letter.send(host, port, cmd, timeout=timeout, ssl_context=ssl_context,
+                                    retries=2)
+        except four_letter.NotWhitelisted:
+            st["not_learned"].append({"source": cmd, "reason": "not whitelisted",
+                                      "fields": MNTR_NAMES if cmd == "mntr" else CONF_NAMES})
+            continue
+        except four_letter.FourLetterError as exc:
+            st["not_learned"].append({"source": cmd, "reason": str(exc),
+                                      "fields": MNTR_NAMES if cmd == "mntr" else CONF_NAMES})
+            continue
+        if four_letter.NOT_SERVING in text:
+            continue
+        st["learned_from"].append(cmd)
+        if cmd == "mntr":
+            parse_mntr(st, text)
+        elif cmd == "conf":
+            parse_conf(st, text)
+    if st["server_id"] is not None:
+        st["id"] = st["server_id"]
+    return st
+
+
+def query_all(targets, ssl_context=None, timeout=5.0, extra=("mntr", "conf")):
+    """Query [(sid or None, host, port), ...] in parallel; statuses in the same order."""
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        futures = [pool.submit(query, host, port, sid, ssl_context, timeout, extra)
+                   for sid, host, port in targets]
+        return [f.result() for f in futures]
+
+
+# --- the member this runs on --------------------------------------------------------
+def local_id(cfg, server_id=None):
+    """This host's server id: ``server_id`` if given, else dataDir/myid, else 0 for a
+    standalone server (no server lines); None when unknown."""
+    if server_id is not None:
+        return server_id
+    me = zoo_cfg.read_myid(cfg.data_dir)
+    if me is None and not cfg.servers:
+        return 0
+    return me
+
+
+def config_targets(cfg, me=None, secure=False):
+    """[(sid, host, port)] of every server in zoo.cfg (``me`` by its local address)."""
+    out = []
+    for sid in sorted(cfg.servers):
+        ep = cfg.client_endpoint(sid, local=(sid == me), secure=secure)
+        if ep is None:
+            continue
+        out.append((sid, ep[0], ep[1]))
+    if not cfg.servers:
+        ep = cfg.client_endpoint(None, local=True, secure=secure)
+        if ep:
+            out.append((me, ep[0], ep[1]))
+    return out
+
+
+def process_info(config_file):
+    """The local server process started with ``config_file`` (and any other one)."""
+    found = proc.find_servers(config_file)
+    ours = [p for p in found if p["matches"]]
+    others = [p for p in found if not p["matches"]]
+    info = None
+    if ours:
+        p = ours[0]
+        info = {"pid": p["pid"], "main_class": p["main_class"],
+                "started": _iso(p["started"]), "started_epoch": p["started"],
+                "uptime_seconds": (int(time.time() - p["started"])
+                                   if p["started"] else None)}
+    return info, [{"pid": p["pid"], "config_file": p["config_file"]} for p in others]
+
+
+def _iso(t):
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def restart_triggers(cfg, extra=None):
+    """Files whose change needs a restart to take effect (those that exist)."""
+    conf_dir = os.path.dirname(os.path.abspath(cfg.path)) if cfg.path else None
+    paths = [cfg.path] if cfg.path else []
+    if conf_dir:
+        paths += [os.path.join(conf_dir, n) for n in DEFAULT_RESTART_TRIGGERS]
+    paths += list(extra or [])
+    seen = []
+    for p in paths:
+        if p and p not in seen and os.path.isfile(p):
+            seen.append(p)
+    return seen
+
+
+def restart_pending(started, triggers):
+    """(pending, [files changed since ``started``]); pending is None when unknown."""
+    if started is None:
+        return None, []
+    newer = []
+    for p in triggers:
+        try:
+            if os.stat(p).st_mtime > started:
+                newer.append(p)
+        except OSError:
+            continue
+    return bool(newer), newer
+
+
+def local_details(cfg, me, extra_triggers=None):
+    """Process, pending restart and on-disk listing of the member on this host."""
+    process, others = process_info(cfg.path)
+    triggers = restart_triggers(cfg, extra_triggers)
+    pending, because = restart_pending(process["started_epoch"] if process else None,
+                                       triggers)
+    return {
+        "process": process,
+        "other_server_processes": others,
+        "restart_pending": pending,
+        "restart_pending_files": because,
+        "restart_triggers": triggers,
+        "disk": data_files.listing(cfg.data_dir, cfg.data_log_dir),
+        "config_file": cfg.path,
+        "myid": me,
+    }
+
+
+# --- ensemble report ----------------------------------------------------------------
+def _resolve(host):
+    try:
+        return socket.gethostbyname(host)
+    except (socket.error, UnicodeError):
+        return None
+
+
+def map_ids(statuses, cfg):
+    """Give statuses without an id the id of the zoo.cfg server at the same address."""
+    if cfg is None:
+        return
+    by_host = {}
+    for sid, s in cfg.servers.items():
+        for a in s["addresses"]:
+            by_host.setdefault(a["host"], sid)
+            ip = _resolve(a["host"])
+            if ip:
+                by_host.setdefault(ip, sid)
+    for st in statuses:
+        if st["id"] is not None:
+            continue
+        host = st["address"].rsplit(":", 1)[0].strip("[]")
+        sid = by_host.get(host)
+        if sid is None:
+            ip = _resolve(host)
+            sid = by_host.get(ip) if ip else None
+        st["id"] = sid
+
+
+def fill_from_config(st, cfg, local):
+    """Directories the member did not tell (conf not whitelisted), from zoo.cfg."""
+    if st["data_dir"] is None and cfg is not None and st["mode"] not in ("not_zookeeper",):
+        st["data_dir"] = cfg.data_dir
+        st["data_log_dir"] = cfg.data_log_dir
+        st["data_dir_source"] = "zoo.cfg" if local else "zoo.cfg (local copy)"
+
+
+def quorum_of(cfg, statuses, me=None):
+    """A Quorum from zoo.cfg, else from any member's ``conf`` membership, else None."""
+    if cfg is not None and cfg.servers:
+        return quorum_mod.Quorum.from_config(cfg)
+    if cfg is not None and me is not None:
+        return quorum_mod.Quorum([me])          # a standalone server
+    for st in statuses:
+        if st.get("membership"):
+            servers = st["membership"]["servers"]
+            return quorum_mod.Quorum([s["id"] for s in servers if s["role"] == "participant"],
+                                     [s["id"] for s in servers if s["role"] == "observer"])
+    return None
+
+
+def not_learned_summary(statuses):
+    """Readable sentences: what could not be learned, and from which members."""
+    groups = {}
+    for st in statuses:
+        for nl in st["not_learned"]:
+            key = (nl["source"], nl["reason"] if nl["reason"] == "not whitelisted"
+                   else "failed", tuple(nl["fields"]))
+            groups.setdefault(key, []).append(st["address"])
+    out = []
+    for (source, reason, fields), addrs in sorted(groups.items()):
+        if reason == "not whitelisted":
+            why = "'%s' is not in 4lw.commands.whitelist" % source
+        else:
+            why = "'%s' did not answer" % source
+        out.append("%s on %s: unknown %s" % (why, ", ".join(sorted(addrs)), ", ".join(fields)))
+    for st in statuses:
+        if st["data_dir_source"] == "zoo.cfg (local copy)":
+            out.append("%s: dataDir and dataLogDir are those of the local zoo.cfg, not told by "
+                       "the member ('conf' not whitelisted)" % st["address"])
+    return out
+
+
+def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=False,
+           extra_triggers=None, local=True):
+    """The zk_info result: members, the local member, the ensemble view, what is unknown.
+
+    ``hosts`` (['host:port', ...]) are queried when given, else every server of ``cfg``.
+    """
+    if hosts:
+        targets = []
+        for hp in hosts:
+            host, port = four_letter.split_hostport(hp)
+            targets.append((None, host, port))
+    else:
+        targets = config_targets(cfg, me, secure)
+    statuses = query_all(targets, ssl_context, timeout)
+    map_ids(statuses, cfg)
+    mine = None
+    for st in statuses:
+        is_local = cfg is not None and me is not None and st["id"] == me
+        fill_from_config(st, cfg, is_local)
+        if is_local and mine is None:
+            mine = st
+    result = {"members": statuses, "member": None, "config": cfg.summary() if cfg else None}
+    if cfg is not None and local:
+        details = local_details(cfg, me, extra_triggers)
+        if mine is None:
+            ep = cfg.client_endpoint(me, local=True, secure=secure)
+            mine = blank_status(address_of(*ep) if ep else "local", me)
+            fill_from_config(mine, cfg, True)
+            mine["error"] = "not queried: this member is not among hosts"
+        mine = dict(mine)
+        mine.update(details)
+        result["member"] = mine
+    result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses, me))
+    result["not_learned"] = not_learned_summary(statuses)
+    if result["ensemble"]["voters"] is None:
+        result["not_learned"].append(
+            "the membership is unknown (no zoo.cfg read and 'conf' not whitelisted): "
+            "'quorum' only says whether a leader serves")
+    return result

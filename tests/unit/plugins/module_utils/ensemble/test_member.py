@@ -1,0 +1,155 @@
+"""member: statuses from real sockets answering like ZooKeeper, the zk_info report."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from zk_fakes import (NOT_SERVING, FakeProc, FakeZk, closed_port, conf_text,  # noqa: E402
+                      member_layout, mntr_text, srvr_text, zk_argv)
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg  # noqa: E402
+
+
+@pytest.fixture
+def servers():
+    made = []
+
+    def make(*answers):
+        new = [FakeZk(a) for a in answers]
+        made.extend(new)
+        return new
+    yield make
+    for s in made:
+        s.close()
+
+
+def test_query_everything(servers):
+    (s,) = servers({"srvr": srvr_text("leader", 0x20000000a, 9),
+                    "mntr": mntr_text("leader", 2, 2),
+                    "conf": conf_text(3, "/var/lib/zookeeper", "/srv/txnlog", [1, 2, 3])})
+    st = member.query("127.0.0.1", s.port)
+    assert st["mode"] == "leader" and st["serving"] and st["reachable"]
+    assert (st["zxid"], st["epoch"], st["counter"]) == ("0x20000000a", 2, 10)
+    assert st["version"] == "3.8.0" and st["znode_count"] == 9
+    assert st["outstanding_requests"] == 1 and st["latency"] == {"min": 0.0, "avg": 0.5,
+                                                                 "max": 3.0}
+    assert st["learners"] == 2 and st["synced_followers"] == 2 and st["ephemerals_count"] == 2
+    assert st["id"] == st["server_id"] == 3
+    assert st["data_dir"] == "/var/lib/zookeeper" and st["data_log_dir"] == "/srv/txnlog"
+    assert st["data_dir_source"] == "conf"
+    assert [m["id"] for m in st["membership"]["servers"]] == [1, 2, 3]
+    assert st["learned_from"] == ["srvr", "mntr", "conf"] and st["not_learned"] == []
+
+
+def test_query_srvr_only_says_what_it_did_not_learn(servers):
+    (s,) = servers({"srvr": srvr_text()})
+    st = member.query("127.0.0.1", s.port, sid=2)
+    assert st["mode"] == "follower" and st["id"] == 2 and st["learners"] is None
+    assert st["learned_from"] == ["srvr"]
+    assert [(n["source"], n["reason"]) for n in st["not_learned"]] == [
+        ("mntr", "not whitelisted"), ("conf", "not whitelisted")]
+    text = member.not_learned_summary([st])
+    assert any("'mntr' is not in 4lw.commands.whitelist on 127.0.0.1:%d" % s.port in t
+               for t in text)
+
+
+def test_query_not_serving_down_and_foreign(servers):
+    (ns, ssh) = servers({"srvr": NOT_SERVING}, {"srvr": "SSH-2.0-OpenSSH_9.2p1\r\n"})
+    st = member.query("127.0.0.1", ns.port)
+    assert st["mode"] == "not_serving" and st["reachable"] and not st["serving"]
+    assert ns.received == ["srvr"]                      # nothing else asked
+    st = member.query("127.0.0.1", closed_port())
+    assert st["mode"] == "down" and "connection refused" in st["error"]
+    st = member.query("127.0.0.1", ssh.port)
+    assert st["mode"] == "not_zookeeper" and "not ZooKeeper" in st["error"]
+
+
+def test_report_from_zoo_cfg(servers, tmp_path, monkeypatch):
+    s1, s2, s3 = servers({"srvr": srvr_text("follower", 0x100000005)},
+                         {"srvr": srvr_text("leader", 0x100000007), "mntr": mntr_text("leader", 2, 1)},
+                         {})
+    s3.close()
+    cfg_path = member_layout(tmp_path, [s1.port, s2.port, s3.port], me=1)
+    fp = FakeProc(tmp_path / "proc", uptime=1000.0)
+    fp.add(4242, zk_argv(cfg_path), start_ticks=0)        # started 1000 s ago
+    monkeypatch.setattr(proc, "PROC", fp.root)
+    cfg = zoo_cfg.load(cfg_path)
+    res = member.report(cfg=cfg, me=1)
+    ms = res["members"]
+    assert [(m["id"], m["mode"]) for m in ms] == [(1, "follower"), (2, "leader"), (3, "down")]
+    # srvr only on 1: directories from zoo.cfg, marked as such.
+    assert ms[0]["data_dir"] == str(tmp_path / "data") and ms[0]["data_dir_source"] == "zoo.cfg"
+    assert ms[1]["data_dir_source"] == "zoo.cfg (local copy)"
+    me = res["member"]
+    assert me["myid"] == 1 and me["mode"] == "follower"
+    assert me["process"]["pid"] == 4242 and me["process"]["uptime_seconds"] >= 999
+    assert me["restart_pending"] is True          # zoo.cfg was written after the "start"
+    assert me["restart_pending_files"] == [cfg_path]
+    assert me["disk"]["snapshot_count"] == 2 and me["disk"]["log_count"] == 1
+    e = res["ensemble"]
+    assert e["leader"] == 2 and e["serving_voters"] == [1, 2] and e["quorum"] is True
+    assert e["tolerance"] == 0 and e["lag"] == {"1": 2, "2": 0}
+    assert e["highest"]["members"] == [2]
+    assert "hunter2" not in repr(res)
+    assert any("conf" in t for t in res["not_learned"])
+
+
+def test_report_restart_not_pending(servers, tmp_path, monkeypatch):
+    (s1,) = servers({"srvr": srvr_text("standalone", 0x5)})
+    cfg_path = member_layout(tmp_path, [s1.port], me=1)
+    os.utime(cfg_path, (1, 1))
+    fp = FakeProc(tmp_path / "proc", uptime=1000.0)
+    fp.add(7, zk_argv(cfg_path), start_ticks=99000)
+    monkeypatch.setattr(proc, "PROC", fp.root)
+    res = member.report(cfg=zoo_cfg.load(cfg_path), me=1)
+    assert res["member"]["restart_pending"] is False
+    assert res["ensemble"]["leader"] == 1 and res["ensemble"]["quorum"] is True
+
+
+def test_report_from_hosts_without_config(servers):
+    a, b = servers({"srvr": srvr_text("follower"), "conf": conf_text(1, servers=[1, 2, 3])},
+                   {"srvr": srvr_text("leader"), "conf": conf_text(2, servers=[1, 2, 3])})
+    res = member.report(hosts=[a.address, b.address])
+    assert res["member"] is None and res["config"] is None
+    assert [m["id"] for m in res["members"]] == [1, 2]
+    e = res["ensemble"]
+    assert e["voters"] == [1, 2, 3] and e["serving_voter_count"] == 2 and e["quorum"] is True
+    # Without conf: no ids, no membership, and the report says so.
+    (c,) = servers({"srvr": srvr_text("leader")})
+    res = member.report(hosts=[c.address])
+    assert res["members"][0]["id"] is None
+    assert res["ensemble"]["voters"] is None and res["ensemble"]["quorum"] is True
+    assert any("membership is unknown" in t for t in res["not_learned"])
+
+
+def test_a_server_that_greets_and_waits_is_not_zookeeper():
+    """An SSH server sends its banner and waits: recognised after a short stall."""
+    import socket
+    import threading
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c = srv.accept()[0]
+            except OSError:
+                return
+            c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            held.append(c)
+    threading.Thread(target=serve, daemon=True).start()
+    t0 = time.time()
+    try:
+        st = member.query("127.0.0.1", srv.getsockname()[1], timeout=10)
+    finally:
+        srv.close()
+        for c in held:
+            c.close()
+    assert st["mode"] == "not_zookeeper" and "SSH-2.0" in st["error"]
+    assert time.time() - t0 < 5

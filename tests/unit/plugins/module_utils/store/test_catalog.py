@@ -1,0 +1,99 @@
+"""catalog: retention keeps the newest fulls and every log chunk a kept full may need."""
+import time
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog as C
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
+
+NOW = time.mktime((2025, 3, 10, 12, 0, 0, 0, 0, 0)) - time.timezone
+E = 0x100000000
+
+
+def iso(days_ago):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - days_ago * 86400))
+
+
+def full(name, days_ago, snap, last, verified=True):
+    return {"id": name, "kind": "full", "created": iso(days_ago), "complete": True, "verified": verified,
+            "zxid": {"snapshot": "0x%x" % snap, "first": "0x%x" % (snap - 5), "last": "0x%x" % last}}
+
+
+def chunk(name, days_ago, base, last):
+    return {"id": name, "kind": "logs", "created": iso(days_ago), "complete": True, "verified": True,
+            "zxid": {"base": "0x%x" % base, "first": "0x%x" % (base + 1), "last": "0x%x" % last}}
+
+
+# A history: full F1, chunks, full F2, chunks, full F3, a chunk.
+HISTORY = [
+    full("F1", 10, E + 100, E + 120), chunk("L1", 9, E + 120, E + 150), chunk("L2", 8, E + 150, E + 200),
+    full("F2", 7, E + 190, E + 210), chunk("L3", 6, E + 210, E + 260), chunk("L4", 5, E + 260, E + 300),
+    full("F3", 4, E + 290, E + 310), chunk("L5", 3, E + 310, E + 400),
+]
+
+
+def ids(pairs):
+    return sorted(b["id"] for b, _why in pairs)
+
+
+def test_keep_last_keeps_the_chunks_after_the_oldest_kept_full():
+    keep, delete = C.plan_retention(HISTORY, keep_last=2, now=NOW)
+    assert ids(delete) == ["F1", "L1", "L2"]
+    assert ids(keep) == ["F2", "F3", "L3", "L4", "L5"]
+
+
+def test_a_chunk_straddling_the_oldest_kept_full_stays():
+    history = HISTORY + [chunk("L2b", 7.5, E + 200, E + 215)]
+    _keep, delete = C.plan_retention(history, keep_last=2, now=NOW)
+    assert "L2b" not in ids(delete)
+
+
+def test_keep_days_keeps_the_base_before_the_window():
+    keep, delete = C.plan_retention(HISTORY, keep_days=6.5, now=NOW)
+    # F3 is in the window; F2 (7 days) is the newest full before it: a restore to 6.5 days
+    # ago starts from F2 and needs L3, L4.
+    assert ids(delete) == ["F1", "L1", "L2"]
+    assert "F2" in ids(keep) and "L3" in ids(keep)
+
+
+def test_the_newest_full_is_always_kept():
+    keep, delete = C.plan_retention(HISTORY, keep_days=0.5, now=NOW)
+    assert "F3" in ids(keep) and "L5" in ids(keep)
+    assert ids(delete) == ["F1", "F2", "L1", "L2", "L3", "L4"]
+
+
+def test_broken_fulls_do_not_count_and_are_not_bases():
+    history = [dict(b) for b in HISTORY]
+    history[6] = dict(history[6], verified=False)     # F3 fails verification
+    keep, delete = C.plan_retention(history, keep_last=1, now=NOW)
+    assert "F3" in ids(keep)                            # newer than the kept F2: left for inspection
+    assert "F2" in ids(keep) and "L3" in ids(keep) and "L5" in ids(keep)
+    assert ids(delete) == ["F1", "L1", "L2"]
+    history[0] = dict(history[0], verified=False)      # an old broken one goes
+    _keep, delete = C.plan_retention(history, keep_last=1, now=NOW)
+    assert "F1" in ids(delete)
+
+
+def test_without_fulls_nothing_is_deleted():
+    chunks = [b for b in HISTORY if b["kind"] == "logs"]
+    keep, delete = C.plan_retention(chunks, keep_last=1, now=NOW)
+    assert delete == [] and len(keep) == len(chunks)
+
+
+def test_unknown_kinds_are_never_deleted():
+    other = {"id": "X", "kind": None, "created": iso(100), "zxid": {}}
+    keep, delete = C.plan_retention(HISTORY + [other], keep_last=1, now=NOW)
+    assert "X" in ids(keep) and "X" not in ids(delete)
+
+
+def test_debris_by_age():
+    debris = [{"path": "/b/e/.x.partial-1", "kind": "partial", "mtime": NOW - 3600 * 30},
+              {"path": "/b/e/.y.partial-2", "kind": "partial", "mtime": NOW - 60},
+              {"path": "/b/e/other", "kind": None, "mtime": NOW - 3600 * 30}]
+    assert [d["path"] for d in C.plan_debris(debris, 24, now=NOW)] == ["/b/e/.x.partial-1"]
+
+
+def test_last_shipped_from_the_backups():
+    assert ship_state.from_backups(HISTORY) == E + 400
+    assert ship_state.from_backups([]) is None
+    # A tree export reaching further does not move the shipping position.
+    tree = {"id": "T", "kind": "tree", "complete": True, "zxid": {"last": "0x%x" % (E + 900)}}
+    assert ship_state.from_backups(HISTORY + [tree]) == E + 400
