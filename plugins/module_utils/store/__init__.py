@@ -1,0 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright: zkops.zookeeper contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup host's layout: names, the catalog of stored backups and log chunks, the
+log-shipping state, run reports, and which stored backups a restore needs.
+
+May import: common, formats, archive, transport.
+"""
