@@ -54,7 +54,6 @@ MAGIC = b"ZKOPSENC"
 VERSION = 2
 CIPHER_AES_256_GCM = 1
 SCHEME = "zkops-stream-v2"
-SCHEME_V1 = "aes-256-gcm-stream-v1"
 SEGMENT_LOG2 = 20                     # 1 MiB segments
 TAG_SIZE = 16
 SUFFIX = ".enc"

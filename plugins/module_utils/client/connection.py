@@ -205,10 +205,6 @@ def split_hosts(hosts):
     return [h.strip() for h in hosts.split(",") if h.strip()]
 
 
-def join_hosts(hosts):
-    return hosts if isinstance(hosts, str) else ",".join(hosts)
-
-
 def explain_zk_error(exc, path=None):
     """A message for a kazoo exception raised while working on ``path``."""
     where = " on %s" % path if path else ""

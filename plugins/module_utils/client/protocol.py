@@ -57,15 +57,11 @@ FLAG_CONTAINER = 4
 FLAG_TTL = 5
 FLAG_TTL_SEQUENTIAL = 6
 
-# Largest TTL the server accepts (EphemeralType.TTL: 40 bits of milliseconds).
-MAX_TTL_MS = (1 << 40) - 1
-
 _INT = struct.Struct("!i")
 _LONG = struct.Struct("!q")
 _MULTI_HEADER = struct.Struct("!iBi")
 _STAT = struct.Struct("!qqqqiiiqiiq")
 _U32 = struct.Struct(">I")
-_ACL_PERMS = struct.Struct(">I")
 STAT_SIZE = _STAT.size
 
 
@@ -409,18 +405,3 @@ def call_async(client, request):
     return result
 
 
-def unpack_stat(raw):
-    """Raw jute Stat bytes -> ZnodeStat."""
-    return ZnodeStat._make(_STAT.unpack(raw))
-
-
-def server_supports_multi_read(client, timeout=5.0):
-    """True when the server answers a multiRead (ZooKeeper 3.6+).
-
-    Older servers answer an unknown opcode with an error or not at all.
-    """
-    try:
-        call(client, MultiRead([GetData("/")]), timeout=timeout)
-    except Exception:
-        return False
-    return True

@@ -26,9 +26,6 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import dig
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
 
 STAT = struct.Struct(">qqqqiiiqq")   # czxid mzxid ctime mtime version cversion aversion owner pzxid
-# The Stat clients read: czxid mzxid ctime mtime version cversion aversion ephemeralOwner
-# dataLength numChildren pzxid.
-CLIENT_STAT = struct.Struct(">qqqqiiiqiiq")
 _OWNER = struct.Struct(">q")
 OWNER_OFFSET = 44
 

@@ -21,11 +21,7 @@ __metaclass__ = type
 import struct
 
 INT = struct.Struct(">i")
-UINT = struct.Struct(">I")
 LONG = struct.Struct(">q")
-ULONG = struct.Struct(">Q")
-INT_LONG = struct.Struct(">iq")
-LONG_INT = struct.Struct(">qi")
 
 # jute.maxbuffer's default (0xfffff) and the bound a reader applies by default.
 DEFAULT_MAXBUFFER = 0xFFFFF

@@ -128,12 +128,6 @@ def encode_acl_entries(acl):
     return b"".join(parts)
 
 
-def encode_record(path, data, acl_block, kind_code, flags, ttl, stat_raw):
-    """One node frame (frame head included)."""
-    return b"".join(record_parts(path.encode("utf-8"), data, acl_block, kind_code, flags, ttl,
-                                 stat_raw)[0])
-
-
 def record_parts(p, data, acl_block, kind_code, flags, ttl, stat_raw):
     """(the parts of one node frame, their length); ``p`` is the UTF-8 path."""
     if data is None:
@@ -499,12 +493,6 @@ def _json(payload, what):
     if not isinstance(obj, dict):
         raise FormatError("corrupt tree export: the %s is not an object" % what)
     return obj
-
-
-def read_header(path):
-    """The header of the export file at ``path`` (reads only the file head)."""
-    with open(path, "rb") as f:
-        return TreeReader(f, verify=False).header
 
 
 def read_summary(path):

@@ -64,8 +64,6 @@ HEADER_SIZE = HEADER.size           # 28
 DIGEST = struct.Struct(">iq")       # version, treeDigest
 DIGEST_SIZE = DIGEST.size           # 12
 
-CONFIG_NODE = "/zookeeper/config"
-
 
 def op_name(op):
     return OP_NAMES.get(op, "unknown %d" % op)

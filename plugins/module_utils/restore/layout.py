@@ -33,7 +33,6 @@ import os
 import pwd
 import re
 import stat
-import time
 
 VERSION_DIR = "version-2"
 AREA = ".zkops-restore"
@@ -49,11 +48,6 @@ _RESTORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 class LayoutError(Exception):
     pass
-
-
-def new_restore_id(now=None):
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return "%s-%s" % (stamp, binascii.hexlify(os.urandom(3)).decode("ascii"))
 
 
 def check_restore_id(rid):

@@ -85,10 +85,6 @@ def stat_num_children(raw):
     return _CVERSION.unpack_from(raw, _NUM_CHILDREN_AT)[0]
 
 
-def stat_tuple(raw):
-    return _STAT.unpack(raw)
-
-
 def sequence_suffix(name):
     """The counter of a sequential znode name (its 10-digit suffix), or None."""
     tail = name[-10:]

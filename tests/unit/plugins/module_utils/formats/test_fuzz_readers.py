@@ -322,8 +322,9 @@ def test_tree_reader_frames_with_random_json(header, trailer, nodes):
     raw = tf.MAGIC + struct.pack(">H", tf.FORMAT_VERSION)
     raw += _frame(tf.FRAME_HEADER, json.dumps(header).encode())
     for n in nodes:
-        raw += tf.encode_record("/" + n["name"], n["data"], tf.encode_acl_entries(n["acl"]),
-                                tf.KIND_CODES[n["kind"]], 0, 0, None)
+        raw += b"".join(tf.record_parts(("/" + n["name"]).encode("utf-8"), n["data"],
+                                        tf.encode_acl_entries(n["acl"]), tf.KIND_CODES[n["kind"]],
+                                        0, 0, None)[0])
     raw += _frame(tf.FRAME_TRAILER, json.dumps(trailer).encode())
     try:
         read_tree(_gzip(raw))
