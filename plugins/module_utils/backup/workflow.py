@@ -23,8 +23,6 @@ named in ``failed_hosts``; the run fails only when fewer than ``required_hosts``
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import binascii
-import os
 import posixpath
 import threading
 import time
@@ -37,6 +35,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import aut
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store.names import new_backup_id
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
@@ -57,11 +56,6 @@ class BackupError(Exception):
     def __init__(self, message, **details):
         super(BackupError, self).__init__(message)
         self.details = details
-
-
-def new_backup_id(kind, now=None):
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return "%s-%s-%s" % (stamp, kind, binascii.hexlify(os.urandom(3)).decode("ascii"))
 
 
 def _iso(t):

@@ -24,7 +24,10 @@ checksums or manifest.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import os
 import re
+import time
 
 PLAIN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
 ENSEMBLE = re.compile(r"^%s\Z" % PLAIN)
@@ -32,6 +35,12 @@ BACKUP_ID = ENSEMBLE
 ID_FORMAT = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z]+-[0-9a-f]{1,32}\Z")
 FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}\Z")
 DEBRIS = re.compile(r"^\.(%s)\.(partial|deleting)-[0-9a-f]{1,32}\Z" % PLAIN)
+
+
+def new_backup_id(kind, now=None):
+    """A new backup id of ``kind``: ``<YYYYmmddTHHMMSSZ>-<kind>-<6 hex>`` (``ID_FORMAT``)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    return "%s-%s-%s" % (stamp, kind, binascii.hexlify(os.urandom(3)).decode("ascii"))
 
 
 class NameRefused(ValueError):

@@ -31,8 +31,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catal
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
-from ansible_collections.zkops.zookeeper.plugins.module_utils.backup.workflow import (
-    ENSEMBLE_NAME, new_backup_id)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.version import (
     COLLECTION_VERSION)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import hexzxid
@@ -56,7 +55,7 @@ def check_params(params):
     """Raise PushError for push options that cannot work."""
     if not params.get("backup_hosts"):
         raise PushError("backup_hosts is empty: give at least one backup host")
-    if not ENSEMBLE_NAME.match(params.get("ensemble") or ""):
+    if not names.ENSEMBLE.match(params.get("ensemble") or ""):
         raise PushError("ensemble %r is not a valid name (letters, digits, '.', '_', '-'; not "
                         "starting with '.' or '-'); it names the directory on the backup hosts"
                         % (params.get("ensemble"),))
@@ -145,7 +144,7 @@ class TreePush(object):
 
     def open(self):
         """Start the push; returns the stream to write the export into."""
-        self.backup_id = new_backup_id(KIND)
+        self.backup_id = names.new_backup_id(KIND)
         self.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
             self._push = ssh_push.Push(self.sessions, self.root, [self.ensemble], self.backup_id,

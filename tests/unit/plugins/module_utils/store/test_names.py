@@ -48,6 +48,14 @@ def test_plain_names_and_the_collection_debris():
     assert N.debris_kind("." + BID + ".deleting-0a1b2c3d") == "deleting"
     for other in (".cache", ".x.partial-", ".x.partial-zz", BID, "..partial-00", "./.partial-00"):
         assert N.debris_kind(other) is None, other
+
+
+@pytest.mark.parametrize("kind", ["full", "incremental", "tree"])
+def test_a_new_backup_id_has_the_id_format_and_is_a_plain_name(kind):
+    bid = N.new_backup_id(kind, now=1740795300)
+    assert bid.startswith("20250301T021500Z-%s-" % kind), bid
+    assert N.has_id_format(bid) and N.is_backup_id(bid) and N.backup_id(bid) == bid
+    assert len(bid.rsplit("-", 1)[1]) == 6
     assert F.backup_path("/srv/backups", "prod-zk", BID) == "/srv/backups/prod-zk/" + BID
 
 
