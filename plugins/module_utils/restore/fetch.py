@@ -34,6 +34,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import com
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
 
@@ -450,7 +451,6 @@ def plan_union(listed, order, reports, ensemble, root, backup_id=None, target_zx
     (list_hosts()), with the forks of the restore reports of all of them: the latest state,
     what is left out and the highest epoch are those of all the backups the hosts hold.
     Returns (plan, holders {backup id: [labels]}); raises FetchError when there is none."""
-    from ansible_collections.zkops.zookeeper.plugins.module_utils.store import restore_plan
     check_names(ensemble, [backup_id] if backup_id else [])
     labels = [h for h in order if h in listed]
     backups, holders = union(listed, labels)
@@ -470,7 +470,6 @@ def plan_on_host(session, root, ensemble, backup_id=None, target_zxid=None, targ
     """The restore plan (restore_plan.plan()) from the backups stored on the host, each
     backup it needs checked by the host against its checksums when ``verify``; with
     ``keys`` (authenticity.Keys) only backups the policy accepts are chosen."""
-    from ansible_collections.zkops.zookeeper.plugins.module_utils.store import restore_plan
     check_names(ensemble, [backup_id] if backup_id else [])
     backups, _debris = catalog.list_backups(session, root, ensemble, keys=keys,
                                             allow_unauthenticated=allow_unauthenticated)
