@@ -17,18 +17,11 @@ __metaclass__ = type
 import os
 import shutil
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import fsio
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError, hexzxid)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import cut_log
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _copy(src, dst):
@@ -74,7 +67,7 @@ def truncate_files(paths, zxid, snap_dir, log_dir=None, limit=DEFAULT_LIMIT):
             _copy(p, dst)
             written.append({"path": dst, "action": "copied"})
     for d in sorted({snap_dir, log_dir}):
-        _fsync_dir(d)
+        fsio.fsync_dir(d)
     rep["written"] = written
     return rep
 

@@ -34,6 +34,8 @@ import pwd
 import re
 import stat
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.fsio import fsync_dir
+
 VERSION_DIR = "version-2"
 AREA = ".zkops-restore"
 MARKER = "zkops-restore.json"
@@ -55,14 +57,6 @@ def check_restore_id(rid):
         raise LayoutError("restore id %r is not valid (letters, digits, '.', '_', '-'; at most 96 "
                           "characters, not starting with '.' or '-')" % (rid,))
     return rid
-
-
-def fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_json(path, data, mode=FILE_MODE, owner=None):

@@ -23,6 +23,7 @@ import os
 import struct
 import tempfile
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import fsio
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tree_format
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
@@ -195,15 +196,6 @@ def same_tree(path, root, exclude, ephemeral_policy, trailer):
             and old.get("count") == trailer["count"])
 
 
-def _fsync_dir(path):
-    """Make the names in directory ``path`` (a rename into it) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def export_file(source, dest, root, exclude, ephemeral_policy="skip", compresslevel=6,
                 check_mode=False, mode=0o600):
     """Export into the local file ``dest`` (atomically: a temporary file in the same
@@ -239,7 +231,7 @@ def export_file(source, dest, root, exclude, ephemeral_policy="skip", compressle
             return summary
         os.rename(tmp, dest)
         tmp = None
-        _fsync_dir(directory)
+        fsio.fsync_dir(directory)
         summary["changed"] = True
         summary["bytes"] = os.path.getsize(dest)
         return summary
