@@ -39,9 +39,8 @@ import traceback
 CRYPTOGRAPHY_IMP_ERR = None
 try:
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - depends on the host
     CRYPTOGRAPHY_IMP_ERR = traceback.format_exc()
@@ -62,13 +61,12 @@ class AuthenticityError(Exception):
 def canonical(manifest):
     """The bytes every proof covers: the manifest without its ``authentication`` field, as
     JSON with sorted keys, no spaces, UTF-8."""
-    body = dict((k, v) for k, v in manifest.items() if k != FIELD)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return encryption.canonical_json(dict((k, v) for k, v in manifest.items() if k != FIELD))
 
 
 def mac_key(user_key):
     """The manifest MAC key derived from a 32-byte symmetric user key."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAC_INFO).derive(user_key)
+    return encryption.hkdf(user_key, None, _MAC_INFO, 32)
 
 
 def mac(user_key, manifest):
@@ -113,13 +111,9 @@ def parse_verify_key(text):
     return key
 
 
-def _raw_public(public_key):
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def public_key_id(public_key):
     """The id of an Ed25519 key: the first 8 bytes of the SHA-256 of its raw public key (hex)."""
-    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:16]
+    return hashlib.sha256(encryption.raw_public(public_key)).hexdigest()[:16]
 
 
 def authenticate(manifest, key=None, signing_key=None):

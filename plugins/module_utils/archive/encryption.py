@@ -100,7 +100,8 @@ def canonical_json(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _hkdf(key, salt, info, length):
+def hkdf(key, salt, info, length):
+    """HKDF-SHA256 of ``key``: ``length`` bytes for ``info`` (``salt`` may be None)."""
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(key)
 
 
@@ -134,16 +135,17 @@ def parse_key(text):
 
 def key_id(key):
     """A short public identifier of a symmetric key (hex)."""
-    return _hex(_hkdf(key, None, _KEY_ID_INFO, 8))
+    return _hex(hkdf(key, None, _KEY_ID_INFO, 8))
 
 
-def _raw_public(public):
+def raw_public(public):
+    """The raw 32 bytes of an X25519 or Ed25519 public key."""
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def x25519_key_id(raw_public):
     """The key id (hex) of an X25519 key, from its raw 32-byte public key."""
-    return _hex(_hkdf(raw_public, None, _X25519_KEY_ID_INFO, 8))
+    return _hex(hkdf(raw_public, None, _X25519_KEY_ID_INFO, 8))
 
 
 class Recipient:
@@ -151,7 +153,7 @@ class Recipient:
 
     def __init__(self, public):
         self.public = public
-        self.raw = _raw_public(public)
+        self.raw = raw_public(public)
         self.key_id = x25519_key_id(self.raw)
 
 
@@ -289,7 +291,7 @@ def _unwrap(wrap_key, wrapped, aad):
 
 
 def _x25519_wrap_key(shared, ephemeral_raw, recipient_raw):
-    return _hkdf(shared, ephemeral_raw + recipient_raw, _WRAP_X25519_INFO, 32)
+    return hkdf(shared, ephemeral_raw + recipient_raw, _WRAP_X25519_INFO, 32)
 
 
 class Encryptor:
@@ -318,12 +320,12 @@ class Encryptor:
             kid = binascii.unhexlify(key_id(k))
             salt = os.urandom(SALT_SIZE)
             aad = struct.pack(">B", STANZA_SYMMETRIC) + kid + salt
-            wrapped = _wrap(_hkdf(bytes(k), salt, _WRAP_SYMMETRIC_INFO, 32), file_key, aad)
+            wrapped = _wrap(hkdf(bytes(k), salt, _WRAP_SYMMETRIC_INFO, 32), file_key, aad)
             stanzas.append(STANZA.pack(STANZA_SYMMETRIC, kid, salt, wrapped))
             self.recipients.append({"type": "symmetric", "key_id": _hex(kid)})
         for r in recipients:
             eph = X25519PrivateKey.generate()
-            eph_raw = _raw_public(eph.public_key())
+            eph_raw = raw_public(eph.public_key())
             kid = binascii.unhexlify(r.key_id)
             aad = struct.pack(">B", STANZA_X25519) + kid + eph_raw
             wrap_key = _x25519_wrap_key(eph.exchange(r.public), eph_raw, r.raw)
@@ -332,10 +334,10 @@ class Encryptor:
         payload_salt = os.urandom(SALT_SIZE)
         body = (PREFIX.pack(MAGIC, VERSION, CIPHER_AES_256_GCM, segment_log2, 0, len(ctx)) + ctx
                 + struct.pack(">B", len(stanzas)) + b"".join(stanzas) + payload_salt)
-        mac = hmac.new(_hkdf(file_key, None, _HEADER_MAC_INFO, 32), body, hashlib.sha256).digest()
+        mac = hmac.new(hkdf(file_key, None, _HEADER_MAC_INFO, 32), body, hashlib.sha256).digest()
         self.header = body + mac
         self.key_id = self.recipients[0]["key_id"]
-        self._aead = AESGCM(_hkdf(file_key, payload_salt, _PAYLOAD_INFO, 32))
+        self._aead = AESGCM(hkdf(file_key, payload_salt, _PAYLOAD_INFO, 32))
         self._counter = 0
         self._buf = bytearray()
         self._started = False
@@ -457,7 +459,7 @@ class Decryptor:
         self.segment = 1 << log2
         self.version = 1
         self.key_id = want
-        self._aead = AESGCM(_hkdf(key, salt, _ARCHIVE_INFO, 32))
+        self._aead = AESGCM(hkdf(key, salt, _ARCHIVE_INFO, 32))
 
     def _file_key(self, stanzas):
         by_id = {}
@@ -472,7 +474,7 @@ class Decryptor:
                 continue
             aad = struct.pack(">B", stype) + kid + material
             if stype == STANZA_SYMMETRIC:
-                file_key = _unwrap(_hkdf(held, material, _WRAP_SYMMETRIC_INFO, 32), wrapped, aad)
+                file_key = _unwrap(hkdf(held, material, _WRAP_SYMMETRIC_INFO, 32), wrapped, aad)
             else:
                 try:
                     shared = held.private.exchange(X25519PublicKey.from_public_bytes(material))
@@ -505,7 +507,7 @@ class Decryptor:
         file_key, used = self._file_key(stanzas)
         if file_key is None:
             self._no_key(["%s %s" % (r["type"], r["key_id"]) for r in self.recipients])
-        want = hmac.new(_hkdf(file_key, None, _HEADER_MAC_INFO, 32), body, hashlib.sha256).digest()
+        want = hmac.new(hkdf(file_key, None, _HEADER_MAC_INFO, 32), body, hashlib.sha256).digest()
         if not hmac.compare_digest(want, mac) or flags != 0:
             raise EncryptionError("the encrypted archive's header is damaged or was altered (its MAC does not "
                                   "match)")
@@ -521,7 +523,7 @@ class Decryptor:
         self.version = 2
         self.context = context
         self.key_id = used
-        self._aead = AESGCM(_hkdf(file_key, salt, _PAYLOAD_INFO, 32))
+        self._aead = AESGCM(hkdf(file_key, salt, _PAYLOAD_INFO, 32))
 
     def _check_context(self, context):
         for name, value in sorted((self.expect or {}).items()):

@@ -62,6 +62,18 @@ def test_mac_key_is_hkdf_of_the_user_key_with_the_fixed_info():
     assert A.mac_key(KEY) == want and A.mac_key(KEY) != KEY
 
 
+def test_the_derivations_have_one_owner_in_encryption():
+    import hashlib
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    assert A.mac_key(KEY) == encryption.hkdf(KEY, None, b"zkops.zookeeper manifest mac v1", 32)
+    public = Ed25519PrivateKey.generate().public_key()
+    assert len(encryption.raw_public(public)) == 32
+    assert A.public_key_id(public) == hashlib.sha256(encryption.raw_public(public)).hexdigest()[:16]
+    m = {"b": 1, "a": "é", A.FIELD: [{"scheme": "x"}]}
+    assert A.canonical(m) == encryption.canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode("utf-8")
+    assert not hasattr(A, "_raw_public") and not hasattr(A, "HKDF")
+
+
 def test_a_mac_written_with_the_key_verifies_after_storage():
     m = stored(A.authenticate(manifest(), key=KEY))
     proof = m["authentication"][0]

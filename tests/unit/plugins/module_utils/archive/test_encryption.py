@@ -54,7 +54,7 @@ def seal_v1(data, key, log2=SEG, salt=None):
     """An archive in format version 1, as earlier releases wrote it (one symmetric key)."""
     salt = salt or os.urandom(32)
     header = E.HEADER.pack(E.MAGIC, 1, 1, log2, 0, binascii.unhexlify(E.key_id(key)), salt)
-    aead = AESGCM(E._hkdf(key, salt, b"zkops.zookeeper archive v1", 32))
+    aead = AESGCM(E.hkdf(key, salt, b"zkops.zookeeper archive v1", 32))
     seg = 1 << log2
     chunks = [data[i:i + seg] for i in range(0, len(data), seg)] or [b""]
     return header + b"".join(aead.encrypt(E._nonce(n, n == len(chunks) - 1), c, header)

@@ -189,7 +189,7 @@ def test_an_archive_moved_under_another_name_is_refused(member, tmp_path, moved)
 def _seal_v1(data, key):
     salt = os.urandom(32)
     header = C.HEADER.pack(C.MAGIC, 1, 1, 20, 0, binascii.unhexlify(C.key_id(key)), salt)
-    aead = AESGCM(C._hkdf(key, salt, b"zkops.zookeeper archive v1", 32))
+    aead = AESGCM(C.hkdf(key, salt, b"zkops.zookeeper archive v1", 32))
     return header + aead.encrypt(C._nonce(0, True), data, header)
 
 
