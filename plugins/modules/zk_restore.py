@@ -41,6 +41,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.backup_store
+  - zkops.zookeeper.authenticity
   - zkops.zookeeper.member_files
   - zkops.zookeeper.ssh
   - zkops.zookeeper.progress
@@ -126,23 +127,6 @@ options:
     type: list
     elements: str
     default: []
-  verify_keys:
-    description:
-      - Ed25519 verify keys (the PEM text of C(openssl pkey -pubout) of the signing key given to
-        M(zkops.zookeeper.zk_backup) as O(zkops.zookeeper.zk_backup#module:signing_key)).
-      - With a verify key or O(encryption_key), every backup must carry a valid signature of one
-        of the verify keys or a valid MAC of the encryption key, and record its archive's SHA-256;
-        any other backup is refused (see C(docs/security.md)).
-    type: list
-    elements: str
-    default: []
-  allow_unauthenticated:
-    description:
-      - Accept backups that the keys given do not authenticate (for instance backups written
-        before a key or signing key was set), with a warning. A backup whose MAC or signature of
-        a key given does not verify is refused even then.
-    type: bool
-    default: false
   target_zxid:
     description:
       - Restore the state at this zxid (hex with C(0x), or decimal); V(latest) takes every

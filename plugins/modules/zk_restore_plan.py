@@ -34,6 +34,7 @@ author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
   - zkops.zookeeper.backup_store
+  - zkops.zookeeper.authenticity
   - zkops.zookeeper.backup_store.ensemble
   - zkops.zookeeper.ssh
   - zkops.zookeeper.read_only
@@ -59,23 +60,6 @@ options:
       - Used to check the MAC of each backup's manifest; with it, backups without a valid MAC
         (or signature of O(verify_keys)) are refused.
     type: str
-  verify_keys:
-    description:
-      - Ed25519 verify keys (the PEM text of C(openssl pkey -pubout) of the signing key given to
-        M(zkops.zookeeper.zk_backup) as O(zkops.zookeeper.zk_backup#module:signing_key)).
-      - With a verify key or O(encryption_key), every backup must carry a valid signature of one
-        of the verify keys or a valid MAC of the encryption key, and record its archive's SHA-256;
-        any other backup is refused (see C(docs/security.md)).
-    type: list
-    elements: str
-    default: []
-  allow_unauthenticated:
-    description:
-      - Accept backups that the keys given do not authenticate (for instance backups written
-        before a key or signing key was set), with a warning. A backup whose MAC or signature of
-        a key given does not verify is refused even then.
-    type: bool
-    default: false
   verify:
     description: Have the backup host check every chosen backup against its C(SHA256SUMS).
     type: bool
