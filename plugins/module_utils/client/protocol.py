@@ -403,5 +403,3 @@ def call_async(client, request):
     result = client.handler.async_result()
     client._call(request, result)
     return result
-
-
