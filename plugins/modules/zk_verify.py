@@ -245,6 +245,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit
 
@@ -270,7 +271,7 @@ def main():
     )
     p = module.params
     try:
-        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
+        target_zxid, target_time = targets.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     opts = dict(limit=buffer_limit(p["jute_maxbuffer"]), scope=p["scope"], deep=p["deep"],
