@@ -102,6 +102,8 @@ options:
     description:
       - With O(source=files), export the tree as it was at this zxid (hex with C(0x), or
         decimal) instead of at the end of the logs.
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:

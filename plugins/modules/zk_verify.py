@@ -72,6 +72,8 @@ options:
       - Verify the state as it was at this zxid (hex with C(0x), or decimal) instead of
         the latest. The snapshot is chosen so that it does not reach past it, and only
         transactions up to it count.
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:
