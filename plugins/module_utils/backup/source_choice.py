@@ -24,7 +24,8 @@ def _zxid(value):
 
 
 def order(members):
-    """``members``: dicts with ``host``, ``mode``, ``serving`` and ``zxid`` (hex or int).
+    """``members``: dicts with ``host``, ``mode``, ``serving`` and ``zxid`` (``0x...`` or int;
+    bare digits are refused).
 
     Returns the hosts to try, best first.
     """
