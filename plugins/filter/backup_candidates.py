@@ -14,6 +14,8 @@ description:
     M(zkops.zookeeper.zk_info) for the local member) and returns the hosts to back up from,
     best first. Serving followers with the highest zxid come first, then observers, and the
     leader last. Members that do not serve are left out.
+  - A C(zxid) is C(0x) and hex digits, as M(zkops.zookeeper.zk_info) reports it, or an
+    integer; bare digits in a string are refused.
 options:
   _input:
     description: The members.

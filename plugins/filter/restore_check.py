@@ -40,7 +40,7 @@ options:
     description: With V(serving), the highest epoch the backups know; the restored ensemble serves past it.
     type: int
   last_zxid:
-    description: With V(serving) and V(files), the last zxid of the restored data.
+    description: With V(serving) and V(files), the last zxid of the restored data (C(0x) and hex, or decimal).
     type: str
   staged_sets:
     description: With V(files), the set digest of the files each member staged.

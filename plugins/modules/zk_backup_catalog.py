@@ -199,6 +199,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import aut
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
@@ -253,7 +254,7 @@ def inspect(module, session, keys=None):
                     catalog.verify(session, b)
         state = ship_state.read(session, "%s/%s" % (root.rstrip("/"), name))
         if state is not None:
-            state = dict(state, last_zxid="0x%x" % state["last_zxid"] if state.get("last_zxid") is not None else None)
+            state = dict(state, last_zxid=zxid_mod.to_hex(state.get("last_zxid")))
         out["log_shipping"][name] = state
         out["restores"].extend(_restore_brief(name, path, run_report.read(session, path))
                                for path, _size, _mtime in catalog.restore_reports(session, root, name))

@@ -131,6 +131,8 @@ options:
     description:
       - Restore the state at this zxid (hex with C(0x), or decimal); V(latest) takes every
         shipped transaction.
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:

@@ -48,6 +48,8 @@ options:
         after the full backup when the target is later than its last transaction.
       - V(latest) restores every transaction shipped after the full backup that continues it
         (the full backup as it is when none does).
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:

@@ -102,6 +102,8 @@ options:
     description:
       - With O(source=files), export the tree as it was at this zxid (hex with C(0x), or
         decimal) instead of at the end of the logs.
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:
@@ -430,6 +432,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
@@ -501,7 +504,7 @@ def files_source(module, root, exclude, warnings):
         module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
                          "runs on a member and reads its data files" % data_dir)
     try:
-        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
+        target_zxid, target_time = targets.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,

@@ -72,6 +72,8 @@ options:
       - Verify the state as it was at this zxid (hex with C(0x), or decimal) instead of
         the latest. The snapshot is chosen so that it does not reach past it, and only
         transactions up to it count.
+      - C(0x) and hex digits is hex; bare digits are decimal, also those of a data file name
+        (the zxid of C(log.100000003) is C(0x100000003)); anything else is refused.
     type: str
   target_time:
     description:
@@ -245,6 +247,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit
 
@@ -270,7 +273,7 @@ def main():
     )
     p = module.params
     try:
-        target_zxid, target_time = datadir.parse_target(p["target_zxid"], p["target_time"])
+        target_zxid, target_time = targets.parse_target(p["target_zxid"], p["target_time"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     opts = dict(limit=buffer_limit(p["jute_maxbuffer"]), scope=p["scope"], deep=p["deep"],

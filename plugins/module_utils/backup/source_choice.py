@@ -12,20 +12,20 @@ serve are left out.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+
 _RANK = {"follower": 0, "observer": 1, "leader": 2, "standalone": 2}
 
 
 def _zxid(value):
     if value is None:
         return -1
-    if isinstance(value, int):
-        return value
-    text = str(value).strip().lower()
-    return int(text[2:] if text.startswith("0x") else text, 16)
+    return zxid_mod.from_record(value)
 
 
 def order(members):
-    """``members``: dicts with ``host``, ``mode``, ``serving`` and ``zxid`` (hex or int).
+    """``members``: dicts with ``host``, ``mode``, ``serving`` and ``zxid`` (``0x...`` or int;
+    bare digits are refused).
 
     Returns the hosts to try, best first.
     """

@@ -43,6 +43,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.version import COLLECTION_VERSION
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
@@ -56,14 +57,6 @@ class BackupError(Exception):
     def __init__(self, message, **details):
         super(BackupError, self).__init__(message)
         self.details = details
-
-
-def _iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t is not None else None
-
-
-def _iso_ms(ms):
-    return _iso(ms / 1000.0) if ms is not None else None
 
 
 class LocalMember:
@@ -101,7 +94,7 @@ class LocalMember:
         targets = member_mod.config_targets(self.cfg, self.me)
         for st in member_mod.query_all(targets, timeout=self.timeout, extra=()):
             if st.get("serving") and st.get("zxid"):
-                z = zxid_mod.parse(st["zxid"])
+                z = zxid_mod.from_record(st["zxid"])
                 if zxid_mod.counter(z) and (best is None or z > best):
                     best = z
         return best
@@ -132,7 +125,7 @@ def committed_ceiling(local, catch_up_timeout):
             raise BackupError("the ZooKeeper server on this member does not serve (%s): a hot backup needs "
                               "a serving member; back up another one, or quiesce this one for a cold backup"
                               % (st.get("error") or st.get("mode")))
-        z = zxid_mod.parse(st["zxid"])
+        z = zxid_mod.from_record(st["zxid"])
         if floor is None or z >= floor:
             return st, z
         if time.time() > deadline:
@@ -192,7 +185,7 @@ def build_manifest(backup_id, params, local, st, mode, plan, digest, created):
         "member": member, "created": created, "collection_version": COLLECTION_VERSION,
         "zookeeper_version": member["zookeeper_version"],
         "zxid": plan.zxids(),
-        "time_range": {"first": _iso_ms(plan.first_time), "last": _iso_ms(plan.last_time),
+        "time_range": {"first": times.iso_ms(plan.first_time), "last": times.iso_ms(plan.last_time),
                        "first_ms": plan.first_time, "last_ms": plan.last_time},
         "epochs": dict(plan.epochs, last_zxid_epoch=zxid_mod.epoch(plan.last_zxid) if plan.last_zxid else None),
         "records": plan.records,
@@ -400,7 +393,7 @@ def _run(params, check_mode, warnings, tracker):
             digest = deep_digest(plan)
         phases.done("deep")
         backup_id = new_backup_id(kind)
-        created = _iso(time.time())
+        created = times.iso(time.time())
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
         push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True),
                              required=required, failed=failed_hosts).begin()
@@ -547,7 +540,7 @@ def _unchanged_full(sessions, root, ensemble, last_zxid):
     ids = set()
     for s in sessions:
         b = newest_full(s, root, ensemble)
-        if b is None or catalog.zxid_int(b["zxid"].get("last")) != last_zxid:
+        if b is None or zxid_mod.from_record(b["zxid"].get("last")) != last_zxid:
             return None
         ids.add(b["id"])
     return ids.pop() if len(ids) == 1 else None
@@ -577,7 +570,7 @@ def _base_result(params, local, st, mode, plan, codec, encrypted, sessions):
                    "address": st.get("address") if st else None,
                    "zookeeper_version": st.get("version") if st else None},
         "zxid": plan.zxids(),
-        "time_range": {"first": _iso_ms(plan.first_time), "last": _iso_ms(plan.last_time)},
+        "time_range": {"first": times.iso_ms(plan.first_time), "last": times.iso_ms(plan.last_time)},
         "epochs": dict(plan.epochs),
         "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.members],
         "records": plan.records,

@@ -28,6 +28,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum as quorum_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 
 MODES = ("leader", "follower", "observer", "standalone", "read_only", "not_serving", "down",
@@ -97,7 +98,7 @@ def parse_srvr(st, parsed):
     st["version"] = parsed.get("Zookeeper version", "").split(",")[0].split("-")[0] or None
     if parsed.get("Zxid"):
         try:
-            st.update(zxid_mod.describe(zxid_mod.parse(parsed["Zxid"])))
+            st.update(zxid_mod.describe(zxid_mod.from_record(parsed["Zxid"])))
         except ValueError:
             pass
     st["znode_count"] = _num(parsed.get("Node count"))
@@ -243,16 +244,10 @@ def process_info(config_file):
     if ours:
         p = ours[0]
         info = {"pid": p["pid"], "main_class": p["main_class"],
-                "started": _iso(p["started"]), "started_epoch": p["started"],
+                "started": times.iso(p["started"]), "started_epoch": p["started"],
                 "uptime_seconds": (int(time.time() - p["started"])
                                    if p["started"] else None)}
     return info, [{"pid": p["pid"], "config_file": p["config_file"]} for p in others]
-
-
-def _iso(t):
-    if t is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def restart_triggers(cfg, extra=None):

@@ -282,11 +282,11 @@ class LocalMember:
                     leaders = [o for o in others if o["mode"] == "leader"]
                     leader = leaders[0] if leaders else None
                     if leader is not None and leader.get("zxid"):
-                        lz = zxid_mod.parse(leader["zxid"])
+                        lz = zxid_mod.from_record(leader["zxid"])
                         st = self.status()       # after the leader's: the fair order
                         last = st
                         if st["serving"] and st.get("zxid"):
-                            lag = zxid_mod.lag(lz, zxid_mod.parse(st["zxid"]))
+                            lag = zxid_mod.lag(lz, zxid_mod.from_record(st["zxid"]))
                             if lag <= max_lag:
                                 snap = self.snapshot()
                                 return True, snap, {"leader": _leader_view(leader), "lag": lag}

@@ -202,7 +202,7 @@ def _zxid(m):
     if z is None:
         return None
     try:
-        return zxid_mod.parse(z)
+        return zxid_mod.from_record(z)
     except ValueError:
         return None
 

@@ -40,7 +40,7 @@ def _entry(directory, name, match, kind):
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    z = zxid_mod.parse(match.group(1))
+    z = zxid_mod.from_file_suffix(match.group(1))
     e = dict(zxid_mod.describe(z), name=name, path=path, kind=kind, size=st.st_size,
              allocated=getattr(st, "st_blocks", 0) * 512, mtime=int(st.st_mtime),
              zxid_int=z)

@@ -21,12 +21,12 @@ need is damaged, and the epoch files agree with the last zxid.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import os
 import re
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid, parse_zxid)
+    DEFAULT_LIMIT, FormatError, hexzxid)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay as _replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import (
@@ -76,35 +76,6 @@ def read_epoch(path):
     if not _NUMBER.match(line):
         raise ValueError("%s holds %r, not a number" % (os.path.basename(path), line))
     return int(line)
-
-
-def parse_time(value):
-    """Milliseconds since the epoch from an integer or an ISO 8601 string (UTC default),
-    as a target time is given; raises ValueError."""
-    s = str(value).strip()
-    if s.lstrip("-").isdigit():
-        return int(s)
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    t = datetime.datetime.fromisoformat(s)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.timezone.utc)
-    return int(t.timestamp() * 1000)
-
-
-def parse_target(target_zxid, target_time):
-    """(zxid, milliseconds) of the options target_zxid and target_time, each None when not
-    given; raises ValueError with a message that names the option."""
-    try:
-        zxid = parse_zxid(target_zxid)
-    except ValueError:
-        raise ValueError("target_zxid %r is neither hex (0x...) nor decimal" % target_zxid)
-    try:
-        ms = parse_time(target_time) if target_time is not None else None
-    except ValueError as exc:
-        raise ValueError("target_time %r is not an ISO 8601 time or milliseconds: %s"
-                         % (target_time, exc))
-    return zxid, ms
 
 
 def zxid_at_time(log_paths, target_time, limit=DEFAULT_LIMIT):
@@ -502,7 +473,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
         files.entries[q]["type"], files.entries[q]["name"]))]
 
     if deep and (rep["restorable"] or rep["restorable_until"]):
-        upto = target_zxid if rep["restorable"] else int(rep["restorable_until"], 16)
+        upto = target_zxid if rep["restorable"] else zxid_mod.from_record(rep["restorable_until"])
         _deep(rep, chosen[1], needed, upto, include_ephemeral, zk_digest, limit, loader)
     elif loader is not None and chosen is None:
         loader.drop()

@@ -20,6 +20,8 @@ __metaclass__ = type
 
 import struct
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as _zxid
+
 INT = struct.Struct(">i")
 LONG = struct.Struct(">q")
 
@@ -206,18 +208,5 @@ def pack_string_list(items):
     return INT.pack(len(items)) + b"".join(pack_ustring(s) for s in items)
 
 
-def hexzxid(zxid):
-    """ZooKeeper's spelling of a zxid: 0x followed by lowercase hex."""
-    if zxid is None:
-        return None
-    return "0x%x" % zxid
-
-
-def parse_zxid(value):
-    """A zxid given as an int, a decimal string or a 0x-prefixed hex string."""
-    if value is None or isinstance(value, int):
-        return value
-    s = str(value).strip().lower()
-    if s.startswith("0x"):
-        return int(s, 16)
-    return int(s, 10)
+# The spelling of a zxid in every output (0x and lowercase hex): common.zxid.to_hex.
+hexzxid = _zxid.to_hex

@@ -33,7 +33,7 @@ __metaclass__ = type
 import struct
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, INT, FormatError, Reader)
+    DEFAULT_LIMIT, INT, FormatError, Reader, hexzxid)
 
 CREATE = 1
 DELETE = 2
@@ -165,7 +165,7 @@ class Txn:
         return op_name(self.type)
 
     def __repr__(self):
-        return "<Txn 0x%x %s>" % (self.zxid, self.op)
+        return "<Txn %s %s>" % (hexzxid(self.zxid), self.op)
 
 
 def _path(r, what="path"):
@@ -387,7 +387,7 @@ def decode_txn(raw, base=0, limit=DEFAULT_LIMIT):
     client_id, cxid, zxid, time, op = HEADER.unpack_from(raw, 0)
     decode = _DECODERS.get(op)
     if decode is None:
-        raise FormatError("unknown transaction type %d (zxid 0x%x)" % (op, zxid), base + 24)
+        raise FormatError("unknown transaction type %d (zxid %s)" % (op, hexzxid(zxid)), base + 24)
     got = None
     if op == CLOSE_SESSION and n in (HEADER_SIZE, HEADER_SIZE + DIGEST_SIZE):
         # The record is absent before 3.6 (and when closeSessionTxn is disabled); only a
@@ -403,8 +403,8 @@ def decode_txn(raw, base=0, limit=DEFAULT_LIMIT):
             # Decode strictly to produce the precise error.
             r = Reader(raw, HEADER_SIZE, base=base, limit=limit)
             decode(r)
-            raise FormatError("%d unexpected bytes after a %s record (zxid 0x%x)"
-                              % (r.remaining(), op_name(op), zxid), base + r.pos)
+            raise FormatError("%d unexpected bytes after a %s record (zxid %s)"
+                              % (r.remaining(), op_name(op), hexzxid(zxid)), base + r.pos)
     record, left = got
     digest = None
     if left:

@@ -36,6 +36,8 @@ import os
 import struct
 import zlib
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import counter as counter_of
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import epoch as epoch_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError, hexzxid)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txn import (
@@ -59,14 +61,6 @@ END_PADDING = "padding"    # a zero length, then only zeros
 END_TORN = "torn"          # a partial last record (ZooKeeper stops there)
 END_GARBAGE = "garbage"    # non-zero bytes after where ZooKeeper stops reading
 END_CORRUPT = "corrupt"    # something that makes ZooKeeper refuse the log
-
-
-def epoch_of(zxid):
-    return zxid >> 32
-
-
-def counter_of(zxid):
-    return zxid & 0xFFFFFFFF
 
 
 def follows(prev, zxid):

@@ -43,6 +43,8 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import lay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import surgery
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 
 SPACE_MARGIN = 1.1
 COPY_CHUNK = 1 << 20
@@ -50,10 +52,6 @@ COPY_CHUNK = 1 << 20
 
 class StageError(Exception):
     pass
-
-
-def _iso(t=None):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t if t is not None else time.time()))
 
 
 def sha256_file(path, sync=False):
@@ -297,7 +295,7 @@ class Stager:
                          if datadir.classify(os.path.basename(p))[0] in ("snapshot", "log")]
                 paths.extend(files)
                 last = (src.manifest.get("zxid") or {}).get("last")
-                cur = int(last, 16) if isinstance(last, str) else last
+                cur = zxid_mod.from_record(last)
                 if cur is None:
                     raise StageError("the manifest of %s gives no last zxid" % src.backup_id)
                 continue
@@ -339,7 +337,7 @@ class Stager:
                              % "; ".join(rep["reasons"]))
         # The epoch files are written below, from the data.
         rep["warnings"] = [w for w in rep["warnings"] if not w.startswith(("no currentEpoch", "no acceptedEpoch"))]
-        last = int(rep["last_zxid"], 16)
+        last = zxid_mod.from_record(rep["last_zxid"])
         epoch = str(self.epoch(txnlog.epoch_of(last))) + "\n"
         for name in datadir.EPOCH_FILES:
             p = os.path.join(self.snap_dir(), name)
@@ -352,14 +350,14 @@ class Stager:
     def _finish(self, rep, sources, target_zxid, target_time, describe, t0):
         marker = {
             "restore_id": self.rid,
-            "staged": _iso(),
+            "staged": times.iso_now(),
             "source": describe or ("empty" if not sources else "archive"),
             "backup_ids": [s.backup_id for s in sources],
             "target_zxid": hexzxid(target_zxid),
             "target_time": target_time,
             "last_zxid": rep["last_zxid"] if rep else None,
             "snapshot_zxid": rep["snapshot_zxid"] if rep else None,
-            "epoch": self.epoch(txnlog.epoch_of(int(rep["last_zxid"], 16))) if rep else None,
+            "epoch": self.epoch(txnlog.epoch_of(zxid_mod.from_record(rep["last_zxid"]))) if rep else None,
             "expected": None,
         }
         if rep and rep.get("digest"):

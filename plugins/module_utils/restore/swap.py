@@ -23,17 +23,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import layout as L
 
 
 class SwapError(Exception):
     pass
-
-
-def _iso():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _is_ours(version_dir, rid):
@@ -98,7 +94,7 @@ def swap(layout, rid, owner, server_id=None):
         changed = True
     myid = _ensure_myid(layout.data_dir, server_id, owner)
     if changed or state.get("phase") == "staged":
-        state.update(phase="restored", swapped=_iso())
+        state.update(phase="restored", swapped=times.iso_now())
         layout.write_state(rid, state)
     return changed, {"steps": steps, "myid_written": myid}
 
@@ -166,7 +162,7 @@ def rollback(layout, rid):
             changed = True
         L.fsync_dir(root)
     if state is not None and (changed or state.get("phase") not in ("rolled_back",)):
-        state.update(phase="rolled_back", rolled_back=_iso())
+        state.update(phase="rolled_back", rolled_back=times.iso_now())
         layout.write_state(rid, state)
     return changed, steps
 
@@ -189,12 +185,12 @@ def confirm(layout, rid, verification):
         if marker.get("confirmed"):
             continue
         st = os.lstat(os.path.join(live, L.MARKER))
-        marker.update(confirmed=_iso(), verification=verification)
+        marker.update(confirmed=times.iso_now(), verification=verification)
         L.write_marker(live, marker, owner=(st.st_uid, st.st_gid))
         changed = True
     state = layout.read_state(rid)
     if state is not None and state.get("phase") != "confirmed":
-        state.update(phase="confirmed", confirmed=_iso(), verification=verification)
+        state.update(phase="confirmed", confirmed=times.iso_now(), verification=verification)
         layout.write_state(rid, state)
     return changed
 

@@ -26,6 +26,8 @@ would leave the ensemble better off than the restored data does.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+
 VERIFIED = "verified"
 PARTIAL = "partial"
 NOT_VERIFIED = "not verified"
@@ -72,10 +74,7 @@ def layer(checks, summary=None):
 def _zxid(value):
     if value is None or value == "":
         return None
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return int(text, 16) if text.lower().startswith("0x") else int(text)
+    return zxid_mod.parse(value)
 
 
 def _name(m):
@@ -136,19 +135,19 @@ def _zxid_check(serving, leaders, epoch_floor, last_zxid):
     last = _zxid(last_zxid)
     behind = sorted(n for n, z in zxids.items() if last is not None and z < last)
     if behind:
-        return _check("zxid", WRONG, "%s serve(s) below 0x%x, the last zxid of the restored data"
-                      % (", ".join(behind), last))
-    if epoch_floor is not None and top >> 32 <= int(epoch_floor):
-        return _check("zxid", WRONG, "the ensemble serves at 0x%x, in epoch %d: not past epoch %d, "
-                      "the highest the backups know" % (top, top >> 32, int(epoch_floor)))
+        return _check("zxid", WRONG, "%s serve(s) below %s, the last zxid of the restored data"
+                      % (", ".join(behind), zxid_mod.to_hex(last)))
+    if epoch_floor is not None and zxid_mod.epoch(top) <= int(epoch_floor):
+        return _check("zxid", WRONG, "the ensemble serves at %s, in epoch %d: not past epoch %d, "
+                      "the highest the backups know" % (zxid_mod.to_hex(top), zxid_mod.epoch(top), int(epoch_floor)))
     # A leader that has committed nothing in its new epoch reports (epoch, 0), its followers
     # the last zxid of the data: they agree.
-    moved = sorted(set(z for z in zxids.values() if z & 0xffffffff))
+    moved = sorted(set(z for z in zxids.values() if zxid_mod.counter(z)))
     if len(moved) > 1:
         return _check("zxid", NOT_VERIFIED, "the members moved on while they were asked (%s): clients "
-                      "write" % ", ".join("%s=0x%x" % (n, z) for n, z in sorted(zxids.items())))
-    return _check("zxid", VERIFIED, "every member at 0x%x, epoch %d%s" % (
-        top, top >> 32, "" if epoch_floor is None else " (past %d, the backups' highest)" % int(epoch_floor)))
+                      "write" % ", ".join("%s=%s" % (n, zxid_mod.to_hex(z)) for n, z in sorted(zxids.items())))
+    return _check("zxid", VERIFIED, "every member at %s, epoch %d%s" % (
+        zxid_mod.to_hex(top), zxid_mod.epoch(top), "" if epoch_floor is None else " (past %d, the backups' highest)" % int(epoch_floor)))
 
 
 def _written_since(serving, last_zxid):
@@ -158,7 +157,7 @@ def _written_since(serving, last_zxid):
     if not zxids:
         return False
     top, last = max(zxids), _zxid(last_zxid)
-    return bool(top & 0xffffffff) and (last is None or top >> 32 > last >> 32)
+    return bool(zxid_mod.counter(top)) and (last is None or zxid_mod.epoch(top) > zxid_mod.epoch(last))
 
 
 def _count_check(serving, expected, moved):

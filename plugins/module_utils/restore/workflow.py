@@ -27,7 +27,6 @@ import os
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
@@ -40,7 +39,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import sta
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import swap as restore_swap
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid, parse_zxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 
 STATES = ("staged", "restored", "confirmed", "rolled_back", "cleaned")
 SOURCES = ("backup", "archive", "empty")
@@ -57,23 +58,10 @@ def parse_target(params):
     tz, tt = params.get("target_zxid"), params.get("target_time")
     if tz is not None and tt is not None:
         raise RestoreError("give target_zxid or target_time, not both")
-    zxid = None
-    if tz is not None:
-        if str(tz).strip().lower() == restore_plan.LATEST:
-            zxid = restore_plan.LATEST
-        else:
-            try:
-                zxid = parse_zxid(tz)
-            except ValueError:
-                raise RestoreError("target_zxid %r is neither hex (0x...), decimal, nor 'latest'" % tz)
-    ms = None
-    if tt is not None:
-        try:
-            ms = datadir.parse_time(tt)
-        except ValueError as exc:
-            raise RestoreError("target_time %r is not an ISO 8601 time or milliseconds since the epoch: %s"
-                               % (tt, exc))
-    return zxid, ms
+    try:
+        return targets.parse_target(tz, tt, latest=restore_plan.LATEST)
+    except ValueError as exc:
+        raise RestoreError(str(exc))
 
 
 class Member:
@@ -283,10 +271,10 @@ class Runner:
         """(target zxid int or None, target time or None) for the stager."""
         tz, tt = parse_target(self.p)
         if plan is not None:
-            return (int(plan["target_zxid"], 16) if plan["target_zxid"] else None), plan["target_time"]
+            return (zxid_mod.from_record(plan["target_zxid"]) if plan["target_zxid"] else None), plan["target_time"]
         if tz == restore_plan.LATEST:
             last = (srcs[-1].manifest.get("zxid") or {}).get("last") if srcs else None
-            return (int(last, 16) if isinstance(last, str) else last), None
+            return zxid_mod.from_record(last), None
         return tz, tt
 
     def resolve_owner(self):

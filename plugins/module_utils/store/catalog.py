@@ -26,7 +26,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
-import calendar
 import json
 import os
 import posixpath
@@ -35,6 +34,8 @@ import stat
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError, ssh_argument_spec
@@ -58,18 +59,6 @@ def store_argument_spec(ensemble=False):
         spec.update(backup_hosts=dict(type="list", elements="str", required=True),
                     ensemble=dict(type="str", required=True))
     return spec
-
-
-def parse_time(text):
-    """'2025-01-02T03:04:05Z' -> seconds since the epoch (None when unparsable)."""
-    try:
-        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
-    except (TypeError, ValueError):
-        return None
-
-
-def zxid_int(value):
-    return int(value, 16) if isinstance(value, str) else value
 
 
 def _listdir(session, path):
@@ -249,7 +238,7 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
     for b in fulls:
         # Refused for its authenticity (judge_entry()): counts as failing verification.
         ok = _ok(b)
-        age_days = (now - (parse_time(b.get("created")) or now)) / 86400.0
+        age_days = (now - (times.parse_iso_seconds(b.get("created")) or now)) / 86400.0
         reason = None
         if ok and keep_last and len(bases) < keep_last:
             reason = "one of the newest %d full backups" % keep_last
@@ -264,7 +253,7 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
         else:
             undecided.append(b)
     start = now - keep_days * 86400.0 if keep_days is not None else None
-    if start is not None and not any((parse_time(b.get("created")) or now) <= start for b in bases):
+    if start is not None and not any((times.parse_iso_seconds(b.get("created")) or now) <= start for b in bases):
         # A restore to the start of the window needs the newest full backup before it.
         base = next((b for b in undecided if _ok(b)), None)
         if base is not None:
@@ -277,7 +266,7 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
             keep.append((b, "fails verification; newer than the oldest kept full backup, so left for inspection"))
         else:
             delete.append((b, "older than the full backups kept"))
-    lasts = [zxid_int((b.get("zxid") or {}).get("last")) for b in bases]
+    lasts = [zxid_mod.from_record((b.get("zxid") or {}).get("last")) for b in bases]
     oldest = min((z for z in lasts if z is not None), default=None)
     for c in backups:
         if c.get("kind") == "full":
@@ -285,7 +274,7 @@ def plan_retention(backups, keep_last=None, keep_days=None, now=None):
         if c.get("kind") != "logs":
             keep.append((c, "unknown kind: never deleted automatically"))
             continue
-        last = zxid_int((c.get("zxid") or {}).get("last"))
+        last = zxid_mod.from_record((c.get("zxid") or {}).get("last"))
         if oldest is None or last is None or last > oldest:
             keep.append((c, "holds transactions after the oldest kept full backup (point-in-time restore)"))
         else:

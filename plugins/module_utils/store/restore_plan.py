@@ -30,7 +30,8 @@ warning that the chunks shipped since cannot be applied).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.datadir import parse_time
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import from_record as _z
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import hexzxid
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import epoch_of, follows
 
@@ -47,12 +48,6 @@ class ForkStop(Exception):
     def __init__(self, fork):
         Exception.__init__(self, fork["restore_id"])
         self.fork = fork
-
-
-def _z(value):
-    if value is None:
-        return None
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _ms(entry, key):
@@ -113,7 +108,7 @@ def fork_since(forks, full):
 
 def _ms_of(text):
     try:
-        return parse_time(text)
+        return times.parse_ms(text)
     except ValueError:
         return None
 

@@ -20,18 +20,13 @@ import binascii
 import json
 import os
 import posixpath
-import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
 
 STATE_FILE = "log-shipping.json"
-
-
-def _parse_zxid(value):
-    if value is None:
-        return None
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def read(session, ensemble_dir):
@@ -44,7 +39,7 @@ def read(session, ensemble_dir):
         return None
     try:
         state = json.loads(data.decode("utf-8"))
-        state["last_zxid"] = _parse_zxid(state.get("last_zxid"))
+        state["last_zxid"] = zxid_mod.from_record(state.get("last_zxid"))
     except (ValueError, TypeError, AttributeError) as exc:
         raise SshError(session.label, "%s is unreadable (%s): move it aside; it is rebuilt from the backups"
                        % (path, exc))
@@ -56,8 +51,8 @@ def write(session, ensemble_dir, ensemble, last_zxid, backup_id):
     current = read(session, ensemble_dir)
     if current is not None and current.get("last_zxid") is not None and current["last_zxid"] >= last_zxid:
         return current["last_zxid"]
-    state = {"ensemble": ensemble, "last_zxid": "0x%x" % last_zxid, "backup_id": backup_id,
-             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    state = {"ensemble": ensemble, "last_zxid": zxid_mod.to_hex(last_zxid), "backup_id": backup_id,
+             "updated": times.iso_now()}
     path = posixpath.join(ensemble_dir, STATE_FILE)
     tmp = posixpath.join(ensemble_dir, ".%s.tmp-%s" % (STATE_FILE, binascii.hexlify(os.urandom(4)).decode("ascii")))
     sftp = session.sftp
@@ -81,7 +76,7 @@ def from_backups(backups):
     for b in backups:
         if b.get("kind") not in ("full", "logs"):
             continue
-        z = _parse_zxid((b.get("zxid") or {}).get("last"))
+        z = zxid_mod.from_record((b.get("zxid") or {}).get("last"))
         if b.get("complete") and z is not None and (last is None or z > last):
             last = z
     return last

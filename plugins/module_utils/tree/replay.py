@@ -30,6 +30,7 @@ import collections
 import struct
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datatree
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member
@@ -217,7 +218,7 @@ def replay_data_dir(data_dir, data_log_dir=None, target_zxid=None, target_time=N
     if warnings is not None:
         warnings.extend(rep["warnings"])
     rs = rep["restorable_set"]
-    zxid = int(rep["last_zxid"], 16)
+    zxid = zxid_mod.from_record(rep["last_zxid"])
     t1 = time.time()
     try:
         got = loader.finish(rs["log_paths"], zxid)
@@ -260,7 +261,7 @@ def applied_zxid(cfg, timeout=5.0):
                       "has committed" % (cfg.path or "zoo.cfg"))
     st = member.query(ep[0], ep[1], me, timeout=timeout, extra=())
     if st.get("serving") and st.get("zxid"):
-        return int(st["zxid"], 16), None
+        return zxid_mod.from_record(st["zxid"]), None
     if st.get("reachable") and st.get("error"):
         return None, "the server could not tell which transactions it has committed: %s" % st["error"]
     return None, None

@@ -92,6 +92,14 @@ def test_bad_input_changes_nothing(run, member):
     assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
 
 
+def test_target_zxid_text_other_than_0x_hex_decimal_or_latest_is_refused(run, member):
+    for given in ("10000000a", "zz", "-1", "0x"):
+        ok, res = run(state="staged", restore_id="r1", config_file=member["config_file"],
+                      archive=member["archive"], target_zxid=given)
+        assert not ok and ("target_zxid %r is neither hex (0x...), decimal, nor 'latest'" % given) in res["msg"]
+    assert live(member) == ["snapshot.0"] and not os.path.exists(os.path.join(member["data"], ".zkops-restore"))
+
+
 def _identity_pem():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey

@@ -77,3 +77,19 @@ def test_no_host_answers(run_module, monkeypatch):
 def test_a_target_no_host_reaches_fails_naming_the_hosts(hosts, run_module):
     ok, r = run_module(zk_restore_plan, **args(target_zxid="0x%x" % (E + 99)))
     assert not ok and "the backups on b1, b2: the target" in r["msg"] and "nothing was restored" in r["msg"]
+
+
+def test_target_zxid_0x_is_hex_and_bare_digits_are_decimal(hosts, run_module):
+    for given in ("0x%x" % (E + 15), "0X%X" % (E + 15), str(E + 15)):
+        ok, r = run_module(zk_restore_plan, **args(target_zxid=given))
+        assert ok and r["plan"]["target_zxid"] == "0x%x" % (E + 15), given
+        assert r["plan"]["backup_ids"] == ["f1", "c1"]
+    for given in ("LATEST", " latest "):
+        ok, r = run_module(zk_restore_plan, **args(target_zxid=given))
+        assert ok and r["plan"]["backup_ids"] == ["f1", "c1", "c2"], given
+
+
+@pytest.mark.parametrize("given", ["%x" % (E + 15), "zz", "-1", "0x"])
+def test_target_zxid_other_text_is_refused_not_guessed(hosts, run_module, given):
+    ok, r = run_module(zk_restore_plan, **args(target_zxid=given))
+    assert not ok and ("target_zxid %r is neither hex (0x...), decimal, nor 'latest'" % given) in r["msg"]

@@ -36,6 +36,17 @@ def test_files_export_is_idempotent_and_check_mode_writes_nothing(run_module, ki
     assert older["changed"] and older["zxid"] == "0x100000004" and older["count"] == 5
 
 
+def test_target_zxid_0x_is_hex_and_bare_digits_are_decimal(run_module, kinds_data_dir, tmp_path):
+    args = dict(source="files", data_dir=kinds_data_dir, dest=str(tmp_path / "z.zktree.gz"))
+    for given in ("0x100000004", "0X100000004", str(0x100000004)):
+        ok, r = run_module(zk_tree_export, target_zxid=given, **args)
+        assert ok and r["zxid"] == "0x100000004" and r["count"] == 5, given
+    # The digits of a file name without 0x are a decimal number, before every transaction here.
+    ok, r = run_module(zk_tree_export, target_zxid="100000004", **dict(args, dest=str(tmp_path / "d.zktree.gz")))
+    assert not ok and "snapshot.100000001: newer than the target" in r["msg"], r
+    assert not os.path.exists(str(tmp_path / "d.zktree.gz"))
+
+
 def test_config_file_gives_the_directories(run_module, kinds_data_dir, tmp_path):
     cfg = tmp_path / "zoo.cfg"
     cfg.write_text("tickTime=2000\ndataDir=%s\nclientPort=%d\n" % (kinds_data_dir, closed_port()))
@@ -70,6 +81,7 @@ def test_a_serving_members_files_end_at_its_applied_zxid(run_module, kinds_data_
 
 @pytest.mark.parametrize("args, message", [
     (dict(target_zxid="zz"), "target_zxid 'zz' is neither hex"),
+    (dict(target_zxid="10000000c"), "target_zxid '10000000c' is neither hex (0x...) nor decimal"),
     (dict(target_time="yesterday"), "target_time 'yesterday' is not an ISO 8601"),
     (dict(target_zxid="0x1000000ff"), "past the last logged transaction"),
     (dict(root="/nope"), "the root /nope does not exist in the tree at 0x10000000c"),

@@ -4,7 +4,6 @@ import os
 import pytest
 
 import zkfiles as W
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_verify
 
@@ -67,17 +66,14 @@ def test_bad_arguments(run, tmp_path):
     assert not ok and "not found" in res["msg"]
 
 
-def test_parse_time():
-    assert datadir.parse_time("1700000000000") == 1700000000000
-    assert datadir.parse_time("2023-11-14T22:13:20Z") == 1700000000000
-    assert datadir.parse_time("2023-11-14T22:13:20") == 1700000000000
-    assert datadir.parse_time("2023-11-15T00:13:20+02:00") == 1700000000000
-
-
-def test_parse_target():
-    assert datadir.parse_target(None, None) == (None, None)
-    assert datadir.parse_target("0x100000004", "1700000000000") == (0x100000004, 1700000000000)
-    with pytest.raises(ValueError, match="target_zxid 'zz' is neither hex"):
-        datadir.parse_target("zz", None)
-    with pytest.raises(ValueError, match="target_time 'noon' is not an ISO 8601 time"):
-        datadir.parse_target(None, "noon")
+def test_target_zxid_0x_is_hex_and_bare_digits_are_decimal(run, tmp_path):
+    d = make_dir(tmp_path)
+    for given in ("0x100000004", "0X100000004", str(E + 4)):
+        ok, res = run(data_dir=d, target_zxid=given)
+        assert ok and res["target_zxid"] == "0x100000004" and res["last_zxid"] == "0x100000004", given
+    # "100000004" as in a file name is decimal here: before the snapshot, not the hex zxid.
+    ok, res = run(data_dir=d, target_zxid="100000004")
+    assert not ok and res["target_zxid"] == "0x5f5e104"
+    # Hex digits without 0x are refused, never guessed.
+    ok, res = run(data_dir=d, target_zxid="10000000a")
+    assert not ok and "target_zxid '10000000a' is neither hex (0x...) nor decimal" in res["msg"]

@@ -1,4 +1,6 @@
 """source_choice: serving followers with the highest zxid first, observers next, the leader last."""
+import pytest
+
 from ansible_collections.zkops.zookeeper.plugins.module_utils.backup.source_choice import order
 
 
@@ -20,3 +22,10 @@ def test_zxids_compare_as_numbers_across_epochs():
 def test_leader_alone_and_nobody():
     assert order([m("zk1", "standalone", 5)]) == ["zk1"]
     assert order([m("zk1", "down", None, serving=False)]) == []
+
+
+def test_zxids_are_0x_hex_or_ints_and_bare_digits_are_refused():
+    assert order([m("a", "follower", 0x100000001), m("b", "follower", "0X100000002")]) == ["b", "a"]
+    for bare in ("100000002", "10000000a"):
+        with pytest.raises(ValueError, match="0x"):
+            order([m("a", "follower", "0x100000001"), m("b", "follower", bare)])

@@ -153,3 +153,13 @@ def test_a_server_that_greets_and_waits_is_not_zookeeper():
             c.close()
     assert st["mode"] == "not_zookeeper" and "SSH-2.0" in st["error"]
     assert time.time() - t0 < 5
+
+
+def test_srvr_zxid_is_read_in_the_0x_form_zookeeper_prints():
+    st = {}
+    member.parse_srvr(st, {"Mode": "follower", "Zxid": "0x100000003"})
+    assert (st["zxid"], st["epoch"], st["counter"]) == ("0x100000003", 1, 3)
+    # Bare digits are no zxid ZooKeeper prints: not read, neither as hex nor as decimal.
+    st = {}
+    member.parse_srvr(st, {"Mode": "follower", "Zxid": "100000003"})
+    assert "zxid" not in st and st["mode"] == "follower"

@@ -1,8 +1,7 @@
-"""quorum: majority, hierarchical quorums, the guard, the ensemble view; zxid helpers."""
+"""quorum: majority, hierarchical quorums, the guard, the ensemble view."""
 import pytest
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum
-from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid
 
 
 @pytest.mark.parametrize("n,m", [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (6, 4), (7, 4)])
@@ -98,18 +97,3 @@ def test_summarize_without_quorum_or_membership():
     # Two members claiming to lead: no single leader.
     v = quorum.summarize([_m(1, "leader"), _m(2, "leader")], q)
     assert v["leader"] is None and v["leaders"] == [1, 2] and v["quorum"] is False
-
-
-def test_zxid():
-    z = zxid.parse("0x10000002a")
-    assert (zxid.epoch(z), zxid.counter(z)) == (1, 42)
-    assert zxid.parse("10000002a") == z == zxid.parse(z)
-    assert zxid.describe(z) == {"zxid": "0x10000002a", "epoch": 1, "counter": 42}
-    for bad in ("", "0x", "zz", -1, 1 << 64, True):
-        with pytest.raises(ValueError):
-            zxid.parse(bad)
-    # Lag counts transactions of the leader's epoch.
-    assert zxid.lag(0x200000007, 0x200000005) == 2
-    assert zxid.lag(0x200000007, 0x100000009) == 7
-    assert zxid.lag(0x200000000, 0x100000009) == 0       # nothing committed yet in epoch 2
-    assert zxid.lag(0x200000000, 0x200000003) == 0

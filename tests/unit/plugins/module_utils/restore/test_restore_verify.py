@@ -111,3 +111,15 @@ def test_files_layer():
     assert lay["status"] == rv.VERIFIED
     assert rv.files_layer("backup", ["s1", "s2"], "0x1", EXPECTED)["status"] == rv.WRONG
     assert rv.files_layer("backup", ["s1"], "0x1", None)["status"] == rv.NOT_VERIFIED
+
+
+def test_zxids_given_as_decimal_digits_are_decimal():
+    # The filter's arguments: 0x is hex, bare digits decimal, as before.
+    lay = rv.serving_layer(members(zxids=(str(0x100000050), "0x300000000", 0x100000050)), 3, EXPECTED,
+                           epoch_floor=2, last_zxid=str(0x100000050))
+    assert lay["status"] == rv.VERIFIED, lay
+    lay = rv.serving_layer(members(), 3, EXPECTED, 2, "100000050")
+    assert statuses(lay)["zxid"] == rv.VERIFIED
+    lay = rv.serving_layer(members(zxids=("100000050", "0x300000000", "0x100000050")), 3, EXPECTED, 2,
+                           "0x100000050")
+    assert statuses(lay)["zxid"] == rv.WRONG and "zk1" in lay["summary"]

@@ -1,8 +1,11 @@
 """catalog: retention keeps the newest fulls and every log chunk a kept full may need."""
 import time
 
+import pytest
+
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog as C
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 NOW = time.mktime((2025, 3, 10, 12, 0, 0, 0, 0, 0)) - time.timezone
 E = 0x100000000
@@ -97,3 +100,45 @@ def test_last_shipped_from_the_backups():
     # A tree export reaching further does not move the shipping position.
     tree = {"id": "T", "kind": "tree", "complete": True, "zxid": {"last": "0x%x" % (E + 900)}}
     assert ship_state.from_backups(HISTORY + [tree]) == E + 400
+
+
+def test_zxids_in_manifests_are_read_in_the_0x_form_and_bare_digits_are_refused():
+    assert ship_state.from_backups([dict(full("F", 1, E + 1, E + 2), zxid={"last": E + 2})]) == E + 2
+    bare = dict(full("F", 1, E + 1, E + 2), zxid={"snapshot": "100000001", "last": "100000002"})
+    with pytest.raises(ValueError, match="'100000002'.*0x"):
+        ship_state.from_backups([bare])
+    with pytest.raises(ValueError, match="0x"):
+        C.plan_retention(HISTORY + [bare, chunk("L9", 0, E + 2, E + 9)], keep_last=1, now=NOW)
+
+
+class _File(object):
+    def __init__(self, data):
+        self.data = data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self):
+        return self.data
+
+
+class _Session(object):
+    label = "b1"
+
+    def __init__(self, data):
+        self.sftp = self
+        self.data = data
+
+    def open(self, path, mode):
+        return _File(self.data)
+
+
+def test_the_log_shipping_state_holds_0x_and_refuses_bare_digits():
+    state = ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": "0x100000003"}'), "/b/e")
+    assert state["last_zxid"] == 0x100000003
+    assert ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": null}'), "/b/e")["last_zxid"] is None
+    with pytest.raises(ssh_transport.SshError, match="unreadable.*'100000003'"):
+        ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": "100000003"}'), "/b/e")
