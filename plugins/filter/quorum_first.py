@@ -16,7 +16,7 @@ description:
   - Only voters are picked, observers never. With C(group.N) and C(weight.N) lines in zoo.cfg
     (hierarchical quorums) the pick follows the groups and weights, not a count of members.
   - When the view does not know the voters, the first half of the members plus one.
-  - When all the members together do not form a quorum, all of them: there is no quorum to
+  - When all the members together do not form a quorum, all of them, as there is no quorum to
     form first.
 options:
   _input:

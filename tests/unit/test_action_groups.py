@@ -47,17 +47,19 @@ def module_doc(name):
 
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")))
 GROUPS = yaml.safe_load(_read(os.path.join(REPO, "meta", "runtime.yml")))["action_groups"]
-SSH_OPTIONS = yaml.safe_load(_read(os.path.join(REPO, "roles", "backup", "vars", "backup_ssh.yml")))
+# The variables that hold a group's options, as the roles and playbooks give them.
+OPTION_VARS = dict(yaml.safe_load(_read(os.path.join(REPO, "roles", "backup", "vars", "backup_ssh.yml"))),
+                   **yaml.safe_load(_read(os.path.join(REPO, "playbooks", "vars", "zookeeper_client.yml"))))
 
 
-def module_defaults_blocks():
-    """(file, module_defaults) of every task, block and play in roles/ and playbooks/."""
+def _walk(key):
+    """(file, value of ``key``) for every mapping with that key in roles/*/tasks and playbooks/."""
     found = []
 
     def walk(node, path):
         if isinstance(node, dict):
-            if isinstance(node.get("module_defaults"), dict):
-                found.append((path, node["module_defaults"]))
+            if key in node:
+                found.append((path, node[key]))
             for value in node.values():
                 walk(value, path)
         elif isinstance(node, list):
@@ -65,17 +67,28 @@ def module_defaults_blocks():
                 walk(value, path)
 
     for path in sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.yml"))
-                       + glob.glob(os.path.join(REPO, "playbooks", "**", "*.yml"), recursive=True)):
+                       + glob.glob(os.path.join(REPO, "playbooks", "*.yml"))
+                       + glob.glob(os.path.join(REPO, "playbooks", "tasks", "*.yml"))
+                       + glob.glob(os.path.join(REPO, "playbooks", "plays", "*.yml"))):
         walk(yaml.safe_load(_read(path)), os.path.relpath(path, REPO))
     return found
 
 
-def group_options(value):
-    if isinstance(value, str):
-        # A variable holding the options, as the roles give the SSH options.
-        name = value.strip("{} ").split("|")[0].strip()
-        value = SSH_OPTIONS[name]
-    return set(value)
+def module_defaults_blocks():
+    """(file, module_defaults) of every task, block and play in roles/ and playbooks/."""
+    return [(path, value) for path, value in _walk("module_defaults") if isinstance(value, dict)]
+
+
+def options(value):
+    """The options a module_defaults entry sets: a mapping, or a variable that holds one."""
+    if isinstance(value, dict):
+        return set(value)
+    name = value.strip("{} ").split("|")[0].strip()
+    if name in OPTION_VARS:
+        return set(OPTION_VARS[name])
+    # An expression built on the SSH options (tree_export.yml's zk_tree_export).
+    assert name == "__zookeeper_backup_ssh_options", value
+    return set(OPTION_VARS[name]) | {"ssh_known_hosts_file"}
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
@@ -100,7 +113,7 @@ def test_groups_set_only_options_that_every_module_of_the_group_has():
             group = key[len("group/" + PREFIX):]
             used.add(group)
             for m in GROUPS[group]:
-                missing = group_options(value) - module_doc(m)[0]
+                missing = options(value) - module_doc(m)[0]
                 assert not missing, (path, key, m, sorted(missing))
     assert used == {"backup_ssh", "zookeeper_client"}
 
@@ -109,4 +122,7 @@ def test_the_connection_options_are_given_once_through_the_group():
     for path, defaults in module_defaults_blocks():
         for key, value in defaults.items():
             if key.startswith(PREFIX) and key[len(PREFIX):] in GROUPS["zookeeper_client"]:
-                assert not CONNECTION & set(value), (path, key, sorted(CONNECTION & set(value)))
+                assert not CONNECTION & options(value), (path, key, sorted(CONNECTION & options(value)))
+    for m in GROUPS["zookeeper_client"]:
+        for path, args in _walk(PREFIX + m):
+            assert not CONNECTION & set(args or {}), (path, m, sorted(CONNECTION & set(args or {})))
