@@ -29,7 +29,7 @@ def _documentation(path):
 
 
 def _fragment(name):
-    module, _, attr = name[len(PREFIX):].partition(".")
+    module, _dot, attr = name[len(PREFIX):].partition(".")
     cls = importlib.import_module("ansible_collections.zkops.zookeeper.plugins.doc_fragments."
                                   + module).ModuleDocFragment
     return yaml.safe_load(getattr(cls, attr.upper() if attr else "DOCUMENTATION"))
