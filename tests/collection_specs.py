@@ -71,8 +71,8 @@ def _task_files(path, seen):
         text = f.read()
     here = os.path.dirname(path)
     refs = re.findall(r"(?:import_tasks|include_tasks):\s*([\w./-]+\.yml)", text)
-    refs += re.findall(r"^\s*-\s*([\w./-]+\.yml)\s*$", text.split("vars_files:", 1)[1], re.M)[:1] \
-        if "vars_files:" in text else []
+    for block in re.findall(r"^\s*vars_files:[ \t]*\n((?:[ \t]*-[ \t]*[\w./-]+\.yml[ \t]*\n)+)", text, re.M):
+        refs += re.findall(r"-\s*([\w./-]+\.yml)", block)
     for ref in re.findall(r"include_vars:\s*\"?([{}\w ./-]+\.yml)", text):
         if "role_path" in ref:
             refs.append(os.path.join("..", ref.split("}}", 1)[1].lstrip("/")))

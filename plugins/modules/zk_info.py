@@ -264,6 +264,16 @@ ensemble:
     voter_count:
       description: Number of voters.
       type: int
+    groups:
+      description:
+        - The C(group.N) lines of a hierarchical quorum, group id to server ids; empty without
+          groups, null when the membership is unknown.
+      type: dict
+    weights:
+      description:
+        - The C(weight.N) lines of a hierarchical quorum, server id to weight (a server not
+          listed weighs 1); null when the membership is unknown.
+      type: dict
     serving_voters:
       description: The voters that serve as leader or follower.
       type: list

@@ -43,6 +43,19 @@ class Quorum:
     def from_config(cls, cfg):
         return cls(cfg.voters, cfg.observers, cfg.groups, cfg.weights)
 
+    @classmethod
+    def from_view(cls, view):
+        """The Quorum of an ensemble view (summarize()'s output, as zk_info returns it, whose
+        keys may be text); None when the view does not know the voters."""
+        view = view or {}
+        if not view.get("voters"):
+            return None
+        groups = dict((int(g), [int(s) for s in members])
+                      for g, members in (view.get("groups") or {}).items())
+        weights = dict((int(s), int(w)) for s, w in (view.get("weights") or {}).items())
+        return cls([int(s) for s in view["voters"]], [int(s) for s in view.get("observers") or ()],
+                   groups, weights)
+
     @property
     def hierarchical(self):
         return bool(self.groups)
@@ -123,6 +136,29 @@ class Quorum:
                     return k - 1
         return len(left)
 
+    def first_quorum(self, ids):
+        """The servers of ``ids`` to start first so that they form a quorum on their own.
+
+        ``ids`` in the order of preference; the answer keeps that order, holds voters only
+        (observers never count) and none that the quorum does not need.  None when all of
+        ``ids`` together do not form a quorum.
+        """
+        chosen = []
+        for sid in ids:
+            if sid in self.voters and sid not in chosen:
+                chosen.append(sid)
+                if self.contains_quorum(chosen):
+                    break
+        else:
+            return None
+        # With groups or weights, an early pick may have become unnecessary: drop it, the
+        # least preferred first.
+        for sid in reversed(list(chosen)):
+            rest = [s for s in chosen if s != sid]
+            if self.contains_quorum(rest):
+                chosen = rest
+        return chosen
+
 
 def _ids(ids):
     return "{%s}" % ", ".join(str(i) for i in sorted(ids)) if ids else "{} (none)"
@@ -158,6 +194,8 @@ def summarize(members, quorum=None):
             "voter_count": len(quorum.voters),
             "serving_voters": sorted(serving_voters),
             "serving_voter_count": len(serving_voters),
+            "groups": dict((str(g), sorted(v)) for g, v in sorted(quorum.groups.items())),
+            "weights": dict((str(s), w) for s, w in sorted(quorum.weights.items())),
             "quorum_size": quorum.size,
             "quorum_rule": quorum.describe(),
             "quorum": holds,
@@ -167,6 +205,7 @@ def summarize(members, quorum=None):
         serving_voters = [m for m in serving if m.get("mode") in SERVING_VOTER_MODES]
         out.update({
             "voters": None, "observers": None, "voter_count": None,
+            "groups": None, "weights": None,
             "serving_voters": _sorted(_key(m) for m in serving_voters),
             "serving_voter_count": len(serving_voters),
             "quorum_size": None, "quorum_rule": None,
