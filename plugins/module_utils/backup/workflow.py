@@ -271,7 +271,7 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
         encoder = archive_mod.Encoder(write, codec, level, key, threads, recipients=recipients, context=context)
         box["encoder"] = encoder
         writer = archive_mod.ArchiveWriter(encoder)
-        for m in plan.members:
+        for m in plan.entries:
             writer.add(m.name, m.parts, meta=m.meta)
         box["manifest"] = writer.finish(manifest)
 
@@ -565,7 +565,7 @@ def _base_result(params, local, st, mode, plan, codec, encrypted, sessions):
         "zxid": plan.zxids(),
         "time_range": {"first": _iso_ms(plan.first_time), "last": _iso_ms(plan.last_time)},
         "epochs": dict(plan.epochs),
-        "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.members],
+        "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.entries],
         "records": plan.records,
         "bytes_raw": plan.raw_bytes, "bytes_apparent": plan.apparent_bytes,
         "bytes_allocated": plan.allocated_bytes, "bytes_sent": 0,
