@@ -250,8 +250,8 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
     plan.snapshot_zxid, plan.snapshot_path = s_zxid, s_path
     st = _account(plan, s_path)
     plan.entries.append(Entry(DATA_PREFIX + os.path.basename(s_path), [FilePart(s_path, 0, st.st_size)],
-                               {"role": "snapshot", "source": s_path, "zxid": hexzxid(s_zxid),
-                                "source_size": st.st_size}))
+                              {"role": "snapshot", "source": s_path, "zxid": hexzxid(s_zxid),
+                               "source_size": st.st_size}))
     start = 0
     for z, _p in logs:
         if z <= s_zxid:
@@ -271,8 +271,8 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
             plan.first_zxid, plan.first_time = scan.first, scan.first_time
         plan.last_time = scan.last_time
         plan.entries.append(Entry(LOG_PREFIX + os.path.basename(p), [FilePart(p, 0, scan.end_offset)],
-                                   {"role": "log", "source": p, "source_size": scan.size,
-                                    "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
+                                  {"role": "log", "source": p, "source_size": scan.size,
+                                   "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
     plan.last_zxid = cur
     if cur < s_end:
         raise SourceError("the logs reach only %s, but the snapshot %s is consistent only from %s on: "
