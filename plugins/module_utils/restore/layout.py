@@ -35,7 +35,7 @@ import re
 import stat
 import time
 
-VERSION_DIR = "version-2"
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import VERSION_DIR
 AREA = ".zkops-restore"
 MARKER = "zkops-restore.json"
 STATE = "restore.json"
