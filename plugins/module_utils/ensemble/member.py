@@ -271,7 +271,7 @@ class LocalMember:
         self.timeout = timeout
         self.secure = secure
         self.address = address or cfg.client_endpoint(me, local=True, secure=secure)
-        self.ports = sorted(cfg.server_ports(me)) if me is not None else []
+        self.ports = sorted(cfg.server_ports(me))
         self.config_text = None
         # The server's own log, from the JVM properties of the first process seen.
         self.jvm_log_dir = None
@@ -306,13 +306,14 @@ class LocalMember:
         return ours, [p for p in found if not p["matches"]]
 
     def listening(self):
-        """The member's quorum and election ports some process listens on."""
+        """The member's ports (zoo.cfg's server_ports) some process listens on."""
         return sorted(set(self.ports) & set(proc.listening_ports()))
 
     def in_use(self):
-        """(pids of our server, the member's ports, clientPort included, held by any process)."""
+        """(pids of our server, the member's ports held by any process): its server ports
+        when its id is known, and clientPort."""
         ours = [p["pid"] for p in proc.find_servers(self.config_file) if p["matches"]]
-        ports = set(self.ports)
+        ports = set(self.ports) if self.me is not None else set()
         if self.cfg.client_port:
             ports.add(self.cfg.client_port)
         return ours, sorted(ports & set(proc.listening_ports()))

@@ -79,3 +79,10 @@ def test_each_workflow_keeps_its_errors(tmp_path):
         backup.local_member({"config_file": missing})
     with pytest.raises(restore.RestoreError, match=r"\. Set config_file to this member's zoo.cfg$"):
         restore.local_member({"config_file": missing})
+
+
+def test_without_a_server_id_a_restore_watches_the_client_port_only(host):
+    cfg, zks, fp = host
+    m = member_mod.LocalMember(zoo_cfg.load(cfg), None)
+    fp.set_listening([zks[0].port, 12888, 13888])
+    assert m.in_use() == ([], [zks[0].port])
