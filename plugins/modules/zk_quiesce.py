@@ -273,7 +273,8 @@ def argument_spec():
 
 
 def build(module):
-    """The LocalMember for the module's parameters (fails the module on bad input)."""
+    """The Quiesce of the member on this host for the module's parameters (fails the
+    module on bad input)."""
     p = module.params
     try:
         cfg = zoo_cfg.load(p["config_file"])
@@ -315,9 +316,9 @@ def build(module):
         module.fail_json(msg=str(exc), changed=False)
     except Exception as exc:
         module.fail_json(msg="the TLS settings are unusable: %s" % exc, changed=False)
-    return quiesce.LocalMember(cfg, me, service, ssl_context=ctx, timeout=p["connect_timeout"],
-                               address=address, secure=p["tls"], log_file=p["log_file"],
-                               log_lines=p["log_lines"])
+    local = member_mod.LocalMember(cfg, me, ssl_context=ctx, timeout=p["connect_timeout"],
+                                   address=address, secure=p["tls"])
+    return quiesce.Quiesce(local, service, log_file=p["log_file"], log_lines=p["log_lines"])
 
 
 def main():

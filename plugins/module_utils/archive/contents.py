@@ -11,11 +11,11 @@ the snapshot without a gap.  Only real bytes are archived: the zero-filled preal
 tail of a log is never read.
 
 ``plan_logs`` takes the transaction records after zxid ``after`` (the last one already
-shipped) and up to ``ceiling``.  Each log file they come from gives one archive member
+shipped) and up to ``ceiling``.  Each log file they come from gives one archive entry
 ``log.<hex first zxid>``: a log header followed by those records, byte for byte, which is
 a valid ZooKeeper transaction log on its own.
 
-Both return a ``Plan``: archive members (name, parts, metadata) for archive/tarball.py, and the
+Both return a ``Plan``: archive entries (name, parts, metadata) for archive/tarball.py, and the
 zxid and time ranges for the manifest.  Nothing here writes anything.
 """
 
@@ -42,7 +42,7 @@ class SourceError(Exception):
     pass
 
 
-class Member:
+class Entry:
     """One file of the archive: ``name``, ``parts`` (bytes / FilePart), ``meta``."""
 
     def __init__(self, name, parts, meta):
@@ -58,7 +58,7 @@ class Member:
 class Plan:
     def __init__(self, kind):
         self.kind = kind
-        self.members = []
+        self.entries = []
         self.snapshot_zxid = None
         self.snapshot_path = None
         self.log_paths = []
@@ -75,18 +75,18 @@ class Plan:
 
     @property
     def raw_bytes(self):
-        return sum(m.size for m in self.members)
+        return sum(m.size for m in self.entries)
 
     @property
     def empty(self):
-        return not self.members
+        return not self.entries
 
     def zxids(self):
         return {"snapshot": hexzxid(self.snapshot_zxid), "base": hexzxid(self.base_zxid),
                 "first": hexzxid(self.first_zxid), "last": hexzxid(self.last_zxid)}
 
     def summary(self):
-        return {"kind": self.kind, "files": [dict(m.meta, path=m.name, size=m.size) for m in self.members],
+        return {"kind": self.kind, "files": [dict(m.meta, path=m.name, size=m.size) for m in self.entries],
                 "zxid": self.zxids(), "time_range": {"first": self.first_time, "last": self.last_time},
                 "epochs": dict(self.epochs), "raw_bytes": self.raw_bytes,
                 "apparent_bytes": self.apparent_bytes, "allocated_bytes": self.allocated_bytes,
@@ -220,7 +220,7 @@ def _choose_snapshot(snaps, ceiling, warnings):
 
 
 def _read_epochs(plan, epochs):
-    members = []
+    entries = []
     for key, name in (("current", "currentEpoch"), ("accepted", "acceptedEpoch")):
         p = epochs.get(name)
         if p is None:
@@ -231,8 +231,8 @@ def _read_epochs(plan, epochs):
             plan.epochs[key] = datadir.read_epoch(p)
         except (IOError, OSError, ValueError) as exc:
             raise SourceError("cannot read %s: %s" % (p, exc))
-        members.append(Member(DATA_PREFIX + name, [content], {"role": "epoch", "source": p}))
-    return members
+        entries.append(Entry(DATA_PREFIX + name, [content], {"role": "epoch", "source": p}))
+    return entries
 
 
 def plan_full(data_dir, data_log_dir=None, ceiling=None):
@@ -249,9 +249,9 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
     s_zxid, s_path, s_end = chosen
     plan.snapshot_zxid, plan.snapshot_path = s_zxid, s_path
     st = _account(plan, s_path)
-    plan.members.append(Member(DATA_PREFIX + os.path.basename(s_path), [FilePart(s_path, 0, st.st_size)],
-                               {"role": "snapshot", "source": s_path, "zxid": hexzxid(s_zxid),
-                                "source_size": st.st_size}))
+    plan.entries.append(Entry(DATA_PREFIX + os.path.basename(s_path), [FilePart(s_path, 0, st.st_size)],
+                              {"role": "snapshot", "source": s_path, "zxid": hexzxid(s_zxid),
+                               "source_size": st.st_size}))
     start = 0
     for z, _p in logs:
         if z <= s_zxid:
@@ -270,15 +270,15 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
         if plan.first_zxid is None:
             plan.first_zxid, plan.first_time = scan.first, scan.first_time
         plan.last_time = scan.last_time
-        plan.members.append(Member(LOG_PREFIX + os.path.basename(p), [FilePart(p, 0, scan.end_offset)],
-                                   {"role": "log", "source": p, "source_size": scan.size,
-                                    "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
+        plan.entries.append(Entry(LOG_PREFIX + os.path.basename(p), [FilePart(p, 0, scan.end_offset)],
+                                  {"role": "log", "source": p, "source_size": scan.size,
+                                   "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
     plan.last_zxid = cur
     if cur < s_end:
         raise SourceError("the logs reach only %s, but the snapshot %s is consistent only from %s on: "
                           "the member's logs are incomplete; back up another member"
                           % (hexzxid(cur), os.path.basename(s_path), hexzxid(s_end)))
-    plan.members.extend(_read_epochs(plan, epochs))
+    plan.entries.extend(_read_epochs(plan, epochs))
     current = plan.epochs["current"]
     if current is not None and current < txnlog.epoch_of(cur):
         raise SourceError("currentEpoch %s is older than the epoch of the last zxid %s: the member is "
@@ -315,12 +315,12 @@ def plan_logs(data_log_dir, after, ceiling=None):
         plan.records += scan.count
         _account(plan, p)
         plan.log_paths.append(p)
-        plan.members.append(Member(
+        plan.entries.append(Entry(
             LOG_PREFIX + "log.%x" % scan.first,
             [LOG_HEADER, FilePart(p, scan.start_offset, scan.end_offset - scan.start_offset)],
             {"role": "log", "source": p, "source_size": scan.size, "source_offset": scan.start_offset,
              "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
-    plan.last_zxid = cur if plan.members else after
+    plan.last_zxid = cur if plan.entries else after
     return plan
 
 

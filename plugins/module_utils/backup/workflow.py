@@ -59,45 +59,25 @@ class BackupError(Exception):
         self.details = details
 
 
-class LocalMember:
-    """The ZooKeeper member on this host: configuration, directories, status."""
+def local_member(params):
+    """The member on this host (member.LocalMember) for zk_backup's options, with its
+    zoo.cfg read (redacted) for the manifest."""
+    try:
+        local = member_mod.LocalMember.load(params["config_file"], params.get("server_id"),
+                                            params.get("data_dir"), params.get("data_log_dir"),
+                                            timeout=params.get("status_timeout") or 5.0)
+    except zoo_cfg.ZooCfgError as exc:
+        raise BackupError("%s. Set config_file to this member's zoo.cfg" % exc)
+    local.read_config_text()
+    return local
 
-    def __init__(self, params):
-        self.config_file = params["config_file"]
-        try:
-            self.cfg = zoo_cfg.load(self.config_file)
-            self.me = member_mod.local_id(self.cfg, params.get("server_id"))
-        except zoo_cfg.ZooCfgError as exc:
-            raise BackupError("%s. Set config_file to this member's zoo.cfg" % exc)
-        self.data_dir = params.get("data_dir") or self.cfg.data_dir
-        self.data_log_dir = params.get("data_log_dir") or self.cfg.data_log_dir or self.data_dir
-        with open(self.config_file) as f:
-            self.config_text = zoo_cfg.redact(f.read())
-        self.timeout = params.get("status_timeout") or 5.0
 
-    def running(self):
-        info, _others = member_mod.process_info(self.config_file)
-        return info is not None
-
-    def status(self):
-        ep = self.cfg.client_endpoint(self.me, local=True)
-        if ep is None:
-            raise BackupError("%s gives no client port for this member: a hot backup reads its status there"
-                              % self.config_file)
-        return member_mod.query(ep[0], ep[1], self.me, timeout=self.timeout, extra=())
-
-    def highest_zxid(self):
-        """The highest zxid of a transaction any serving member reports (None when none
-        answers).  A zxid with counter 0 only marks a new epoch whose leader has logged
-        nothing yet: the serving members synchronised with it hold everything before."""
-        best = None
-        targets = member_mod.config_targets(self.cfg, self.me)
-        for st in member_mod.query_all(targets, timeout=self.timeout, extra=()):
-            if st.get("serving") and st.get("zxid"):
-                z = zxid_mod.from_record(st["zxid"])
-                if zxid_mod.counter(z) and (best is None or z > best):
-                    best = z
-        return best
+def client_status(local):
+    """The member's status, read at its client port: a hot backup needs one."""
+    if local.address is None:
+        raise BackupError("%s gives no client port for this member: a hot backup reads its status there"
+                          % local.config_file)
+    return local.status()
 
 
 def decide_mode(local, requested):
@@ -120,7 +100,7 @@ def committed_ceiling(local, catch_up_timeout):
     floor = local.highest_zxid()
     deadline = time.time() + catch_up_timeout
     while True:
-        st = local.status()
+        st = client_status(local)
         if not st.get("serving"):
             raise BackupError("the ZooKeeper server on this member does not serve (%s): a hot backup needs "
                               "a serving member; back up another one, or quiesce this one for a cold backup"
@@ -278,7 +258,7 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
         encoder = archive_mod.Encoder(write, codec, level, key, threads, recipients=recipients, context=context)
         box["encoder"] = encoder
         writer = archive_mod.ArchiveWriter(encoder)
-        for m in plan.members:
+        for m in plan.entries:
             writer.add(m.name, m.parts, meta=m.meta)
         box["manifest"] = writer.finish(manifest)
 
@@ -332,7 +312,7 @@ def _run(params, check_mode, warnings, tracker):
         raise BackupError(str(exc))
     if kind == "logs" and params.get("deep"):
         warnings.append("deep is ignored for kind logs (a log chunk has no snapshot to replay)")
-    local = LocalMember(params)
+    local = local_member(params)
     mode = decide_mode(local, params["mode"])
 
     sessions = []
@@ -547,7 +527,7 @@ def _unchanged_full(sessions, root, ensemble, last_zxid):
 
 
 def _still_serving(local):
-    st = local.status()
+    st = client_status(local)
     if not st.get("serving"):
         raise BackupError("the ZooKeeper server on this member stopped serving during the backup (%s); the "
                           "backup was thrown away: take it again, from another member if this one stays down"
@@ -572,7 +552,7 @@ def _base_result(params, local, st, mode, plan, codec, encrypted, sessions):
         "zxid": plan.zxids(),
         "time_range": {"first": times.iso_ms(plan.first_time), "last": times.iso_ms(plan.last_time)},
         "epochs": dict(plan.epochs),
-        "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.members],
+        "files": [dict(m.meta, path=m.name, size=m.size) for m in plan.entries],
         "records": plan.records,
         "bytes_raw": plan.raw_bytes, "bytes_apparent": plan.apparent_bytes,
         "bytes_allocated": plan.allocated_bytes, "bytes_sent": 0,

@@ -250,6 +250,119 @@ def process_info(config_file):
     return info, [{"pid": p["pid"], "config_file": p["config_file"]} for p in others]
 
 
+class LocalMember:
+    """The ZooKeeper member on this host: its zoo.cfg (``cfg``), server id (``me``), data
+    and log directories, client endpoint (``address``), server ports, process and status.
+
+    The one model of it for the backup and restore workflows and for quiescing.
+    ``data_dir`` and ``data_log_dir`` default to zoo.cfg's (``data_log_dir`` to
+    ``data_dir``); ``address`` to the member's client endpoint in zoo.cfg (the secure one
+    with ``secure``), None when zoo.cfg gives none.  Processes, ports and status are read
+    from the host each time they are asked for.
+    """
+
+    def __init__(self, cfg, me, data_dir=None, data_log_dir=None, ssl_context=None,
+                 timeout=5.0, address=None, secure=False):
+        self.cfg = cfg
+        self.me = me
+        self.config_file = cfg.path
+        self.data_dir = data_dir or cfg.data_dir
+        self.data_log_dir = data_log_dir or cfg.data_log_dir or self.data_dir
+        self.ssl_context = ssl_context
+        self.timeout = timeout
+        self.secure = secure
+        self.address = address or cfg.client_endpoint(me, local=True, secure=secure)
+        self.ports = sorted(cfg.server_ports(me))
+        self.config_text = None
+        # The server's own log, from the JVM properties of the first process seen.
+        self.jvm_log_dir = None
+        self.jvm_log_file = None
+
+    @classmethod
+    def load(cls, config_file, server_id=None, data_dir=None, data_log_dir=None, **kw):
+        """The member configured by ``config_file``; ``server_id`` overrides dataDir/myid
+        (see local_id).  Raises zoo_cfg.ZooCfgError."""
+        cfg = zoo_cfg.load(config_file)
+        return cls(cfg, local_id(cfg, server_id), data_dir, data_log_dir, **kw)
+
+    def read_config_text(self):
+        """zoo.cfg's text with its secrets redacted, kept as ``config_text``."""
+        with open(self.config_file) as f:
+            self.config_text = zoo_cfg.redact(f.read())
+        return self.config_text
+
+    # --- the process and its ports ----------------------------------------------------
+    def running(self):
+        """Whether a server process started with this zoo.cfg runs."""
+        return any(p["matches"] for p in proc.find_servers(self.config_file))
+
+    def processes(self):
+        """(ours, foreign): the server processes started with this zoo.cfg, and the others."""
+        found = proc.find_servers(self.config_file)
+        ours = [p for p in found if p["matches"]]
+        for p in ours:
+            if self.jvm_log_dir is None:
+                self.jvm_log_dir = proc.jvm_property(p["pid"], "zookeeper.log.dir")
+                self.jvm_log_file = proc.jvm_property(p["pid"], "zookeeper.log.file")
+        return ours, [p for p in found if not p["matches"]]
+
+    def listening(self):
+        """The member's ports (zoo.cfg's server_ports) some process listens on."""
+        return sorted(set(self.ports) & set(proc.listening_ports()))
+
+    def in_use(self):
+        """(pids of our server, the member's ports held by any process): its server ports
+        when its id is known, and clientPort."""
+        ours = [p["pid"] for p in proc.find_servers(self.config_file) if p["matches"]]
+        ports = set(self.ports) if self.me is not None else set()
+        if self.cfg.client_port:
+            ports.add(self.cfg.client_port)
+        return ours, sorted(ports & set(proc.listening_ports()))
+
+    # --- what the server says ---------------------------------------------------------
+    def status(self):
+        """The member's status (query()) read at ``address``; 'unknown' without one."""
+        if self.address is None:
+            return blank_status("unknown", self.me)
+        return query(self.address[0], self.address[1], self.me, self.ssl_context,
+                     self.timeout, extra=())
+
+    def others(self):
+        """The statuses of the other servers in zoo.cfg."""
+        targets = [t for t in config_targets(self.cfg, self.me, self.secure) if t[0] != self.me]
+        return query_all(targets, self.ssl_context, self.timeout, extra=())
+
+    def highest_zxid(self):
+        """The highest zxid of a transaction any serving member reports (None when none
+        answers).  A zxid with counter 0 only marks a new epoch whose leader has logged
+        nothing yet: the serving members synchronised with it hold everything before."""
+        best = None
+        targets = config_targets(self.cfg, self.me, self.secure)
+        for st in query_all(targets, self.ssl_context, self.timeout, extra=()):
+            if st.get("serving") and st.get("zxid"):
+                z = zxid_mod.from_record(st["zxid"])
+                if zxid_mod.counter(z) and (best is None or z > best):
+                    best = z
+        return best
+
+    def observe(self):
+        """The member's state: ``serving``; ``not_serving`` (the process runs but does not
+        serve); ``quiesced`` (no process, no port open); ``ports_busy`` (no process of
+        ours, but another one holds the member's ports); with pids, ports and status."""
+        ours, foreign = self.processes()
+        listening = self.listening()
+        st = self.status() if ours else None
+        if ours:
+            state = "serving" if st["serving"] else "not_serving"
+        elif listening:
+            state = "ports_busy"
+        else:
+            state = "quiesced"
+        return {"state": state, "pids": [p["pid"] for p in ours], "listening": listening,
+                "status": st, "foreign": [{"pid": p["pid"], "config_file": p["config_file"]}
+                                          for p in foreign]}
+
+
 def restart_triggers(cfg, extra=None):
     """Files whose change needs a restart to take effect (those that exist)."""
     conf_dir = os.path.dirname(os.path.abspath(cfg.path)) if cfg.path else None

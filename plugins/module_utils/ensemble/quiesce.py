@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: zkops.zookeeper contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Take the member on this host out of service and back, safely.
+"""Take the member on this host (member.LocalMember) out of service and back, safely.
 
 ``quiesce()`` refuses to stop a serving voter when the serving voters left would not be a
 quorum (the quorum guard), stops the server through its service manager and waits until
@@ -37,68 +37,34 @@ class QuiesceError(Exception):
         self.result = result
 
 
-class LocalMember:
-    """The ZooKeeper member on this host: its configuration, process, ports and status."""
+class Quiesce:
+    """Takes ``member`` (member.LocalMember, the member on this host) out of service and
+    back through ``service`` (service.Service)."""
 
-    def __init__(self, cfg, me, service, ssl_context=None, timeout=5.0, address=None,
-                 secure=False, log_file=None, log_lines=20, clock=time.time,
+    def __init__(self, member, service, log_file=None, log_lines=20, clock=time.time,
                  sleep=time.sleep, interval=0.25):
-        self.cfg = cfg
-        self.me = me
+        self.member = member
         self.service = service
-        self.ssl_context = ssl_context
-        self.timeout = timeout
-        self.secure = secure
-        self.address = address or cfg.client_endpoint(me, local=True, secure=secure)
-        self.ports = sorted(cfg.server_ports(me))
         self.log_file = log_file
         self.log_lines = log_lines
         self.clock = clock
         self.sleep = sleep
         self.interval = interval
-        self._log_dir = None
-        self._log_name = None
 
-    # --- observation ------------------------------------------------------------------
-    def processes(self):
-        found = proc.find_servers(self.cfg.path)
-        ours = [p for p in found if p["matches"]]
-        for p in ours:
-            if self._log_dir is None:
-                self._log_dir = proc.jvm_property(p["pid"], "zookeeper.log.dir")
-                self._log_name = proc.jvm_property(p["pid"], "zookeeper.log.file")
-        return ours, [p for p in found if not p["matches"]]
+    @property
+    def cfg(self):
+        return self.member.cfg
 
-    def listening(self):
-        return sorted(set(self.ports) & set(proc.listening_ports()))
+    @property
+    def me(self):
+        return self.member.me
 
-    def status(self):
-        if self.address is None:
-            return member_mod.blank_status("unknown", self.me)
-        return member_mod.query(self.address[0], self.address[1], self.me, self.ssl_context,
-                                self.timeout, extra=())
-
-    def others(self):
-        targets = [t for t in member_mod.config_targets(self.cfg, self.me, self.secure)
-                   if t[0] != self.me]
-        return member_mod.query_all(targets, self.ssl_context, self.timeout, extra=())
-
-    def snapshot(self):
-        ours, foreign = self.processes()
-        listening = self.listening()
-        st = self.status() if ours else None
-        if ours:
-            state = "serving" if st["serving"] else "not_serving"
-        elif listening:
-            state = "ports_busy"
-        else:
-            state = "quiesced"
-        return {"state": state, "pids": [p["pid"] for p in ours], "listening": listening,
-                "status": st, "foreign": [{"pid": p["pid"], "config_file": p["config_file"]}
-                                          for p in foreign]}
+    @property
+    def address(self):
+        return self.member.address
 
     def log_tail(self):
-        path = server_log.locate(self.log_file, self._log_dir, self._log_name)
+        path = server_log.locate(self.log_file, self.member.jvm_log_dir, self.member.jvm_log_file)
         return path, server_log.tail(path, self.log_lines)
 
     # --- results ----------------------------------------------------------------------
@@ -142,7 +108,7 @@ class LocalMember:
     def guard(self, snap):
         """(allowed, reason, details) of stopping the local member now."""
         q = member_mod.quorum_of(self.cfg, [], self.me)
-        others = self.others()
+        others = self.member.others()
         serving = set(s["id"] for s in others if s["mode"] in quorum_mod.SERVING_VOTER_MODES)
         st = snap["status"] or {}
         unknown = st.get("mode") in ("down", "not_zookeeper", None)
@@ -164,7 +130,7 @@ class LocalMember:
     # --- state: quiesced --------------------------------------------------------------
     def quiesce(self, check_mode=False, allow_quorum_loss=False, timeout=120.0):
         t0 = self.clock()
-        before = self.snapshot()
+        before = self.member.observe()
         if before["state"] == "quiesced":
             return self._result("quiesced", before, before, False, t0, action="none")
         result = self._result("quiesced", before, before, False, t0)
@@ -193,10 +159,10 @@ class LocalMember:
             result["diff"]["after"] = _diff_text(result["after"])
             return result
         result.update(self._service("stop", result) or {})
-        done, alive, listening = proc.wait_gone(before["pids"], self.ports, timeout,
+        done, alive, listening = proc.wait_gone(before["pids"], self.member.ports, timeout,
                                                 clock=self.clock, sleep=self.sleep,
                                                 interval=self.interval / 2.5)
-        after = self.snapshot()
+        after = self.member.observe()
         final = self._result("quiesced", before, after, True, t0, action="stopped",
                              quorum=details)
         for k in ("cmd", "rc", "stdout", "stderr", "warnings"):
@@ -217,7 +183,7 @@ class LocalMember:
     def serve(self, check_mode=False, timeout=120.0, max_lag=0, client_check=None):
         """``client_check(address)`` (optional) proves the member serves clients."""
         t0 = self.clock()
-        before = self.snapshot()
+        before = self.member.observe()
         result = self._result("serving", before, before, False, t0, action="none")
         if self.address is None:
             self._fail("%s gives no client port for server %s; set hosts to its client "
@@ -261,37 +227,37 @@ class LocalMember:
         last = None
         leader = None
         while True:
-            ours = self.processes()[0]
+            ours = self.member.processes()[0]
             if not ours:
                 if started_at is None or self.clock() - started_at > START_GRACE:
-                    snap = self.snapshot()
+                    snap = self.member.observe()
                     return False, snap, {"why": "the server process of %s is not running%s: "
                                                 "it exited" % (self.cfg.path,
                                                                " after the start" if started_at
                                                                is not None else ""),
                                          "leader": _leader_view(leader)}
             else:
-                st = self.status()
+                st = self.member.status()
                 last = st
                 if st["mode"] in ("leader", "standalone"):
                     leader = st
-                    snap = self.snapshot()
+                    snap = self.member.observe()
                     return True, snap, {"leader": _leader_view(st), "lag": 0}
                 if st["serving"]:
-                    others = self.others()
+                    others = self.member.others()
                     leaders = [o for o in others if o["mode"] == "leader"]
                     leader = leaders[0] if leaders else None
                     if leader is not None and leader.get("zxid"):
                         lz = zxid_mod.from_record(leader["zxid"])
-                        st = self.status()       # after the leader's: the fair order
+                        st = self.member.status()       # after the leader's: the fair order
                         last = st
                         if st["serving"] and st.get("zxid"):
                             lag = zxid_mod.lag(lz, zxid_mod.from_record(st["zxid"]))
                             if lag <= max_lag:
-                                snap = self.snapshot()
+                                snap = self.member.observe()
                                 return True, snap, {"leader": _leader_view(leader), "lag": lag}
             if self.clock() >= deadline:
-                snap = self.snapshot()
+                snap = self.member.observe()
                 return False, snap, {"why": _not_serving_why(self.me, timeout, last, leader,
                                                              max_lag),
                                      "leader": _leader_view(leader)}

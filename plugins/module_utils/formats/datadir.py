@@ -5,7 +5,7 @@
 what of them a server can restore from (``persistence/FileTxnSnapLog.java``).
 
 ``verify_files(paths)`` takes any set of files (a data directory's, or an archive's
-once extracted) by path and classifies them by name:
+once extracted) by path and classifies them by name, by data_files' rule (ZooKeeper's):
 
     snapshot.<hex zxid>[.gz|.snappy]   snapshots
     log.<hex zxid>                     transaction logs
@@ -22,43 +22,23 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError, hexzxid)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay as _replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import (
-    LogReader, epoch_of, follows, scan_log, zxid_from_name)
+    LogReader, epoch_of, follows, scan_log)
 
-VERSION_DIR = "version-2"
-EPOCH_FILES = ("currentEpoch", "acceptedEpoch")
-_NUMBER = re.compile(r"^-?[0-9]+$")
+VERSION_DIR = data_files.VERSION_DIR
+EPOCH_FILES = data_files.EPOCH_NAMES
 
-
-def classify(name):
-    """('snapshot'|'log', zxid) or ('epoch', name) or ('other', None).
-
-    As ZooKeeper does, any name starting with ``snapshot.`` or ``log.`` whose second
-    dot-separated part is hex counts, e.g. ``log.100.bak`` too.
-    """
-    for kind, prefix in (("snapshot", "snapshot"), ("log", "log")):
-        if name.startswith(prefix + "."):
-            z = zxid_from_name(name, prefix)
-            if z >= 0:
-                return kind, z
-            return "other", None
-    if name in EPOCH_FILES:
-        return "epoch", name
-    return "other", None
-
-
-def version_dir(path):
-    """The ``version-2`` directory below a dataDir (or the path itself if it is one)."""
-    if os.path.basename(os.path.normpath(path)) == VERSION_DIR:
-        return path
-    return os.path.join(path, VERSION_DIR)
+# The names of data files have one rule, data_files'.
+classify = data_files.classify
+version_dir = data_files.version_dir
+read_epoch = data_files.read_epoch
 
 
 def list_dir(path):
@@ -68,14 +48,6 @@ def list_dir(path):
                   if os.path.isfile(os.path.join(path, n)))
 
 
-def read_epoch(path):
-    """QuorumPeer.readLongFromFile: the first line as a decimal long."""
-    with open(path, "rb") as f:
-        text = f.read(64).decode("ascii", "replace")
-    line = re.split(r"\r\n|\r|\n", text, 1)[0]
-    if not _NUMBER.match(line):
-        raise ValueError("%s holds %r, not a number" % (os.path.basename(path), line))
-    return int(line)
 
 
 def zxid_at_time(log_paths, target_time, limit=DEFAULT_LIMIT):
@@ -251,11 +223,11 @@ class _Files:
                 "checked": False, "valid": None, "errors": [], "warnings": []}
             if kind == "snapshot":
                 self.snaps.append((z, p))
-                if not re.match(r"^snapshot\.[0-9a-f]+(\.gz|\.snappy)?$", name):
+                if not data_files.is_canonical(name):
                     e["warnings"].append("unusual name: ZooKeeper reads it as the snapshot %s" % hexzxid(z))
             elif kind == "log":
                 self.logs.append((z, p))
-                if name != "log.%x" % z:
+                if not data_files.is_canonical(name):
                     e["warnings"].append("unusual name: ZooKeeper reads it as the log %s" % hexzxid(z))
             elif kind == "epoch":
                 self.epochs[z] = p

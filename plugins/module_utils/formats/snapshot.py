@@ -34,6 +34,8 @@ import os
 import struct
 import zlib
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import compression_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError, INT, LONG, Reader, Truncated, hexzxid)
 
@@ -55,16 +57,6 @@ CHUNK = 1 << 22
 _MAX_COUNT = 1 << 26
 
 ZK_SUBTREE = "/zookeeper/"
-
-
-def compression_of(name):
-    """SnapStream.getStreamMode: the last dot-separated part of the name decides."""
-    parts = name.split(".")
-    if len(parts) > 1:
-        ext = parts[-1].lower()
-        if ext in ("gz", "snappy"):
-            return ext
-    return None
 
 
 # --- decompressing sources ---------------------------------------------------------
@@ -243,13 +235,8 @@ class SnapshotInfo:
 
 
 def _zxid_from_name(name):
-    parts = name.split(".")
-    if len(parts) >= 2 and parts[0] == "snapshot":
-        try:
-            return int(parts[1], 16)
-        except ValueError:
-            return None
-    return None
+    z = data_files.zxid_from_name(name, data_files.SNAPSHOT_PREFIX)
+    return z if z >= 0 else None
 
 
 class _Stream:

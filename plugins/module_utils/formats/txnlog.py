@@ -40,6 +40,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import epoch as epoch_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError, hexzxid)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import zxid_from_name
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txn import (
     decode_txn, peek_header)
 
@@ -68,17 +69,6 @@ def follows(prev, zxid):
     if zxid == prev + 1:
         return True
     return epoch_of(zxid) > epoch_of(prev) and counter_of(zxid) == 1
-
-
-def zxid_from_name(name, prefix):
-    """Util.getZxidFromName: the hex after ``prefix.``, or -1."""
-    parts = name.split(".")
-    if len(parts) >= 2 and parts[0] == prefix:
-        try:
-            return int(parts[1], 16)
-        except ValueError:
-            return -1
-    return -1
 
 
 def finding(severity, message, offset=None):

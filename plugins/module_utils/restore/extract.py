@@ -31,7 +31,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import tar
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import layout as L
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
-VERSION_DIR = "version-2"
+VERSION_DIR = L.VERSION_DIR
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 

@@ -36,7 +36,7 @@ import stat
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.fsio import fsync_dir
 
-VERSION_DIR = "version-2"
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import VERSION_DIR
 AREA = ".zkops-restore"
 MARKER = "zkops-restore.json"
 STATE = "restore.json"

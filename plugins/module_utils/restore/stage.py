@@ -114,7 +114,7 @@ def check_space(layout, sources, point_in_time):
 
 
 def _write_parts(dst, parts):
-    """Write a file made of bytes and FileParts (backup_source's members)."""
+    """Write a file made of bytes and FileParts (backup_source's entries)."""
     with open(dst, "xb") as out:
         for part in parts:
             if isinstance(part, (bytes, bytearray)):
@@ -144,7 +144,7 @@ def _continue_chain(chunk_dir, cur, out_dir):
         return [], cur
     os.makedirs(out_dir)
     paths = []
-    for m in plan.members:
+    for m in plan.entries:
         dst = os.path.join(out_dir, m.name.rsplit("/", 1)[-1])
         _write_parts(dst, m.parts)
         paths.append(dst)

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restore the ZooKeeper member on this host (the work of zk_restore).
 
-Composes: the member's configuration (formats/zoo_cfg.py) and process (ensemble/proc.py), where restores
+Composes: the member on this host (ensemble/member.py: its zoo.cfg, directories and process), where restores
 live on disk (restore/layout.py), which backups to read (store/restore_plan.py, store/catalog.py over
 transport/ssh.py), reading them (restore/fetch.py), laying them down (restore/stage.py),
 and the renames that put them in place or take them out (restore/swap.py).
@@ -29,7 +29,6 @@ import time
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
-from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import extract as restore_extract
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import fetch as restore_fetch
@@ -64,43 +63,29 @@ def parse_target(params):
         raise RestoreError(str(exc))
 
 
-class Member:
-    """The member on this host: configuration, server id, data directories, process."""
+def local_member(params):
+    """The member on this host (member.LocalMember) for zk_restore's options."""
+    try:
+        return member_mod.LocalMember.load(params["config_file"], params.get("server_id"),
+                                           params.get("data_dir"), params.get("data_log_dir"))
+    except zoo_cfg.ZooCfgError as exc:
+        raise RestoreError("%s. Set config_file to this member's zoo.cfg" % exc)
 
-    def __init__(self, params):
-        try:
-            self.cfg = zoo_cfg.load(params["config_file"])
-            self.me = member_mod.local_id(self.cfg, params.get("server_id"))
-        except zoo_cfg.ZooCfgError as exc:
-            raise RestoreError("%s. Set config_file to this member's zoo.cfg" % exc)
-        self.server_id = params.get("server_id")
-        data_dir = params.get("data_dir") or self.cfg.data_dir
-        log_dir = params.get("data_log_dir") or self.cfg.data_log_dir or data_dir
-        try:
-            self.layout = L.Layout(data_dir, log_dir)
-        except L.LayoutError as exc:
-            raise RestoreError(str(exc))
 
-    def running(self):
-        """(pids of our server, ports of the member held by any process)."""
-        ours = [p["pid"] for p in proc.find_servers(self.cfg.path) if p["matches"]]
-        ports = set(self.cfg.server_ports(self.me)) if self.me is not None else set()
-        if self.cfg.client_port:
-            ports.add(self.cfg.client_port)
-        return ours, sorted(ports & set(proc.listening_ports()))
-
-    def require_stopped(self, what, check_mode, warnings):
-        pids, ports = self.running()
-        if not pids and not ports:
-            return False
-        why = ("the ZooKeeper server of %s runs (pid %s)" % (self.cfg.path, ", ".join(str(p) for p in pids))
-               if pids else "port(s) %s of this member are in use" % ", ".join(str(p) for p in ports))
-        msg = ("%s: refusing to %s while it runs. Stop it first (zkops.zookeeper.zk_quiesce "
-               "state=quiesced, with allow_quorum_loss for a whole-ensemble restore)" % (why, what))
-        if check_mode:
-            warnings.append(msg)
-            return True
-        raise RestoreError(msg)
+def require_stopped(member, what, check_mode, warnings):
+    """Refuse ``what`` while the member's server runs or its ports are held (in check
+    mode, warn); True when it would have refused."""
+    pids, ports = member.in_use()
+    if not pids and not ports:
+        return False
+    why = ("the ZooKeeper server of %s runs (pid %s)" % (member.cfg.path, ", ".join(str(p) for p in pids))
+           if pids else "port(s) %s of this member are in use" % ", ".join(str(p) for p in ports))
+    msg = ("%s: refusing to %s while it runs. Stop it first (zkops.zookeeper.zk_quiesce "
+           "state=quiesced, with allow_quorum_loss for a whole-ensemble restore)" % (why, what))
+    if check_mode:
+        warnings.append(msg)
+        return True
+    raise RestoreError(msg)
 
 
 def _describe_files(entries):
@@ -124,8 +109,11 @@ class Runner:
         self.check_mode = check_mode
         self.service = service
         self.warnings = []
-        self.member = Member(params)
-        self.layout = self.member.layout
+        self.member = local_member(params)
+        try:
+            self.layout = L.Layout(self.member.data_dir, self.member.data_log_dir)
+        except L.LayoutError as exc:
+            raise RestoreError(str(exc))
         self.rid = params.get("restore_id")
         self.owner = None
         self.session = None
@@ -355,7 +343,7 @@ class Runner:
         waiting for it to serve: zk_quiesce state=serving does that)."""
         if not self.p.get("start") or self.check_mode:
             return
-        pids, _ports = self.member.running()
+        pids, _ports = self.member.in_use()
         if pids:
             return
         if self.p.get("start_delay"):
@@ -375,7 +363,7 @@ class Runner:
             result.update(_state_view(state))
             self.start(result)
             return result
-        self.member.require_stopped("put restored data in place", self.check_mode, self.warnings)
+        require_stopped(self.member, "put restored data in place", self.check_mode, self.warnings)
         if self.check_mode and restore_stage.Stager(self.layout, self.rid, None).existing() is None \
                 and not self.has_source():
             # Check mode after a staging that was only predicted: nothing to show but the move.
@@ -397,7 +385,7 @@ class Runner:
                                               "before_header": "live data", "after_header": "restored data"})
             return result
         self.resolve_owner()
-        changed, details = restore_swap.swap(self.layout, self.rid, self.owner, self.member.server_id)
+        changed, details = restore_swap.swap(self.layout, self.rid, self.owner, self.p.get("server_id"))
         result.update(changed=True, swap=details["steps"], myid_written=details["myid_written"],
                       diff={"before": "".join(_describe_files(s.get("before", [])) for s in details["steps"]),
                             "after": "".join(_describe_files(s.get("after", [])) for s in details["steps"]),
@@ -418,7 +406,7 @@ class Runner:
                 result["changed"] = True
             self.start(result)
             return result
-        self.member.require_stopped("put the pre-restore data back", self.check_mode, self.warnings)
+        require_stopped(self.member, "put the pre-restore data back", self.check_mode, self.warnings)
         result["diff"] = {"before": "".join(_describe_files(s["before"]) for s in steps),
                           "after": "".join(_describe_files(s["after"]) for s in steps),
                           "before_header": "restored data", "after_header": "pre-restore data"}

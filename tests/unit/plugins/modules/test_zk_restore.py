@@ -7,7 +7,7 @@ import pytest
 from ansible.module_utils import basic
 
 import zkarchives as H
-from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import workflow as restore
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_restore
 
 
@@ -17,7 +17,7 @@ def run(run_module, monkeypatch):
     processes the member's server appears to run as."""
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: None)
     state = {"pids": []}
-    monkeypatch.setattr(restore.Member, "running", lambda self: (state["pids"], []))
+    monkeypatch.setattr(member_mod.LocalMember, "in_use", lambda self: (state["pids"], []))
 
     def call(check=False, **args):
         return run_module(zk_restore, check=check, **args)

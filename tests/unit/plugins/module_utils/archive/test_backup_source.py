@@ -68,16 +68,16 @@ def test_full_takes_the_restorable_set_without_padding(dirs, tmp_path):
     l2 = log(lv, creates(6, 9))
     epochs(dv)
     plan = B.plan_full(data, logs)
-    names = [m.name for m in plan.members]
+    names = [m.name for m in plan.entries]
     assert names == ["data/version-2/snapshot.100000003", "datalog/version-2/log.100000001",
                      "datalog/version-2/log.100000006", "data/version-2/currentEpoch",
                      "data/version-2/acceptedEpoch"]
     assert plan.zxids() == {"snapshot": "0x100000003", "base": None, "first": "0x100000001", "last": "0x100000009"}
     assert plan.records == 9 and plan.epochs == {"current": 1, "accepted": 1}
     # Only whole records are archived: the zero padding is neither read nor counted.
-    assert plan.members[1].size == os.path.getsize(l1) - 4096
+    assert plan.entries[1].size == os.path.getsize(l1) - 4096
     assert plan.raw_bytes < plan.apparent_bytes
-    assert zxids_of(tmp_path, plan.members[2]) == [E + i for i in range(6, 10)]
+    assert zxids_of(tmp_path, plan.entries[2]) == [E + i for i in range(6, 10)]
     assert plan.log_paths == [l1, l2] and plan.snapshot_path.endswith("snapshot.100000003")
     assert plan.first_time == W.T0 + E + 1 and plan.last_time == W.T0 + E + 9
 
@@ -89,7 +89,7 @@ def test_ceiling_cuts_a_live_log(dirs, tmp_path):
     epochs(dv)
     plan = B.plan_full(data, logs, ceiling=E + 7)
     assert plan.last_zxid == E + 7
-    assert zxids_of(tmp_path, plan.members[1]) == [E + i for i in range(1, 8)]
+    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 8)]
 
 
 def test_torn_last_record_of_a_live_log_is_left_out(dirs, tmp_path):
@@ -100,7 +100,7 @@ def test_torn_last_record_of_a_live_log_is_left_out(dirs, tmp_path):
     epochs(dv)
     plan = B.plan_full(data, logs)
     assert plan.last_zxid == E + 4
-    assert zxids_of(tmp_path, plan.members[1]) == [E + i for i in range(1, 5)]
+    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 5)]
 
 
 def test_a_snapshot_being_written_is_passed_over(dirs):
@@ -113,7 +113,7 @@ def test_a_snapshot_being_written_is_passed_over(dirs):
     epochs(dv)
     plan = B.plan_full(data, logs)
     assert plan.snapshot_zxid == E + 2 and plan.last_zxid == E + 8
-    assert [m.name for m in plan.members][:3] == ["data/version-2/snapshot.100000002",
+    assert [m.name for m in plan.entries][:3] == ["data/version-2/snapshot.100000002",
                                                   "datalog/version-2/log.100000001",
                                                   "datalog/version-2/log.100000005"]
     assert any("snapshot.100000006" in w for w in plan.warnings)
@@ -157,7 +157,7 @@ def test_same_directory_for_data_and_logs(dirs):
     log(dv, creates(1, 3))
     epochs(dv)
     plan = B.plan_full(data, data)
-    assert [m.name for m in plan.members][:2] == ["data/version-2/snapshot.100000001",
+    assert [m.name for m in plan.entries][:2] == ["data/version-2/snapshot.100000001",
                                                   "datalog/version-2/log.100000001"]
 
 
@@ -166,13 +166,13 @@ def test_log_chunks_hold_exactly_the_records_after_the_shipped_zxid(dirs, tmp_pa
     log(lv, creates(1, 5))
     l2 = log(lv, creates(6, 9))
     plan = B.plan_logs(logs, E + 4)
-    assert [m.name for m in plan.members] == ["datalog/version-2/log.100000005", "datalog/version-2/log.100000006"]
+    assert [m.name for m in plan.entries] == ["datalog/version-2/log.100000005", "datalog/version-2/log.100000006"]
     assert plan.zxids() == {"snapshot": None, "base": "0x100000004", "first": "0x100000005", "last": "0x100000009"}
-    assert zxids_of(tmp_path, plan.members[0]) == [E + 5]
-    assert zxids_of(tmp_path, plan.members[1]) == [E + i for i in range(6, 10)]
+    assert zxids_of(tmp_path, plan.entries[0]) == [E + 5]
+    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(6, 10)]
     # The first part is a fresh log header, then the records byte for byte.
-    assert plan.members[0].parts[0] == B.LOG_HEADER
-    assert isinstance(plan.members[1].parts[1], FilePart) and plan.members[1].parts[1].path == l2
+    assert plan.entries[0].parts[0] == B.LOG_HEADER
+    assert isinstance(plan.entries[1].parts[1], FilePart) and plan.entries[1].parts[1].path == l2
     assert B.plan_logs(logs, E + 6, ceiling=E + 8).last_zxid == E + 8
 
 

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from zk_fakes import (NOT_SERVING, FakeProc, FakeZk, member_layout, srvr_text,  # noqa: E402
                       write, zk_argv)
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quiesce  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg  # noqa: E402
@@ -62,8 +63,8 @@ class Sim:
 
     def member(self):
         cfg = zoo_cfg.load(self.cfg_path)
-        return quiesce.LocalMember(cfg, 1, self, timeout=2.0, clock=lambda: self.clock[0],
-                                   sleep=self.sleep, interval=1.0)
+        return quiesce.Quiesce(member_mod.LocalMember(cfg, 1, timeout=2.0), self,
+                               clock=lambda: self.clock[0], sleep=self.sleep, interval=1.0)
 
     def sleep(self, s):
         self.clock[0] += s

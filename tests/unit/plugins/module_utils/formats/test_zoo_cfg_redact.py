@@ -121,7 +121,7 @@ def test_a_real_config_keeps_no_secret_and_everything_else():
 def test_the_member_reads_its_config_redacted(tmp_path):
     cfg = tmp_path / "zoo.cfg"
     cfg.write_text(REAL)
-    local = backup.LocalMember({"config_file": str(cfg), "server_id": 1})
+    local = backup.local_member({"config_file": str(cfg), "server_id": 1})
     assert "S3CRET" not in local.config_text and Z.REDACTED in local.config_text
 
 
