@@ -312,10 +312,9 @@ not_learned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import member as member_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import info as ensemble_info
 
 
 def argument_spec():
@@ -330,20 +329,6 @@ def argument_spec():
     return spec
 
 
-def run_client_checks(module, members):
-    failures = []
-    for st in members:
-        if not st["serving"]:
-            continue
-        try:
-            st["client_check"] = zk_client.client_check(module.params, st["address"],
-                                                        module.params["client_check_path"])
-        except zk_client.ZkConnectError as exc:
-            st["client_check"] = {"address": st["address"], "ok": False, "error": str(exc)}
-            failures.append(str(exc))
-    return failures
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     # The file Ansible ran this module from holds its arguments (secrets) in clear.
@@ -351,68 +336,15 @@ def main():
     p = module.params
     if p["client_check"]:
         zk_client.require_kazoo(module)
-
-    cfg = None
-    config_file = p["config_file"] or (None if p["hosts"] else zoo_cfg.DEFAULT_CONFIG_FILE)
-    if config_file:
-        try:
-            cfg = zoo_cfg.load(config_file)
-        except zoo_cfg.ZooCfgError as exc:
-            module.fail_json(msg="%s. Set config_file to the zoo.cfg of the ZooKeeper server "
-                                 "on this host, or hosts to query members over the network "
-                                 "without one." % exc, changed=False)
-    me = None
-    if cfg is not None:
-        try:
-            me = member_mod.local_id(cfg, p["server_id"])
-        except zoo_cfg.ZooCfgError as exc:
-            module.fail_json(msg="%s; set server_id" % exc, changed=False)
-        if me is None:
-            module.warn("no server id: %s/myid does not exist and server_id is not set; "
-                        "no local member is reported" % cfg.data_dir)
-        elif cfg.servers and me not in cfg.servers:
-            module.warn("server id %s is not among the servers of %s" % (me, cfg.path))
+    warnings = []
     try:
-        ctx = zk_client.tls_context(p)
-    except Exception as exc:
-        module.fail_json(msg="the TLS settings are unusable: %s" % exc, changed=False)
-
-    hosts = zk_client.split_hosts(p["hosts"]) if p["hosts"] else None
-    if cfg is not None and not hosts and not member_mod.config_targets(cfg, me, p["tls"]):
-        module.fail_json(msg="%s gives no client port to query (%s); set hosts"
-                         % (cfg.path, "no secureClientPort while tls is true" if p["tls"]
-                            else "no clientPort and no client port in the server lines"),
-                         changed=False)
-    res = member_mod.report(cfg=cfg, me=me, hosts=hosts, ssl_context=ctx,
-                            timeout=p["connect_timeout"], secure=p["tls"],
-                            extra_triggers=p["restart_triggers"], local=me is not None)
-
-    members = res["members"]
-    if hosts:
-        bad = [st for st in members if st["mode"] == "not_zookeeper"]
-        if bad:
-            module.fail_json(msg="not ZooKeeper: %s. Check the ports in hosts (the client "
-                                 "port is usually 2181)." % "; ".join(st["error"] for st in bad),
-                             changed=False, **res)
-        if not any(st["reachable"] for st in members):
-            module.fail_json(msg="no ZooKeeper answered at %s: %s. Check the addresses "
-                                 "and ports in hosts, and that the servers run."
-                             % (", ".join(hosts), "; ".join(st["error"] for st in members)),
-                             changed=False, **res)
-    for st in members:
-        if st["mode"] in ("down", "not_zookeeper", "not_serving") or st["error"]:
-            module.warn("member %s (%s): %s" % (st["id"] if st["id"] is not None else "?",
-                                                st["address"], st["error"]))
-
-    if p["client_check"]:
-        failures = run_client_checks(module, members)
-        if res["member"] is not None:
-            for st in members:
-                if st.get("client_check") and st["id"] == res["member"]["id"]:
-                    res["member"]["client_check"] = st["client_check"]
-        if failures:
-            module.fail_json(msg="client check failed: %s" % "; ".join(failures),
-                             changed=False, **res)
+        res = ensemble_info.gather(p, warnings)
+    except ensemble_info.InfoError as exc:
+        for w in warnings:
+            module.warn(w)
+        module.fail_json(msg=exc.msg, **exc.fields)
+    for w in warnings:
+        module.warn(w)
     module.exit_json(changed=False, **res)
 
 

@@ -155,6 +155,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catal
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import workflow as restore
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import fetch as restore_fetch
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import planner as restore_planner
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 
@@ -186,55 +187,12 @@ def main():
     except restore.RestoreError as exc:
         module.fail_json(msg=str(exc))
     keys = authenticity.module_keys(module)
-    allow = p["allow_unauthenticated"]
-    warnings = []
-    unreachable = []
-    sessions = {}
-
-    def session_of(host):
-        if host not in sessions:
-            sessions[host] = None
-            sessions[host] = ssh_transport.connect(p, host, warnings)
-        if sessions[host] is None:
-            raise ssh_transport.SshError(host, "could not be reached")
-        return sessions[host]
-
-    hosts = [(h, (lambda h=h: session_of(h))) for h in p["backup_hosts"]]
-    root, ensemble = p["backup_root"], p["ensemble"]
     try:
-        restore_fetch.check_names(ensemble, [p["backup_id"]] if p["backup_id"] else [])
+        restore_fetch.check_names(p["ensemble"], [p["backup_id"]] if p["backup_id"] else [])
     except restore_fetch.FetchError as exc:
         module.fail_json(msg="%s; no backup host was reached" % exc, changed=False)
-    result = None
-    failure = None
-    try:
-        listed, reports, unreachable = restore_fetch.list_hosts(hosts, root, ensemble, keys, allow)
-        for u in unreachable:
-            warnings.append("backup host %s did not answer (%s): the plan is made from the backups of the "
-                            "other backup hosts, without those only it holds" % (u["host"], u["reason"]))
-        if listed:
-            plan, holders = restore_fetch.plan_union(listed, p["backup_hosts"], reports, ensemble, root,
-                                                     p["backup_id"], target_zxid, target_time)
-            answered = [h for h in hosts if h[0] in listed]
-            if p["verify"]:
-                sources, rejected = restore_fetch.choose_copies(plan, answered, root, ensemble, listed=listed,
-                                                                keys=keys, allow_unauthenticated=allow)
-                for r in rejected:
-                    warnings.append("backup host %s: backup %s %s; it is taken from %s instead"
-                                    % (r["host"], r["backup_id"], r["reason"], sources[r["backup_id"]]))
-            else:
-                sources = dict((bid, holders[bid][0]) for bid in plan["backup_ids"])
-                rejected = []
-                for entry in [plan["full"]] + plan["logs"]:
-                    entry["host"] = sources[entry["id"]]
-            result = dict(backup_host=sources[plan["full"]["id"]], plan=plan, sources=sources, rejected=rejected,
-                          backup_hosts_listed=[h for h in p["backup_hosts"] if h in listed])
-    except restore_fetch.FetchError as exc:
-        failure = str(exc)
-    finally:
-        ssh_transport.close_all([s for s in sessions.values() if s is not None])
-    for n in (result["plan"].get("not_authenticated") if result else []):
-        warnings.append("backup %s is not chosen: %s" % (n["id"], n["reason"]))
+    warnings = []
+    result, unreachable, failure = restore_planner.plan_over_hosts(p, target_zxid, target_time, keys, warnings)
     for w in warnings + (result["plan"].get("warnings") if result else []):
         module.warn(w)
     if failure is not None:

@@ -426,26 +426,15 @@ leftovers:
 """
 
 import os
-import sys
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
-from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
-from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import push as tree_push
-from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import replay as tree_replay
-from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import job as tree_job
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
-from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit, hexzxid
-
-ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 
 
 def argument_spec():
@@ -476,52 +465,6 @@ def argument_spec():
     return spec
 
 
-def _same_dir(a, b):
-    return os.path.realpath(datadir.version_dir(a)) == os.path.realpath(datadir.version_dir(b))
-
-
-def files_source(module, root, exclude, warnings):
-    """A DataDirSource for the member's data files (fails the module on bad options)."""
-    p = module.params
-    data_dir, log_dir = p["data_dir"], p["data_log_dir"]
-    try:
-        cfg = zoo_cfg.load(p["config_file"])
-    except zoo_cfg.ZooCfgError as exc:
-        if not data_dir:
-            module.fail_json(msg="cannot read dataDir from %s: %s; set config_file to the "
-                             "member's zoo.cfg, or data_dir" % (p["config_file"], exc))
-        cfg = None
-    if not data_dir:
-        data_dir, log_dir = cfg.data_dir, log_dir or cfg.data_log_dir
-    applied = None
-    if cfg is not None and os.path.isdir(data_dir) and _same_dir(data_dir, cfg.data_dir):
-        # The running server's own files: export nothing it has not committed.
-        applied, note = tree_replay.applied_zxid(cfg)
-        if note:
-            warnings.append("%s; the export holds every logged transaction, and the newest "
-                            "may not be committed yet (target_zxid sets the end)" % note)
-    if not os.path.isdir(data_dir):
-        module.fail_json(msg="data_dir %s does not exist or is not a directory: source files "
-                         "runs on a member and reads its data files" % data_dir)
-    try:
-        target_zxid, target_time = targets.parse_target(p["target_zxid"], p["target_time"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    return tree_replay.DataDirSource(data_dir, log_dir, root, exclude, target_zxid, target_time,
-                                     buffer_limit(p["jute_maxbuffer"]), applied)
-
-
-def run(module, source, root, exclude, warnings):
-    """Export (and push); returns the summary."""
-    p = module.params
-    if p["backup_hosts"] is not None:
-        return tree_push.export(source, p, root, exclude, p["ephemeral_policy"],
-                                p["compression_level"], p["dest"], module.check_mode,
-                                warnings=warnings)
-    return tree_export.export_file(source, p["dest"], root, exclude, p["ephemeral_policy"],
-                                   p["compression_level"], module.check_mode)
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            add_file_common_args=True,
@@ -532,116 +475,22 @@ def main():
     # The file Ansible ran this module from holds its arguments (secrets) in clear.
     payload.remove(module)
     p = module.params
-    live = p["source"] == "live"
-    if live:
+    if p["source"] == "live":
         zk_client.require_kazoo(module)
     if p["backup_hosts"] is not None:
         ssh_transport.require_paramiko(module)
-    dest = p["dest"]
     try:
-        root = tree_export.normalize_root(p["root"])
-        exclude = tree_export.normalize_exclude(p["exclude"])
-        if p["backup_hosts"] is not None:
-            tree_push.check_params(p)
-    except (tree_export.ExportError, tree_push.PushError) as exc:
-        module.fail_json(msg=str(exc))
-    if p["partial"] and not (live and module.check_mode and p["backup_hosts"] is None):
-        module.fail_json(msg="partial reads a live tree in check mode only (without backup_hosts): "
-                         "an export file must hold the whole subtree; run the task with "
-                         "check_mode: true")
-    if not 1 <= p["compression_level"] <= 9:
-        module.fail_json(msg="compression_level must be between 1 and 9")
-    base = dict(dest=dest, root=root, exclude=exclude, changed=False)
-    warnings = []
-
-    t0 = time.time()
-    pool = None
-    if live:
-        connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
-        try:
-            pool = zk_pipeline.open_pool(p, connections)
-        except zk_pipeline.PipelineError as exc:
-            module.fail_json(msg="%s; nothing was written" % exc, **base)
-        source = tree_export.LiveSource(pool, root, exclude, hosts=p["hosts"],
-                                        batch=p["batch"], multi_read=p["multi_read"],
-                                        partial=p["partial"])
-    else:
-        source = files_source(module, root, exclude, warnings)
-    tracker = None
-    if p["progress_file"]:
-        tracker = progress.Tracker(p["progress_file"], "tree export of %s" % root)
-        source = tree_export.CountedSource(source, tracker)
-    try:
-        summary = run(module, source, root, exclude, warnings)
-    except tree_push.PushError as exc:
-        for w in warnings:
+        result, warnings = tree_job.export(p, module.check_mode)
+    except tree_job.JobError as exc:
+        for w in exc.warnings:
             module.warn(w)
-        module.fail_json(msg="export of %s failed: %s" % (root, exc), leftovers=exc.leftovers,
-                         **base)
-    except ERRORS as exc:
-        module.fail_json(msg="export of %s failed: %s; nothing was written" % (root, exc),
-                         **base)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="export of %s failed writing %s: %s; nothing was written"
-                         % (root, dest or "to the backup hosts", exc), **base)
-    finally:
-        if pool is not None:
-            pool.close()
-        if tracker is not None:
-            tracker.close(ok=bool(sys.exc_info()[0] is None))
-    seconds = time.time() - t0
-    for w in warnings + list(getattr(source, "warnings", [])):
+        module.fail_json(msg=exc.msg, **exc.fields)
+    for w in warnings:
         module.warn(w)
-
-    changed = summary["changed"]
+    dest = p["dest"]
     if dest and not module.check_mode and os.path.exists(dest):
         file_args = module.load_file_common_arguments(p)
-        changed = module.set_fs_attributes_if_different(file_args, changed)
-    trailer = summary["trailer"]
-    header = summary["header"]
-    walk = summary["walk"]
-    base["changed"] = changed
-    result = dict(base, count=trailer["count"], digest=trailer["digest"],
-                  typed_digest=trailer["typed_digest"],
-                  digest_version=trailer["digest_version"],
-                  kinds_exact=header["kinds_exact"], ephemeral_policy=p["ephemeral_policy"],
-                  ephemeral_skipped=summary["ephemeral_skipped"],
-                  ephemeral_kept=summary["ephemeral_kept"], sequential=summary["sequential"],
-                  source=header["source"],
-                  zxid_start=header["zxid_start"], zxid_end=trailer["zxid_end"],
-                  modified_during_export=summary["modified_during_export"],
-                  vanished=trailer["vanished"], bytes=summary["bytes"],
-                  seconds=round(seconds, 3),
-                  rate=round(trailer["count"] / walk["seconds"], 1) if walk["seconds"] else None,
-                  walk=walk)
-    if tracker is not None:
-        result["stages"] = tracker.summary()
-    result.update(partial=bool(walk.get("partial")), unreadable=walk.get("unreadable", []),
-                  unreadable_count=len(walk.get("unreadable", [])),
-                  acl_hidden=walk.get("acl_hidden", []),
-                  acl_hidden_count=walk.get("acl_hidden_count", 0))
-    if p["backup_hosts"] is not None:
-        result.update(pushed=summary["pushed"], backup_id=summary["backup_id"],
-                      destinations=summary["destinations"])
-    if not live:
-        result["zxid"] = hexzxid(header["zxid_start"])
-    if not header["kinds_exact"]:
-        result["kinds_note"] = tree_export.KINDS_NOTE
-    what = "exported %d znodes of %s" % (trailer["count"], root)
-    if result["partial"]:
-        what += (" (partial: %d subtrees unreadable%s, %d ACLs hidden)"
-                 % (result["unreadable_count"], (": " + ", ".join(result["unreadable"][:10]))
-                    if result["unreadable"] else "", result["acl_hidden_count"]))
-    if not live:
-        what += " at zxid %s from the data files" % result["zxid"]
-    if p["backup_hosts"] is not None and summary["pushed"]:
-        what += "; stored as %s on %s" % (summary["backup_id"], ", ".join(
-            d["host"] for d in summary["destinations"]))
-    elif p["backup_hosts"] is not None and not module.check_mode:
-        what += "; the backup hosts already hold an export with the same digests"
-    if not header["kinds_exact"]:
-        what += " (container and TTL znodes recorded as persistent: %s)" % tree_export.KINDS_NOTE
-    result["msg"] = what
+        result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
     module.exit_json(**result)
 
 

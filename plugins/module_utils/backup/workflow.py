@@ -42,6 +42,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.store import repor
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
@@ -143,7 +144,6 @@ def newest_full(session, root, ensemble):
 
 def deep_digest(plan):
     """Replay the archived files up to the archive's last zxid: znode count and digests."""
-    from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay
     try:
         tree, res = replay.replay(plan.snapshot_path, plan.log_paths, target_zxid=plan.last_zxid)
     except FormatError as exc:
@@ -299,23 +299,11 @@ def run(params, check_mode=False, warnings=None):
 def _run(params, check_mode, warnings, tracker):
     t0 = time.time()
     warnings = warnings if warnings is not None else []
-    ensemble, kind, root = params["ensemble"], params["kind"], params["backup_root"]
-    if not ENSEMBLE_NAME.match(ensemble or ""):
-        raise BackupError("ensemble %r is not a valid name (letters, digits, '.', '_', '-'; not starting with "
-                          "'.' or '-')" % ensemble)
-    try:
-        codec = compression.resolve(params["compression"])
-        key = encryption.parse_key(params["encryption_key"]) if params.get("encryption_key") else None
-        recipients = encryption.parse_recipients(params.get("encryption_recipients"))
-        signing_key = authenticity.parse_signing_key(params["signing_key"]) if params.get("signing_key") else None
-    except (compression.CompressionError, encryption.EncryptionError, authenticity.AuthenticityError) as exc:
-        raise BackupError(str(exc))
-    if kind == "logs" and params.get("deep"):
-        warnings.append("deep is ignored for kind logs (a log chunk has no snapshot to replay)")
+    ensemble, root = params["ensemble"], params["backup_root"]
+    codec, key, recipients, signing_key = _parse_options(params, warnings)
     local = local_member(params)
     mode = decide_mode(local, params["mode"])
 
-    sessions = []
     failed_hosts = []
     push = None
     required = _required_hosts(params)
@@ -323,48 +311,14 @@ def _run(params, check_mode, warnings, tracker):
     tracker.stage("connect and plan")
     connecting = _Background(ssh_transport.connect_each, params, params["backup_hosts"], warnings)
     try:
-        # The connections (and their host key checks) are made while the member's files are
-        # planned: nothing is sent before every host key checked out.
-        st, ceiling = (committed_ceiling(local, params["catch_up_timeout"]) if mode == "hot" else (None, None))
-        phases.done("status")
-        after = None
-        if kind == "logs":
-            sessions = _reached(connecting, failed_hosts, required, params)
-            fork = _fork_since_full(sessions, root, ensemble)
-            if fork is not None:
-                # Logs shipped now would continue a history that restore undid.
-                kind = "full"
-                params = dict(params, kind=kind)
-                warnings.append("restore %s (finished %s) took the ensemble back to %s after the newest full "
-                                "backup: log chunks shipped now could not be restored without a full backup "
-                                "taken after it, so this run takes a full backup" % (
-                                    fork["restore_id"], fork["finished"], hexzxid(fork["zxid"])))
-            else:
-                after = _common_shipped(sessions, root, ensemble, failed_hosts, required, params)
-        plan = _source_plan(local, kind, ceiling, after)
-        phases.done("plan")
-        if kind != "logs":
-            sessions = _reached(connecting, failed_hosts, required, params)
-        phases.done("connect")
-        warnings.extend(plan.warnings)
+        params, st, plan, after, sessions = _plan_backup(params, local, mode, connecting, failed_hosts, required,
+                                                         phases, warnings)
+        kind = params["kind"]
         result = _base_result(params, local, st, mode, plan, codec, key is not None or bool(recipients), sessions)
         result["phases"] = phases.seconds
         result["failed_hosts"] = failed_hosts
         result["required_hosts"] = required
-        if plan.empty:
-            result.update(changed=False, skipped=True, reason="no transaction after %s to ship" % hexzxid(after))
-            return _finish(result, t0, tracker)
-        if kind == "full" and not params.get("force"):
-            same = _unchanged_full(sessions, root, ensemble, plan.last_zxid)
-            if same is not None:
-                for d in result["destinations"]:
-                    d["path"] = posixpath.join(root, ensemble, same)
-                result.update(changed=False, skipped=True, backup_id=same,
-                              reason="the newest full backup %s on every backup host already holds the last "
-                                     "zxid %s (force: true takes another)" % (same, hexzxid(plan.last_zxid)))
-                return _finish(result, t0, tracker)
-        if check_mode:
-            result.update(changed=True, skipped=False)
+        if _settled_without_sending(result, params, sessions, plan, after, check_mode):
             return _finish(result, t0, tracker)
 
         digest = None
@@ -377,31 +331,13 @@ def _run(params, check_mode, warnings, tracker):
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
         push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True),
                              required=required, failed=failed_hosts).begin()
-        alive = (lambda: _still_serving(local)) if mode == "hot" else None
-        tracker.stage("send", total=plan.raw_bytes, unit="bytes")
-        section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
-                                           params.get("bandwidth_limit"), params.get("compression_threads", 1),
-                                           check=alive, progress=tracker, recipients=recipients)
-        phases.done("stream")
-        tracker.stage("verify on the backup hosts")
-        if mode == "hot":
-            _still_serving(local)
-        # The side manifest is what restores plan with: a MAC with the key and a signature
-        # with the signing key make it (and through the archive's SHA-256, the archive)
-        # impossible to change or forge on the backup host.
-        sidecar = authenticity.authenticate(side_manifest(manifest, section), key, signing_key)
-        push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
+        section, sidecar = _send(push, params, local, mode, plan, manifest, codec, key, recipients, signing_key,
+                                 tracker, phases)
         destinations = push.commit()
         failed_hosts = push.failed
         push = None
         phases.done("verify")
-        stored = set(d["host"] for d in destinations)
-        _advance_state([s for s in sessions if s.label in stored], root, ensemble, plan.last_zxid, backup_id,
-                       warnings)
-        for f in failed_hosts:
-            warnings.append("backup host %s does not hold backup %s: %s" % (f["host"], backup_id, f["reason"]))
-        for d in destinations:
-            d["sha256"] = d["sha256"][section["file"]]
+        _record_stored(sessions, params, plan, backup_id, destinations, failed_hosts, section, warnings)
         result.update(changed=True, skipped=False, backup_id=backup_id, created=created,
                       destinations=destinations, archive=section, bytes_sent=section["bytes"],
                       authentication=[{"scheme": a["scheme"], "key_id": a["key_id"]}
@@ -424,6 +360,112 @@ def _run(params, check_mode, warnings, tracker):
         raise
     finally:
         ssh_transport.close_all((connecting.result(raise_error=False) or ([], []))[0])
+
+
+def _parse_options(params, warnings):
+    """Check the ensemble's name and read the compression, the keys and the recipients:
+    (codec, key, recipients, signing_key)."""
+    ensemble, kind = params["ensemble"], params["kind"]
+    if not ENSEMBLE_NAME.match(ensemble or ""):
+        raise BackupError("ensemble %r is not a valid name (letters, digits, '.', '_', '-'; not starting with "
+                          "'.' or '-')" % ensemble)
+    try:
+        codec = compression.resolve(params["compression"])
+        key = encryption.parse_key(params["encryption_key"]) if params.get("encryption_key") else None
+        recipients = encryption.parse_recipients(params.get("encryption_recipients"))
+        signing_key = authenticity.parse_signing_key(params["signing_key"]) if params.get("signing_key") else None
+    except (compression.CompressionError, encryption.EncryptionError, authenticity.AuthenticityError) as exc:
+        raise BackupError(str(exc))
+    if kind == "logs" and params.get("deep"):
+        warnings.append("deep is ignored for kind logs (a log chunk has no snapshot to replay)")
+    return codec, key, recipients, signing_key
+
+
+def _plan_backup(params, local, mode, connecting, failed_hosts, required, phases, warnings):
+    """The member's status, the files to send and the sessions to the backup hosts that
+    take them: (params, st, plan, after, sessions).  A log chunk that would continue a
+    history a restore undid turns the run into a full backup (``params["kind"]``)."""
+    ensemble, kind, root = params["ensemble"], params["kind"], params["backup_root"]
+    # The connections (and their host key checks) are made while the member's files are
+    # planned: nothing is sent before every host key checked out.
+    st, ceiling = (committed_ceiling(local, params["catch_up_timeout"]) if mode == "hot" else (None, None))
+    phases.done("status")
+    after = None
+    if kind == "logs":
+        sessions = _reached(connecting, failed_hosts, required, params)
+        fork = _fork_since_full(sessions, root, ensemble)
+        if fork is not None:
+            # Logs shipped now would continue a history that restore undid.
+            kind = "full"
+            params = dict(params, kind=kind)
+            warnings.append("restore %s (finished %s) took the ensemble back to %s after the newest full "
+                            "backup: log chunks shipped now could not be restored without a full backup "
+                            "taken after it, so this run takes a full backup" % (
+                                fork["restore_id"], fork["finished"], hexzxid(fork["zxid"])))
+        else:
+            after = _common_shipped(sessions, root, ensemble, failed_hosts, required, params)
+    plan = _source_plan(local, kind, ceiling, after)
+    phases.done("plan")
+    if kind != "logs":
+        sessions = _reached(connecting, failed_hosts, required, params)
+    phases.done("connect")
+    warnings.extend(plan.warnings)
+    return params, st, plan, after, sessions
+
+
+def _settled_without_sending(result, params, sessions, plan, after, check_mode):
+    """True when the run ends here with ``result`` completed: nothing to ship, the newest
+    full backup already holds the last zxid, or check mode."""
+    ensemble, kind, root = params["ensemble"], params["kind"], params["backup_root"]
+    if plan.empty:
+        result.update(changed=False, skipped=True, reason="no transaction after %s to ship" % hexzxid(after))
+        return True
+    if kind == "full" and not params.get("force"):
+        same = _unchanged_full(sessions, root, ensemble, plan.last_zxid)
+        if same is not None:
+            for d in result["destinations"]:
+                d["path"] = posixpath.join(root, ensemble, same)
+            result.update(changed=False, skipped=True, backup_id=same,
+                          reason="the newest full backup %s on every backup host already holds the last "
+                                 "zxid %s (force: true takes another)" % (same, hexzxid(plan.last_zxid)))
+            return True
+    if check_mode:
+        result.update(changed=True, skipped=False)
+        return True
+    return False
+
+
+def _send(push, params, local, mode, plan, manifest, codec, key, recipients, signing_key, tracker, phases):
+    """Stream the archive and put its side manifest into ``push`` (begun, not committed):
+    (the archive's section of the manifest, the side manifest)."""
+    alive = (lambda: _still_serving(local)) if mode == "hot" else None
+    tracker.stage("send", total=plan.raw_bytes, unit="bytes")
+    section, manifest = stream_archive(push, plan, manifest, codec, params.get("compression_level"), key,
+                                       params.get("bandwidth_limit"), params.get("compression_threads", 1),
+                                       check=alive, progress=tracker, recipients=recipients)
+    phases.done("stream")
+    tracker.stage("verify on the backup hosts")
+    if mode == "hot":
+        _still_serving(local)
+    # The side manifest is what restores plan with: a MAC with the key and a signature
+    # with the signing key make it (and through the archive's SHA-256, the archive)
+    # impossible to change or forge on the backup host.
+    sidecar = authenticity.authenticate(side_manifest(manifest, section), key, signing_key)
+    push.put(ARCHIVE_SIDECAR, archive_mod.manifest_bytes(sidecar))
+    return section, sidecar
+
+
+def _record_stored(sessions, params, plan, backup_id, destinations, failed_hosts, section, warnings):
+    """After the commit: advance the log-shipping state on the hosts that hold the backup,
+    warn of the others, and give each destination the archive's SHA-256."""
+    ensemble, root = params["ensemble"], params["backup_root"]
+    stored = set(d["host"] for d in destinations)
+    _advance_state([s for s in sessions if s.label in stored], root, ensemble, plan.last_zxid, backup_id,
+                   warnings)
+    for f in failed_hosts:
+        warnings.append("backup host %s does not hold backup %s: %s" % (f["host"], backup_id, f["reason"]))
+    for d in destinations:
+        d["sha256"] = d["sha256"][section["file"]]
 
 
 def _required_hosts(params):

@@ -364,81 +364,20 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     }
     reasons, warnings = rep["reasons"], rep["warnings"]
 
-    if target_time is not None:
-        z = zxid_at_time([p for _x, p in files.logs], target_time, limit)
-        if z is None:
-            reasons.append("no logged transaction is at or before the target time %d" % target_time)
-        elif target_zxid is None or z < target_zxid:
-            target_zxid = z
+    target_zxid = _resolve_target(files, target_zxid, target_time, limit, reasons)
     rep["target_zxid"] = hexzxid(target_zxid)
 
     chosen, damaged_snaps = _choose_snapshot(files, target_zxid)
     last = None
     needed = []
-    if not files.snaps:
-        reasons.append("no snapshot, but transaction logs: ZooKeeper refuses to start "
-                       "(\"No snapshot found, but there are log entries\")" if files.logs
-                       else "no snapshot and no transaction log: nothing to restore")
-    elif chosen is None and files.unreadable:
-        reasons.extend(sorted(files.unreadable))
-    elif chosen is None:
-        reasons.append("no usable snapshot: " + "; ".join(
-            "%s: %s" % (files.name(p), (files.entries[p]["errors"] or [files.entries[p].get("note")])[0])
-            for _x, p in files.snaps))
+    if files.snaps and chosen is not None:
+        needed, last = _check_chain(rep, files, chosen, damaged_snaps, target_zxid)
     else:
-        s_zxid, s_path, info = chosen
-        if files.unreadable:
-            reasons.extend(sorted(files.unreadable))
-        elif damaged_snaps:
-            warnings.append("newer snapshots are damaged (%s); ZooKeeper falls back to %s as well"
-                            % (", ".join(damaged_snaps), files.name(s_path)))
-        needed, cur, gaps, overlaps, damage = _walk_logs(files, s_zxid, s_path, target_zxid)
-        warnings.extend(overlaps)
-        rep["gaps"] = gaps
-        for g in gaps:
-            reasons.append("transactions missing between %s and %s (%s gap, before %s)"
-                           % (g["after"], g["before"], g["kind"], g["file"]))
-        if damage is not None and damage[1] is not None:
-            p, err, at = damage
-            reasons.append("%s is damaged at offset %s: %s; the logs are whole up to %s"
-                           % (files.name(p), err["offset"], err["message"], hexzxid(at)))
-        last = cur if damage is None else damage[2]
-        if target_zxid is not None:
-            if damage is None and cur < target_zxid:
-                reasons.append("the target zxid %s is past the last logged transaction %s"
-                               % (hexzxid(target_zxid), hexzxid(cur)))
-            last = _last_at_or_below(files, needed, s_zxid, min(last, target_zxid))
-        end = info.end_zxid
-        if last < end:
-            reasons.append("the logs reach only %s, but snapshot %s is consistent only once "
-                           "replayed to %s" % (hexzxid(last), files.name(s_path), hexzxid(end)))
-        elif damage is not None:
-            rep["restorable_until"] = hexzxid(last)
-        rep["snapshot_zxid"] = hexzxid(s_zxid)
-        rep["last_zxid"] = hexzxid(last)
-        rep["restorable_set"] = {
-            "snapshot": files.name(s_path), "snapshot_path": s_path,
-            "logs": [files.name(p) for p in needed], "log_paths": needed,
-            "first_zxid": hexzxid(s_zxid), "last_zxid": hexzxid(last),
-        }
-        for p in [s_path] + needed:
-            for w in files.entries[p]["warnings"]:
-                warnings.append("%s: %s" % (files.name(p), w))
+        _why_no_snapshot(files, reasons)
     _check_epochs(rep, files.epochs, last)
 
     if scope == "all":
-        for _x, p in files.snaps:
-            files.snapshot(p)
-            if files.infos[p].unreadable and files.infos[p].unreadable not in reasons + warnings:
-                warnings.append(files.infos[p].unreadable)
-        for _x, p in files.logs:
-            files.scan(p)
-        used = set(needed) | ({chosen[1]} if chosen else set())
-        for p, e in sorted(files.entries.items()):
-            if p in files.infos and files.infos[p].unreadable:
-                continue
-            if p not in used and e["errors"]:
-                warnings.append("%s (not needed for the restore) is damaged: %s" % (e["name"], e["errors"][0]))
+        _check_the_rest(files, chosen, needed, reasons, warnings)
 
     rep["restorable"] = chosen is not None and not reasons
     rep["files"] = [files.entries[p] for p in sorted(files.entries, key=lambda q: (
@@ -450,6 +389,94 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     elif loader is not None and chosen is None:
         loader.drop()
     return rep
+
+
+def _resolve_target(files, target_zxid, target_time, limit, reasons):
+    """The target zxid: the lower of ``target_zxid`` and the last logged transaction at
+    or before ``target_time``."""
+    if target_time is not None:
+        z = zxid_at_time([p for _x, p in files.logs], target_time, limit)
+        if z is None:
+            reasons.append("no logged transaction is at or before the target time %d" % target_time)
+        elif target_zxid is None or z < target_zxid:
+            target_zxid = z
+    return target_zxid
+
+
+def _why_no_snapshot(files, reasons):
+    """The reasons when no snapshot can start the restore."""
+    if not files.snaps:
+        reasons.append("no snapshot, but transaction logs: ZooKeeper refuses to start "
+                       "(\"No snapshot found, but there are log entries\")" if files.logs
+                       else "no snapshot and no transaction log: nothing to restore")
+    elif files.unreadable:
+        reasons.extend(sorted(files.unreadable))
+    else:
+        reasons.append("no usable snapshot: " + "; ".join(
+            "%s: %s" % (files.name(p), (files.entries[p]["errors"] or [files.entries[p].get("note")])[0])
+            for _x, p in files.snaps))
+
+
+def _check_chain(rep, files, chosen, damaged_snaps, target_zxid):
+    """Follow the logs from the chosen snapshot to the target (or their end) and record
+    the restorable set, its gaps and damage in ``rep``: (the logs needed, the last zxid
+    reached)."""
+    reasons, warnings = rep["reasons"], rep["warnings"]
+    s_zxid, s_path, info = chosen
+    if files.unreadable:
+        reasons.extend(sorted(files.unreadable))
+    elif damaged_snaps:
+        warnings.append("newer snapshots are damaged (%s); ZooKeeper falls back to %s as well"
+                        % (", ".join(damaged_snaps), files.name(s_path)))
+    needed, cur, gaps, overlaps, damage = _walk_logs(files, s_zxid, s_path, target_zxid)
+    warnings.extend(overlaps)
+    rep["gaps"] = gaps
+    for g in gaps:
+        reasons.append("transactions missing between %s and %s (%s gap, before %s)"
+                       % (g["after"], g["before"], g["kind"], g["file"]))
+    if damage is not None and damage[1] is not None:
+        p, err, at = damage
+        reasons.append("%s is damaged at offset %s: %s; the logs are whole up to %s"
+                       % (files.name(p), err["offset"], err["message"], hexzxid(at)))
+    last = cur if damage is None else damage[2]
+    if target_zxid is not None:
+        if damage is None and cur < target_zxid:
+            reasons.append("the target zxid %s is past the last logged transaction %s"
+                           % (hexzxid(target_zxid), hexzxid(cur)))
+        last = _last_at_or_below(files, needed, s_zxid, min(last, target_zxid))
+    end = info.end_zxid
+    if last < end:
+        reasons.append("the logs reach only %s, but snapshot %s is consistent only once "
+                       "replayed to %s" % (hexzxid(last), files.name(s_path), hexzxid(end)))
+    elif damage is not None:
+        rep["restorable_until"] = hexzxid(last)
+    rep["snapshot_zxid"] = hexzxid(s_zxid)
+    rep["last_zxid"] = hexzxid(last)
+    rep["restorable_set"] = {
+        "snapshot": files.name(s_path), "snapshot_path": s_path,
+        "logs": [files.name(p) for p in needed], "log_paths": needed,
+        "first_zxid": hexzxid(s_zxid), "last_zxid": hexzxid(last),
+    }
+    for p in [s_path] + needed:
+        for w in files.entries[p]["warnings"]:
+            warnings.append("%s: %s" % (files.name(p), w))
+    return needed, last
+
+
+def _check_the_rest(files, chosen, needed, reasons, warnings):
+    """scope 'all': read every other file too and warn of the damaged ones."""
+    for _x, p in files.snaps:
+        files.snapshot(p)
+        if files.infos[p].unreadable and files.infos[p].unreadable not in reasons + warnings:
+            warnings.append(files.infos[p].unreadable)
+    for _x, p in files.logs:
+        files.scan(p)
+    used = set(needed) | ({chosen[1]} if chosen else set())
+    for p, e in sorted(files.entries.items()):
+        if p in files.infos and files.infos[p].unreadable:
+            continue
+        if p not in used and e["errors"]:
+            warnings.append("%s (not needed for the restore) is damaged: %s" % (e["name"], e["errors"][0]))
 
 
 def _deep(rep, snapshot_path, log_paths, target, include_ephemeral, zk_digest, limit, loader):

@@ -116,14 +116,60 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     identities = tree_plan.session_identities(params.get("auth"))
     warnings = []
     if check_credentials:
-        bad = tree_plan.credential_mismatches(records, identities)
-        if bad:
-            raise TreeImportError(
-                "the digest credential for %s does not match the digest the export's ACLs "
-                "hold for that user (e.g. on %s): a wrong password? Nothing was changed. "
-                "Fix 'auth', or set check_credentials=false to import ACLs for another "
-                "password" % (", ".join("user '%s'" % u for u, _path in bad), bad[0][1]))
+        _check_credentials(records, identities)
 
+    plan, before = _plan_against_live(params, connections, records, mode, root, exclude, identities,
+                                      max_sequence_bump, progress)
+
+    result = dict(mode=mode, root=root, src=src, counts=plan.counts(),
+                  sample=plan.sample(diff_limit), diff=dict(prepared=plan.diff_text(diff_limit)),
+                  export=dict(root=header.get("root"), created=header.get("created"),
+                              count=trailer.get("count"), digest=trailer.get("digest"),
+                              kinds_exact=bool(header.get("kinds_exact")),
+                              source=(header.get("source") or {}).get("type")),
+                  selection=dict(count=selection["count"], digest=selection["digest"],
+                                 typed_digest=selection["typed_digest"]),
+                  before=dict(count=before["count"], digest=before["digest"]),
+                  changed=not plan.empty, warnings=warnings)
+    warnings.extend(plan_warnings(plan))
+    if not header.get("kinds_exact"):
+        result["kinds_note"] = ("the export comes from a running ensemble, which cannot tell "
+                                "container and TTL znodes from persistent ones: they are "
+                                "imported as persistent")
+    if check_mode or plan.empty:
+        result["after"] = result["before"] if plan.empty else None
+        result["verified"] = plan.empty
+        result["seconds"] = round(time.time() - t0, 3)
+        return result
+
+    applied = _apply(params, plan, batch_bytes, batch_ops, rate_limit, max_sequence_bump, progress)
+    result["applied"] = applied
+    result["import_seconds"] = applied.get("seconds")
+
+    if verify:
+        progress.stage("read back and verify")
+        _verify(params, connections, records, mode, root, exclude, identities, selection,
+                plan, result)
+    result["seconds"] = round(time.time() - t0, 3)
+    return result
+
+
+def _check_credentials(records, identities):
+    """Raise when a digest credential of the session does not match the digest the
+    export's ACLs hold for that user."""
+    bad = tree_plan.credential_mismatches(records, identities)
+    if bad:
+        raise TreeImportError(
+            "the digest credential for %s does not match the digest the export's ACLs "
+            "hold for that user (e.g. on %s): a wrong password? Nothing was changed. "
+            "Fix 'auth', or set check_credentials=false to import ACLs for another "
+            "password" % (", ".join("user '%s'" % u for u, _path in bad), bad[0][1]))
+
+
+def _plan_against_live(params, connections, records, mode, root, exclude, identities,
+                       max_sequence_bump, progress):
+    """Read the live subtree and plan the import against it: (plan, the live tree's
+    count and digest before).  Nothing is changed."""
     try:
         pool = zk_pipeline.open_pool(params, connections)
     except zk_pipeline.PipelineError as exc:
@@ -136,36 +182,43 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
             raise TreeImportError("reading the live subtree failed, nothing was changed: %s"
                                   % exc)
         if walk_stats.root_missing and root != "/":
-            parent = tree_plan.parent_of(root)
-            try:
-                pool.call(pool.sessions[0], zk_protocol.GetData(_chroot(pool, parent)))
-            except Exception as exc:
-                why = zk_client.explain_zk_error(exc, parent)
-                raise TreeImportError("the parent %s of the import root %s cannot be read (%s); "
-                                      "create it first or import from a higher root. Nothing "
-                                      "was changed" % (parent, root, why))
+            _check_parent_readable(pool, root)
         progress.stage("plan")
         plan = tree_plan.make_plan(records, live, mode, root, identities)
-        too_far = [(p, n) for p, n in plan.sequence_bumps.items()
-                   if max_sequence_bump is not None and n > max_sequence_bump]
-        if too_far:
-            p, n = sorted(too_far)[0]
-            raise TreeImportError("the sequence counter of %s would have to move by %d (more "
-                                  "than max_sequence_bump=%d): nothing was changed. Raise "
-                                  "max_sequence_bump to allow it" % (p, n, max_sequence_bump))
+        check_sequence_bumps(plan, max_sequence_bump)
     finally:
         pool.close()
+    return plan, before
 
-    result = dict(mode=mode, root=root, src=src, counts=plan.counts(),
-                  sample=plan.sample(diff_limit), diff=dict(prepared=plan.diff_text(diff_limit)),
-                  export=dict(root=header.get("root"), created=header.get("created"),
-                              count=trailer.get("count"), digest=trailer.get("digest"),
-                              kinds_exact=bool(header.get("kinds_exact")),
-                              source=(header.get("source") or {}).get("type")),
-                  selection=dict(count=selection["count"], digest=selection["digest"],
-                                 typed_digest=selection["typed_digest"]),
-                  before=dict(count=before["count"], digest=before["digest"]),
-                  changed=not plan.empty, warnings=warnings)
+
+def _check_parent_readable(pool, root):
+    """Raise when the parent of a missing import root cannot be read."""
+    parent = tree_plan.parent_of(root)
+    try:
+        pool.call(pool.sessions[0], zk_protocol.GetData(_chroot(pool, parent)))
+    except Exception as exc:
+        why = zk_client.explain_zk_error(exc, parent)
+        raise TreeImportError("the parent %s of the import root %s cannot be read (%s); "
+                              "create it first or import from a higher root. Nothing "
+                              "was changed" % (parent, root, why))
+
+
+def check_sequence_bumps(plan, max_sequence_bump):
+    """Raise when a sequence counter would have to move by more than
+    ``max_sequence_bump`` (None: no limit)."""
+    too_far = [(p, n) for p, n in plan.sequence_bumps.items()
+               if max_sequence_bump is not None and n > max_sequence_bump]
+    if too_far:
+        p, n = sorted(too_far)[0]
+        raise TreeImportError("the sequence counter of %s would have to move by %d (more "
+                              "than max_sequence_bump=%d): nothing was changed. Raise "
+                              "max_sequence_bump to allow it" % (p, n, max_sequence_bump))
+
+
+def plan_warnings(plan):
+    """The warnings of a plan: export znodes held by live ephemerals, and znodes kept
+    that replace would delete."""
+    warnings = []
     if plan.conflicts:
         warnings.append("%d znodes of the export are held by ephemeral znodes of live "
                         "sessions and were left alone (e.g. %s)"
@@ -173,16 +226,11 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     if plan.kept:
         warnings.append("%d znodes that replace would delete hold ephemeral znodes of live "
                         "sessions and were kept (e.g. %s)" % (len(plan.kept), plan.kept[0]))
-    if not header.get("kinds_exact"):
-        result["kinds_note"] = ("the export comes from a running ensemble, which cannot tell "
-                                "container and TTL znodes from persistent ones: they are "
-                                "imported as persistent")
-    if check_mode or plan.empty:
-        result["after"] = result["before"] if plan.empty else None
-        result["verified"] = plan.empty
-        result["seconds"] = round(time.time() - t0, 3)
-        return result
+    return warnings
 
+
+def _apply(params, plan, batch_bytes, batch_ops, rate_limit, max_sequence_bump, progress):
+    """Apply the plan through a new session; returns the applier's statistics."""
     try:
         client = zk_client.connect(params)
     except zk_client.ZkConnectError as exc:
@@ -193,7 +241,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                                      rate_limit=rate_limit,
                                      chroot=_split_chroot(params.get("hosts")), progress=progress)
         try:
-            applied = applier.apply(plan, max_sequence_bump)
+            return applier.apply(plan, max_sequence_bump)
         except tree_apply.ApplyError as exc:
             raise TreeImportError("the import stopped: %s. Applied before the failure: %s. "
                                   "Running the import again continues from where it stopped"
@@ -201,15 +249,6 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                                   details=dict(applied=exc.applied))
     finally:
         zk_client.close_quietly(client)
-    result["applied"] = applied
-    result["import_seconds"] = applied.get("seconds")
-
-    if verify:
-        progress.stage("read back and verify")
-        _verify(params, connections, records, mode, root, exclude, identities, selection,
-                plan, result)
-    result["seconds"] = round(time.time() - t0, 3)
-    return result
 
 
 def _verify(params, connections, records, mode, root, exclude, identities, selection, plan,

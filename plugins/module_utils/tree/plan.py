@@ -224,8 +224,20 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
     identities = list(identities)
     if temp_acl is None:
         temp_acl = temporary_acl(identities)
+    _plan_sequence_targets(plan, records)
+    to_create = _plan_updates(plan, records, live, mode)
+    creates_under = {}
+    for rec in to_create:
+        parent = parent_of(rec.path)
+        creates_under[parent] = creates_under.get(parent, 0) + 1
+    _plan_sequence_bumps(plan, live, creates_under)
+    _plan_creates(plan, to_create, creates_under, identities, temp_acl, max_request)
+    _plan_deletes(plan, records, live, mode, root)
+    return plan
 
-    # Sequence counters every restored parent must reach.
+
+def _plan_sequence_targets(plan, records):
+    """Sequence counters every restored parent must reach."""
     for path, rec in records.items():
         if rec.flags & tree_format.SEQUENTIAL and path != "/":
             suffix = int(path[-10:])
@@ -233,6 +245,10 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
             if plan.sequence_targets.get(parent, -1) < suffix + 1:
                 plan.sequence_targets[parent] = suffix + 1
 
+
+def _plan_updates(plan, records, live, mode):
+    """Compare each record with the live znode: conflicts, data and ACL updates and
+    unchanged znodes go into the plan; returns the records to create, parents first."""
     to_create = []
     for path in sorted(records, key=_sort_key):
         rec = records[path]
@@ -255,13 +271,11 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
             changed = True
         if not changed:
             plan.unchanged += 1
+    return to_create
 
-    creates_under = {}
-    for rec in to_create:
-        parent = parent_of(rec.path)
-        creates_under[parent] = creates_under.get(parent, 0) + 1
 
-    # The counter after the creates: each create of a child adds one.
+def _plan_sequence_bumps(plan, live, creates_under):
+    """The counter after the creates: each create of a child adds one."""
     for parent, target in plan.sequence_targets.items():
         have = live.get(parent)
         now = have.counter if have is not None else 0
@@ -269,6 +283,10 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
         if expected < target:
             plan.sequence_bumps[parent] = target - expected
 
+
+def _plan_creates(plan, to_create, creates_under, identities, temp_acl, max_request):
+    """A CreateStep per record to create; a temporary ACL where the final one would lock
+    the session out of what it still has to do under or to the znode."""
     for rec in to_create:
         needs = []
         if rec.path in creates_under:
@@ -284,6 +302,11 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
         else:
             plan.creates.append(CreateStep(rec, rec.acl, data_after=data_after))
 
+
+def _plan_deletes(plan, records, live, mode, root):
+    """replace: the live znodes the export does not hold are deleted, children first,
+    except those that hold ephemeral znodes (kept); every mode counts the ephemeral
+    znodes left."""
     if mode == "replace":
         held = set()
         for path, have in live.items():
@@ -302,7 +325,6 @@ def make_plan(records, live, mode, root, identities=(), max_request=1048575 - 10
                 plan.deletes.append(path)
     else:
         plan.ephemeral_left = sum(1 for p, h in live.items() if h.ephemeral and p not in records)
-    return plan
 
 
 def temporary_acl(identities):
