@@ -48,8 +48,6 @@ def list_dir(path):
                   if os.path.isfile(os.path.join(path, n)))
 
 
-
-
 def zxid_at_time(log_paths, target_time, limit=DEFAULT_LIMIT):
     """The zxid of the last transaction before the first one logged after
     ``target_time`` (ms since the epoch), or None when the first is already later."""
