@@ -56,19 +56,49 @@ def cut(member, name, *prefixes):
     return ("cut", member, name, prefixes)
 
 
-class Dist:
-    """One ZooKeeper release: the package that carries it and the jars a server needs."""
+LAUNCHER = "zookeeper-main-launcher.jar"
+LAUNCHER_SOURCE = """\
+package org.apache.zookeeper.server.quorum;
 
-    def __init__(self, version, package, main_class, items, logging):
+/** ZooKeeper's own main class, starting the relocated server of this release. */
+public final class QuorumPeerMain {
+    private QuorumPeerMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        %s.main(args);
+    }
+}
+"""
+
+
+class Dist:
+    """One ZooKeeper release: the package that carries it and the jars a server needs.
+
+    A release whose classes are relocated (``relocated_main``) also gets a launcher jar: a
+    class of ZooKeeper's own main class name that calls the relocated one.  A member then
+    runs ``java -cp ... org.apache.zookeeper.server.quorum.QuorumPeerMain zoo.cfg`` like a
+    tarball install, and tools that find the server by its main class find it.
+    """
+
+    def __init__(self, version, package, items, relocated_main=None):
         self.version = version
         self.package = package
-        self.main_class = main_class
         self.items = tuple(items)
-        self.logging = logging     # 'log4j2': a log4j 2 binding of slf4j is among the jars
+        self.relocated_main = relocated_main
+        self.main_class = MAIN
 
     @property
     def jar_names(self):
-        return [item[2] for item in self.items]
+        return ([LAUNCHER] if self.relocated_main else []) + [item[2] for item in self.items]
+
+    @property
+    def recipe(self):
+        """A digest of what the cache of this release is made of: a cache made otherwise is
+        made again."""
+        text = json.dumps([self.package, self.items, self.relocated_main,
+                           LAUNCHER_SOURCE if self.relocated_main else None])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _flink_116(path):
@@ -85,18 +115,19 @@ def _flink_22(path):
 
 # The classpath of each release, in order.  The server needs zookeeper and zookeeper-jute
 # (3.6+: metrics-core, else NoClassDefFoundError com/codahale/metrics/Reservoir; snappy-java,
-# else the first snapshot fails), slf4j-api, and a logging binding for its log; netty only
-# for the Netty connection factory (TLS), which lab members of these releases do not use.
+# else the first snapshot fails), slf4j-api, and a logging binding for its log (log4j 2
+# here: the lab writes a log4j2.properties); netty only for the Netty connection factory
+# (TLS), which lab members of these releases do not use.
 DISTS = {d.version: d for d in (
-    Dist("3.5.9", "apache-flink-libraries==1.16.3", SHADED + MAIN, (
+    Dist("3.5.9", "apache-flink-libraries==1.16.3", (
         copy(_flink_116("flink-shaded-zookeeper-3.5.9.jar")),
         # slf4j-api is not relocated, and ships only inside flink-dist.
         cut(_flink_116("flink-dist-1.16.3.jar"), "slf4j-api-flink-dist-1.16.3.jar", "org/slf4j/"),
         copy(_flink_116("log4j-slf4j-impl-2.17.1.jar")),
         copy(_flink_116("log4j-api-2.17.1.jar")),
         copy(_flink_116("log4j-core-2.17.1.jar")),
-    ), "log4j2"),
-    Dist("3.6.3", "pyspark==3.5.9", MAIN, (
+    ), relocated_main=SHADED + MAIN),
+    Dist("3.6.3", "pyspark==3.5.9", (
         copy(_spark("3.5.9", "zookeeper-3.6.3.jar")),
         copy(_spark("3.5.9", "zookeeper-jute-3.6.3.jar")),
         copy(_spark("3.5.9", "metrics-core-4.2.19.jar")),
@@ -105,8 +136,8 @@ DISTS = {d.version: d for d in (
         copy(_spark("3.5.9", "log4j-slf4j2-impl-2.20.0.jar")),
         copy(_spark("3.5.9", "log4j-api-2.20.0.jar")),
         copy(_spark("3.5.9", "log4j-core-2.20.0.jar")),
-    ), "log4j2"),
-    Dist("3.7.2", "apache-flink-libraries==2.2.0", SHADED + MAIN, (
+    )),
+    Dist("3.7.2", "apache-flink-libraries==2.2.0", (
         # flink-dist holds the relocated server (with its metrics-core and netty) and the
         # plain slf4j-api and snappy-java classes: about 7 MB of its 190.
         cut(_flink_22("flink-dist-2.2.0.jar"), "zookeeper-3.7.2-flink-dist-2.2.0.jar",
@@ -117,8 +148,8 @@ DISTS = {d.version: d for d in (
         copy(_flink_22("log4j-slf4j-impl-2.24.3.jar")),
         copy(_flink_22("log4j-api-2.24.3.jar")),
         copy(_flink_22("log4j-core-2.24.3.jar")),
-    ), "log4j2"),
-    Dist("3.9.5", "pyspark==4.3.0", MAIN, (
+    ), relocated_main=SHADED + MAIN),
+    Dist("3.9.5", "pyspark==4.3.0", (
         copy(_spark("4.3.0", "zookeeper-3.9.5.jar")),
         copy(_spark("4.3.0", "zookeeper-jute-3.9.5.jar")),
         copy(_spark("4.3.0", "metrics-core-4.2.37.jar")),
@@ -127,7 +158,7 @@ DISTS = {d.version: d for d in (
         copy(_spark("4.3.0", "log4j-slf4j2-impl-2.25.4.jar")),
         copy(_spark("4.3.0", "log4j-api-2.25.4.jar")),
         copy(_spark("4.3.0", "log4j-core-2.25.4.jar")),
-    ), "log4j2"),
+    )),
 )}
 
 
@@ -192,6 +223,8 @@ def manifest(version):
         with open(path) as f:
             m = json.load(f)
     except (OSError, ValueError):
+        return None
+    if version not in DISTS or m.get("recipe") != DISTS[version].recipe:
         return None
     d = version_dir(version)
     for name, info in m.get("files", {}).items():
@@ -313,10 +346,33 @@ def cut_jar(source, target, prefixes, note):
     return n
 
 
+def build_launcher(d, out_dir, work):
+    """Compile the launcher of a relocated release into ``out_dir``/LAUNCHER (javac)."""
+    src = os.path.join(work, "launcher", "org", "apache", "zookeeper", "server", "quorum")
+    os.makedirs(src)
+    with open(os.path.join(src, "QuorumPeerMain.java"), "w") as f:
+        f.write(LAUNCHER_SOURCE % d.relocated_main)
+    classes = os.path.join(work, "launcher-classes")
+    cp = ":".join(os.path.join(out_dir, item[2]) for item in d.items)
+    try:
+        p = subprocess.run(["javac", "--release", "11", "-nowarn", "-cp", cp, "-d", classes,
+                            os.path.join(src, "QuorumPeerMain.java")],
+                           capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise DistError("ZooKeeper %s: javac (a JDK) is needed to build its launcher" % d.version) from None
+    if p.returncode != 0:
+        raise DistError("ZooKeeper %s: javac of the launcher failed:\n%s" % (d.version, p.stderr))
+    with zipfile.ZipFile(os.path.join(out_dir, LAUNCHER), "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: zkops lab: "
+                   "%s under its own name\r\n\r\n" % d.relocated_main)
+        name = "org/apache/zookeeper/server/quorum/QuorumPeerMain.class"
+        z.write(os.path.join(classes, name), name)
+
+
 def _check_classes(d, out_dir):
     """The main class and ZooKeeper's Version class are on the classpath."""
-    prefix = d.main_class[:-len(MAIN)]
-    need = {(d.main_class.replace(".", "/")) + ".class",
+    prefix = (d.relocated_main or MAIN)[:-len(MAIN)]
+    need = {MAIN.replace(".", "/") + ".class",
             (prefix + "org.apache.zookeeper.Version").replace(".", "/") + ".class",
             "org/slf4j/LoggerFactory.class"}
     for name in d.jar_names:
@@ -324,7 +380,7 @@ def _check_classes(d, out_dir):
             need -= set(z.namelist())
     if need:
         raise DistError("ZooKeeper %s: no %s among %s" % (d.version, ", ".join(sorted(need)),
-                                                          ", ".join(d.jar_names)))
+                                                          ", ".join(sorted({os.path.basename(item[1]) for item in d.items}))))
 
 
 def _write_manifest(path, content):
@@ -370,7 +426,7 @@ def fetch(version, log=print):
                                 % (os.path.basename(archive), got, LOCK_FILE, sha))
             log("ZooKeeper %s: %s, %.1f MB in %.1f s; extracting %s"
                 % (version, os.path.basename(archive), size / 1e6, t_download,
-                   ", ".join(d.jar_names)))
+                   ", ".join(sorted({os.path.basename(item[1]) for item in d.items}))))
             t1 = time.time()
             os.makedirs(os.path.join(work, "x"))
             inner = _members(archive, {item[1] for item in d.items}, os.path.join(work, "x"))
@@ -386,13 +442,17 @@ def fetch(version, log=print):
                             "zkops lab: %s of %s (%s)" % (", ".join(prefixes),
                                                           os.path.basename(member), d.package))
                 os.chmod(target, 0o644)
+            if d.relocated_main:
+                build_launcher(d, out_dir, work)
+                os.chmod(os.path.join(out_dir, LAUNCHER), 0o644)
             _check_classes(d, out_dir)
             files = {name: {"sha256": sha256_of(os.path.join(out_dir, name)),
                             "size": os.path.getsize(os.path.join(out_dir, name))}
                      for name in d.jar_names}
             m = {"version": version, "package": d.package, "package_file": os.path.basename(archive),
                  "package_sha256": sha, "package_bytes": size, "main_class": d.main_class,
-                 "logging": d.logging, "classpath": d.jar_names, "files": files,
+                 "relocated_main_class": d.relocated_main, "recipe": d.recipe,
+                 "classpath": d.jar_names, "files": files,
                  "download_seconds": round(t_download, 1),
                  "extract_seconds": round(time.time() - t1, 1),
                  "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -426,7 +486,10 @@ def main(argv=None):
     try:
         if a.cmd == "fetch":
             for v in a.versions or sorted(DISTS):
-                fetch(v)
+                if v == DEBIAN:
+                    print("ZooKeeper %s: Debian's package (apt), nothing to fetch" % v)
+                else:
+                    fetch(v)
         elif a.cmd == "list":
             print("%-8s %-32s %s" % ("version", "package", "cache"))
             print("%-8s %-32s %s" % (DEBIAN, "Debian 12: zookeeper", "/usr/share/java/zookeeper.jar"))
