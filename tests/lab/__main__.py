@@ -1,4 +1,5 @@
 """Command line for the lab: python -m lab {up,down,status,list,reap} ...
+(ZooKeeper jars of other releases: python -m lab.zkdist)
 
   up      build and boot a lab; prints its directory (inventory, ansible.cfg inside)
   down    tear a lab down (by directory or name)
@@ -11,7 +12,8 @@ import json
 import os
 import sys
 
-from .lab import LAB_ROOT, Lab, labs, reap_stale
+from . import zkdist
+from .lab import DEBIAN_VERSION, LAB_ROOT, Lab, labs, reap_stale
 
 
 def find(name_or_dir):
@@ -38,6 +40,10 @@ def main(argv=None):
     up.add_argument("--fourlw-whitelist", default="*")
     up.add_argument("--heap", default="256m")
     up.add_argument("--tick-time", type=int, default=500)
+    up.add_argument("--zk-version", default=DEBIAN_VERSION, metavar="VERSION[,VERSION...]",
+                    help="the ZooKeeper release of every member, or one per member "
+                         "(3.5.9, 3.6.3, 3.7.2, 3.8.0 = Debian's, 3.9.5); jars that are not "
+                         "cached yet are fetched first (python -m lab.zkdist fetch)")
     for c in ("down", "status"):
         sp = sub.add_parser(c)
         sp.add_argument("lab")
@@ -47,18 +53,24 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     if a.cmd == "up":
+        versions = a.zk_version.split(",")
+        for v in sorted(set(versions) - {DEBIAN_VERSION}):
+            try:
+                zkdist.fetch(v, log=lambda line: print(line, file=sys.stderr))
+            except zkdist.DistError as exc:
+                sys.exit(str(exc))
         lab = Lab(name=a.name, members=a.members, backups=a.backups, client_port=a.client_port,
                   separate_datalog=a.separate_datalog, snap_count=a.snap_count,
                   snapshot_compression=a.snapshot_compression,
                   fourlw_whitelist=a.fourlw_whitelist, heap=a.heap, tick_time=a.tick_time,
-                  persistent=True)
+                  persistent=True, zk_versions=versions[0] if len(versions) == 1 else versions)
         lab.up()
         print(lab.dir)
     elif a.cmd == "down":
         find(a.lab).down()
     elif a.cmd == "status":
         lab = find(a.lab)
-        print(json.dumps({"dir": lab.dir, "members": lab.status(),
+        print(json.dumps({"dir": lab.dir, "members": lab.status(), "versions": lab.versions,
                           "hosts": {h.name: h.ip for h in lab.hosts.values()}}, indent=1))
     elif a.cmd == "list":
         for lab in labs():

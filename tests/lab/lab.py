@@ -3,8 +3,14 @@
 Every host is a network namespace with a veth into a lab bridge, plus private mount, uts,
 ipc and pid namespaces in which a small boot program (zklab-boot) mounts the host's own
 /etc/zookeeper, /var/lib/zookeeper, /etc/ssh, /root, /srv, /tmp ... and starts sshd and
-Debian's ZooKeeper 3.8 through its sysv init script.  The lab subnet has no default route
-and IP forwarding stays off, so no traffic leaves it.
+ZooKeeper through Debian's sysv init script.  The lab subnet has no default route and IP
+forwarding stays off, so no traffic leaves it.
+
+Each member runs Debian's ZooKeeper 3.8.0 unless the lab is given other releases
+(``zk_versions``, one for all members or one per member): such a member runs the jars of
+that release from the cache of lab/zkdist.py, started by the same init script the way a
+tarball install under an init script is (java -cp <jars> QuorumPeerMain zoo.cfg, the
+lab's JVM options, a log4j 2 configuration writing /var/log/zookeeper/zookeeper.log).
 
 The lab writes an Ansible inventory, an ansible.cfg, an SSH key and a known_hosts file
 (strict host key checking stays on) into its directory.
@@ -20,6 +26,7 @@ import socket
 import subprocess
 import time
 
+from . import zkdist
 from .ansible import collections_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +37,33 @@ NETNS_PREFIX = "zklab"
 SUBNET = "10.77.%d"
 ZK_JARS = ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar",
            "/usr/share/java/log4j-1.2.jar")
+DEBIAN_VERSION = zkdist.DEBIAN
+# zoo.cfg keys that older releases do not know (they would take them as system properties
+# and go on without them): a lab asking for one on an older member is refused.
+CFG_SINCE = {
+    "snapshot.compression.method": (3, 6),
+    "digest.enabled": (3, 6),
+    "metricsProvider.className": (3, 6),
+    "audit.enable": (3, 6),
+}
+LOG4J2_PROPERTIES = """\
+# The log of a ZooKeeper member started from the lab's jar cache (log4j 2), where Debian's
+# log4j.properties puts it: ${zookeeper.log.dir}/zookeeper.log.
+status = warn
+appender.rolling.type = RollingFile
+appender.rolling.name = ROLLINGFILE
+appender.rolling.fileName = ${sys:zookeeper.log.dir}/zookeeper.log
+appender.rolling.filePattern = ${sys:zookeeper.log.dir}/zookeeper.log.%i
+appender.rolling.layout.type = PatternLayout
+appender.rolling.layout.pattern = %d{ISO8601} - %-5p [%t:%c{1}] - %m%n
+appender.rolling.policies.type = Policies
+appender.rolling.policies.size.type = SizeBasedTriggeringPolicy
+appender.rolling.policies.size.size = 10MB
+appender.rolling.strategy.type = DefaultRolloverStrategy
+appender.rolling.strategy.max = 10
+rootLogger.level = INFO
+rootLogger.appenderRef.rolling.ref = ROLLINGFILE
+"""
 DATALOG_DIR = "/srv/zookeeper-txnlog"
 BACKUP_DIR = "/srv/backups"
 
@@ -94,6 +128,29 @@ def four_letter(ip, port, cmd="srvr", timeout=2.0):
         return ""
 
 
+def version_tuple(version):
+    return tuple(int(p) for p in version.split("."))
+
+
+def member_versions(zk_versions, members):
+    """The ZooKeeper release of each member: ``zk_versions`` is None (Debian's), one
+    release for all, or a sequence of one per member."""
+    if zk_versions is None:
+        versions = [DEBIAN_VERSION] * members
+    elif isinstance(zk_versions, str):
+        versions = [zk_versions] * members
+    else:
+        versions = list(zk_versions)
+        if len(versions) != members:
+            raise LabError("zk_versions names %d releases for %d members"
+                           % (len(versions), members))
+    for v in versions:
+        if v != DEBIAN_VERSION and v not in zkdist.DISTS:
+            raise LabError("no ZooKeeper %s in the lab: it runs Debian's %s and %s"
+                           % (v, DEBIAN_VERSION, ", ".join(sorted(zkdist.DISTS))))
+    return versions
+
+
 def parse_srvr(text):
     out = {}
     for line in text.splitlines():
@@ -108,12 +165,13 @@ def parse_srvr(text):
 class Host:
     """One lab host.  ``kind`` is 'member' or 'backup'."""
 
-    def __init__(self, lab, name, kind, num, myid=None):
+    def __init__(self, lab, name, kind, num, myid=None, zk_version=None):
         self.lab = lab
         self.name = name
         self.kind = kind
         self.num = num
         self.myid = myid
+        self.zk_version = zk_version if kind == "member" else None
         self.ip = (SUBNET % lab.index) + ".%d" % num
         self.netns = "%s%d-%s" % (NETNS_PREFIX, lab.index, name)
         self.veth = "zkl%dv%d" % (lab.index, num)
@@ -126,7 +184,8 @@ class Host:
 
     def to_json(self):
         return {"name": self.name, "kind": self.kind, "num": self.num, "myid": self.myid,
-                "ip": self.ip, "pid": self.pid, "init_pid": self.init_pid}
+                "ip": self.ip, "pid": self.pid, "init_pid": self.init_pid,
+                "zk_version": self.zk_version}
 
     def path(self, inside):
         """Where a path inside the host lives on the lab machine (for mounted dirs)."""
@@ -298,16 +357,19 @@ class Lab:
 
     Options mirror what production ensembles do differently: ``separate_datalog``
     (dataLogDir on its own path), ``client_port``, ``snap_count``,
-    ``snapshot_compression`` ('gz' or 'snappy'), ``fourlw_whitelist`` ('*' or 'srvr').
+    ``snapshot_compression`` ('gz' or 'snappy'), ``fourlw_whitelist`` ('*' or 'srvr'),
+    ``zk_versions`` (the ZooKeeper release of every member, or a list of one per member;
+    default Debian's 3.8.0; others come from the jar cache of lab/zkdist.py).
     """
 
     def __init__(self, name="lab", members=3, backups=1, client_port=2181,
                  separate_datalog=False, snap_count=None, snapshot_compression=None,
                  fourlw_whitelist="*", tick_time=500, init_limit=40, sync_limit=6,
                  heap="256m", extended_types=True, extra_cfg=None, persistent=False,
-                 tls=False, secure_client_port=2282, java_opts=""):
+                 tls=False, secure_client_port=2282, java_opts="", zk_versions=None):
         if members < 1 or members > 9:
             raise LabError("members must be 1..9")
+        self.zk_versions = member_versions(zk_versions, members)
         self.name = name
         self.members_n = members
         self.backups_n = backups
@@ -328,10 +390,32 @@ class Lab:
         self.tls = tls
         self.java_opts = java_opts
         self.secure_client_port = secure_client_port
+        self._check_versions()
         self.owner_pid = None if persistent else os.getpid()
         self.index = None
         self.dir = None
         self.hosts = {}
+
+    def _check_versions(self):
+        """Refuse options that a member's release does not have."""
+        wanted = dict(self.extra_cfg)
+        if self.snapshot_compression:
+            wanted["snapshot.compression.method"] = self.snapshot_compression
+        for i, v in enumerate(self.zk_versions):
+            if v == DEBIAN_VERSION:
+                continue
+            if self.tls:
+                raise LabError("zk%d: a TLS lab runs Debian's %s only (members of %s would "
+                               "need netty jars)" % (i + 1, DEBIAN_VERSION, v))
+            for key in wanted:
+                if key in CFG_SINCE and version_tuple(v) < CFG_SINCE[key]:
+                    raise LabError("zk%d runs ZooKeeper %s, which has no %s (since %s)"
+                                   % (i + 1, v, key, ".".join(map(str, CFG_SINCE[key]))))
+
+    @property
+    def versions(self):
+        """{member name: ZooKeeper release}."""
+        return {h.name: h.zk_version for h in self.members}
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -370,6 +454,17 @@ class Lab:
         self.down()
 
     def up(self, wait=True):
+        if set(self.zk_versions) - {DEBIAN_VERSION}:
+            root = zkdist.cache_root()
+            for _src, target in MOUNTS:
+                if (root + "/").startswith(target.rstrip("/") + "/"):
+                    raise LabError("the jar cache %s is under %s, which every lab host mounts "
+                                   "its own copy of: set ZKOPS_ZK_CACHE elsewhere" % (root, target))
+        for v in sorted(set(self.zk_versions) - {DEBIAN_VERSION}):
+            try:
+                zkdist.verify(v)
+            except zkdist.DistError as exc:
+                raise LabError(str(exc)) from None
         reap_stale()
         os.makedirs(LAB_ROOT, exist_ok=True)
         with open(LOCK, "a") as lockf:
@@ -380,7 +475,8 @@ class Lab:
                 shutil.rmtree(self.dir)
             os.makedirs(os.path.join(self.dir, "hosts"))
             for i in range(self.members_n):
-                h = Host(self, "zk%d" % (i + 1), "member", 11 + i, myid=i + 1)
+                h = Host(self, "zk%d" % (i + 1), "member", 11 + i, myid=i + 1,
+                         zk_version=self.zk_versions[i])
                 self.hosts[h.name] = h
             for i in range(self.backups_n):
                 h = Host(self, "backup%d" % (i + 1), "backup", 21 + i)
@@ -432,6 +528,7 @@ class Lab:
                  "extra_cfg": self.extra_cfg, "tls": self.tls, "java_opts": self.java_opts,
                  "secure_client_port": self.secure_client_port,
                  "members": self.members_n, "backups": self.backups_n,
+                 "zk_versions": self.zk_versions,
                  "hosts": [h.to_json() for h in self.hosts.values()]}
         tmp = os.path.join(self.dir, "state.json.tmp")
         with open(tmp, "w") as f:
@@ -453,12 +550,13 @@ class Lab:
                   extended_types=st["extended_types"], extra_cfg=st["extra_cfg"],
                   persistent=st["persistent"], tls=st.get("tls", False),
                   secure_client_port=st.get("secure_client_port", 2282),
-                  java_opts=st.get("java_opts", ""))
+                  java_opts=st.get("java_opts", ""), zk_versions=st.get("zk_versions"))
         lab.owner_pid = st["owner_pid"]
         lab.index = st["index"]
         lab.dir = st["dir"]
         for hj in st["hosts"]:
-            h = Host(lab, hj["name"], hj["kind"], hj["num"], hj["myid"])
+            h = Host(lab, hj["name"], hj["kind"], hj["num"], hj["myid"],
+                     hj.get("zk_version") or DEBIAN_VERSION)
             h.pid, h.init_pid = hj["pid"], hj["init_pid"]
             lab.hosts[h.name] = h
         return lab
@@ -547,6 +645,7 @@ class Lab:
             os.makedirs(bdir, mode=0o700, exist_ok=True)
 
     def zoo_cfg(self):
+        """zoo.cfg, the same on every member (releases that lack an option are refused)."""
         lines = ["tickTime=%d" % self.tick_time, "initLimit=%d" % self.init_limit,
                  "syncLimit=%d" % self.sync_limit, "dataDir=%s" % self.data_dir]
         if self.separate_datalog:
@@ -601,10 +700,29 @@ class Lab:
             with open(os.path.join(d, name + ".pem"), "w") as f:
                 f.write(pathlib.Path(pk8).read_text() + pathlib.Path(crt).read_text())
 
-    def _jars(self):
+    def _jars(self, version=DEBIAN_VERSION):
+        if version != DEBIAN_VERSION:
+            return tuple(zkdist.classpath(version))
         # Debian's zookeeper.jar manifest leaves out netty-codec, which the Netty
         # connection factory (needed for TLS) loads.
         return ZK_JARS + (("/usr/share/java/netty-codec.jar",) if self.tls else ())
+
+    def _environment(self, h):
+        """/etc/zookeeper/conf/environment, which the init script reads."""
+        java_opts = "-Xmx%s -XX:+UseSerialGC %s" % (self.heap, self.java_opts)
+        if h.zk_version != DEBIAN_VERSION:
+            java_opts += "-Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties"
+        return ('NAME=zookeeper\n'
+                'ZOOCFGDIR=/etc/zookeeper/conf\n'
+                'ZOOMAIN=%s\n'
+                'ZOOCFG=/etc/zookeeper/conf/zoo.cfg\n'
+                'ZOO_LOG_DIR=/var/log/zookeeper\n'
+                'ZOO_LOG4J_PROP=INFO,ROLLINGFILE\n'
+                'JMXLOCALONLY=true\n'
+                'JAVA_OPTS="%s"\n'
+                'JAVA=/usr/bin/java\n'
+                'CLASSPATH="/etc/zookeeper/conf:%s"\n'
+                % (zkdist.MAIN, java_opts, ":".join(self._jars(h.zk_version))))
 
     def _member_files(self, h):
         d = h.dir
@@ -620,21 +738,15 @@ class Lab:
                 _chown_zk(os.path.join(tls, f), 0o640)
         for name in ("log4j.properties", "configuration.xsl"):
             shutil.copy2(os.path.join("/etc/zookeeper/conf_example", name), conf)
+        if h.zk_version != DEBIAN_VERSION:
+            with open(os.path.join(conf, "log4j2.properties"), "w") as f:
+                f.write(LOG4J2_PROPERTIES)
         with open(os.path.join(conf, "zoo.cfg"), "w") as f:
             f.write(self.zoo_cfg())
         with open(os.path.join(conf, "myid"), "w") as f:
             f.write("%d\n" % h.myid)
         with open(os.path.join(conf, "environment"), "w") as f:
-            f.write('NAME=zookeeper\n'
-                    'ZOOCFGDIR=/etc/zookeeper/conf\n'
-                    'ZOOMAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain\n'
-                    'ZOOCFG=/etc/zookeeper/conf/zoo.cfg\n'
-                    'ZOO_LOG_DIR=/var/log/zookeeper\n'
-                    'ZOO_LOG4J_PROP=INFO,ROLLINGFILE\n'
-                    'JMXLOCALONLY=true\n'
-                    'JAVA_OPTS="-Xmx%s -XX:+UseSerialGC %s"\n'
-                    'JAVA=/usr/bin/java\n'
-                    'CLASSPATH="/etc/zookeeper/conf:%s"\n' % (self.heap, self.java_opts, ":".join(self._jars())))
+            f.write(self._environment(h))
         data = os.path.join(d, "var-lib-zookeeper")
         os.symlink("/etc/zookeeper/conf/myid", os.path.join(data, "myid"))
         _chown_zk(data, 0o750)
