@@ -1,0 +1,154 @@
+"""Each ZooKeeper release the lab runs, as a 3-member ensemble of that release started by an
+init script: kazoo writes every kind of transaction and a few thousand znodes, zk_info
+reports the release, the leader and the zxid that the members' own srvr answers give, and
+zk_verify on every member's data directory replays the tree that the live ensemble holds.
+
+The releases are Debian's 3.8.0 and those of lab/zkdist.py (3.5.9, 3.6.3, 3.7.2, 3.9.5),
+whose jars come from a cache outside the repository.  ZKOPS_ZK_VERSIONS names the releases
+to run (comma-separated, or ``all``); by default only 3.8.0, so the integration stage
+downloads nothing.  A release that is named but not cached is skipped with the command
+that fetches it.
+"""
+import os
+import time
+
+import pytest
+
+import zklive
+from lab import zkdist
+from lab.ansible import run_playbook
+from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
+
+pytestmark = pytest.mark.lab
+
+VERSIONS = sorted([DEBIAN_VERSION] + list(zkdist.DISTS), key=lambda v: tuple(map(int, v.split("."))))
+WRITES = 3000
+
+INFO_AND_VERIFY = """
+- hosts: zookeeper
+  gather_facts: false
+  tasks:
+    - name: info
+      zkops.zookeeper.zk_info:
+    - name: verify
+      zkops.zookeeper.zk_verify:
+        config_file: /etc/zookeeper/conf/zoo.cfg
+        deep: true
+"""
+
+
+def selected():
+    """The releases ZKOPS_ZK_VERSIONS asks for (default: Debian's alone)."""
+    text = os.environ.get("ZKOPS_ZK_VERSIONS", DEBIAN_VERSION).strip()
+    return set(VERSIONS) if text == "all" else {v.strip() for v in text.split(",") if v.strip()}
+
+
+def skip_unless_runnable(*versions):
+    for v in versions:
+        if v not in selected():
+            pytest.skip("ZooKeeper %s: not in ZKOPS_ZK_VERSIONS=%s (the default runs Debian's %s "
+                        "only; ZKOPS_ZK_VERSIONS=all runs every release)"
+                        % (v, os.environ.get("ZKOPS_ZK_VERSIONS", ""), DEBIAN_VERSION))
+        if v != DEBIAN_VERSION and not zkdist.cached(v):
+            pytest.skip(zkdist.missing_message(v))
+
+
+def test_every_release_is_known_to_the_cache_or_debian():
+    assert VERSIONS == ["3.5.9", "3.6.3", "3.7.2", "3.8.0", "3.9.5"]
+    unknown = selected() - set(VERSIONS) - {"all"}
+    assert not unknown, "ZKOPS_ZK_VERSIONS names releases the lab does not run: %s" % sorted(unknown)
+
+
+def write(lab):
+    """Every transaction type, then WRITES znodes in small batches; returns (zxid, live
+    digest) once the members agree."""
+    zk = zklive.client(lab.connect_string)
+    try:
+        gone = zklive.every_txn_type(zk, lab.connect_string, "/kinds", big=200_000)
+        zk.ensure_path("/load")
+        for batch in range(WRITES // 100):
+            t = zk.transaction()
+            for i in range(50):
+                t.create("/load/b%03d-%02d" % (batch, i), b"v" * 100)
+            assert all(not isinstance(r, Exception) for r in t.commit())
+            pending = [zk.create_async("/load/s%03d-%02d" % (batch, i), b"w" * 100)
+                       for i in range(50)]
+            for p in pending:
+                p.get(timeout=30)
+        zklive.wait_gone(zk, gone)
+        return zklive.quiesced_digest(lab, zk)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def ensemble(request):
+    version = request.param
+    skip_unless_runnable(version)
+    lab = Lab(name="v" + version.replace(".", ""), members=3, backups=0, zk_versions=version,
+              snap_count=400, java_opts="-Dznode.container.checkIntervalMs=200")
+    t0 = time.time()
+    lab.up()
+    started = time.time() - t0
+    try:
+        zxid, live = write(lab)
+        yield {"lab": lab, "version": version, "zxid": zxid, "live": live, "started": started,
+               "play": run_playbook(lab, INFO_AND_VERIFY)}
+    finally:
+        lab.down()
+
+
+def test_members_run_the_release_by_its_init_script(ensemble):
+    lab, version = ensemble["lab"], ensemble["version"]
+    for h in lab.members:
+        srvr = parse_srvr(h.four_letter("srvr"))
+        assert srvr["Zookeeper version"].startswith(version + "-"), srvr
+        cmdline = h.sh("tr '\\0' ' ' < /proc/$(cat /run/zookeeper/zookeeper.pid)/cmdline").stdout
+        assert " org.apache.zookeeper.server.quorum.QuorumPeerMain /etc/zookeeper/conf/zoo.cfg" \
+            in cmdline, cmdline
+        jar = (os.path.join(zkdist.version_dir(version), "") if version != DEBIAN_VERSION
+               else "/usr/share/java/zookeeper.jar")
+        assert jar in cmdline, cmdline
+        # The member's log is where Debian's is, whichever logging the release uses.
+        log = h.path("/var/log/zookeeper/zookeeper.log")
+        assert os.path.getsize(log) > 0
+    assert ensemble["started"] < 60
+
+
+def test_zk_info_reports_release_leader_and_zxid(ensemble):
+    lab, version, res = ensemble["lab"], ensemble["version"], ensemble["play"]
+    assert res.rc == 0, res.output()
+    truth = {h.myid: parse_srvr(h.four_letter("srvr")) for h in lab.members}
+    assert {s["zxid"] for s in truth.values()} == {ensemble["zxid"]}
+    assert sorted(s["Mode"] for s in truth.values()) == ["follower", "follower", "leader"]
+    for h in lab.members:
+        r = res.result("info", h.name)
+        assert r["changed"] is False
+        assert r["ensemble"]["leader"] == next(i for i, s in truth.items() if s["Mode"] == "leader")
+        assert sorted(m["id"] for m in r["members"]) == [1, 2, 3]
+        for m in r["members"]:
+            srvr = truth[m["id"]]
+            assert m["version"] == version
+            assert m["mode"] == srvr["Mode"]
+            assert int(m["zxid"], 16) == srvr["zxid"] == ensemble["zxid"]
+            assert m["znode_count"] == int(srvr["Node count"])
+        assert r["member"]["myid"] == h.myid and r["member"]["process"]["pid"] == h.zk_pid()
+
+
+def test_zk_verify_replays_the_live_tree(ensemble):
+    lab, res = ensemble["lab"], ensemble["play"]
+    assert res.rc == 0, res.output()
+    results = res.results("verify")
+    assert set(results) == {h.name for h in lab.members}
+    for name, r in results.items():
+        assert r.get("failed") is not True, r.get("msg")
+        assert r["restorable"] is True and r["changed"] is False
+        assert r["digest"] == ensemble["live"]["digest"], name
+        assert r["znode_count"] == ensemble["live"]["count"], name
+        assert r["replay"]["zk_digest"]["mismatches"] == []
+    # snapCount 400 and a few thousand writes: the leader rolled several snapshots and logs.
+    leader = lab.leader()
+    files = os.listdir(leader.path("/var/lib/zookeeper/version-2"))
+    assert sum(f.startswith("snapshot.") for f in files) >= 3, files
+    assert sum(f.startswith("log.") for f in files) >= 3, files
