@@ -178,8 +178,9 @@ def dist(version):
                         % (version, DEBIAN, ", ".join(sorted(DISTS)))) from None
 
 
-def read_lock(path=LOCK_FILE):
+def read_lock(path=None):
     """{'name==version': sha256} of the lock file (pip's requirement syntax with hashes)."""
+    path = path or LOCK_FILE
     pins = {}
     pin = None
     with open(path) as f:
