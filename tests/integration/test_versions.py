@@ -48,7 +48,7 @@ def skip_unless_runnable(*versions):
         if v not in selected():
             pytest.skip("ZooKeeper %s: not in ZKOPS_ZK_VERSIONS=%s (the default runs Debian's %s "
                         "only; ZKOPS_ZK_VERSIONS=all runs every release)"
-                        % (v, os.environ.get("ZKOPS_ZK_VERSIONS", ""), DEBIAN_VERSION))
+                        % (v, os.environ.get("ZKOPS_ZK_VERSIONS", "(unset)"), DEBIAN_VERSION))
         if v != DEBIAN_VERSION and not zkdist.cached(v):
             pytest.skip(zkdist.missing_message(v))
 
@@ -152,3 +152,33 @@ def test_zk_verify_replays_the_live_tree(ensemble):
     files = os.listdir(leader.path("/var/lib/zookeeper/version-2"))
     assert sum(f.startswith("snapshot.") for f in files) >= 3, files
     assert sum(f.startswith("log.") for f in files) >= 3, files
+
+
+MIXED = ["3.6.3", DEBIAN_VERSION, "3.9.5"]
+
+
+def test_a_mixed_ensemble_serves_and_zk_info_tells_each_members_release():
+    skip_unless_runnable(*MIXED)
+    lab = Lab(name="vmixed", members=3, backups=0, zk_versions=MIXED)
+    lab.up()
+    try:
+        zk = zklive.client(lab.connect_string)
+        try:
+            for i in range(300):
+                zk.create("/mixed/n%03d" % i, b"m", makepath=True)
+            zxid, live = zklive.quiesced_digest(lab, zk)
+        finally:
+            zk.stop()
+            zk.close()
+        assert live["count"] >= 301
+        res = run_playbook(lab, INFO_AND_VERIFY)
+        assert res.rc == 0, res.output()
+        for h in lab.members:
+            r = res.result("info", h.name)
+            assert {m["id"]: m["version"] for m in r["members"]} == {1: "3.6.3", 2: "3.8.0", 3: "3.9.5"}
+            assert {int(m["zxid"], 16) for m in r["members"]} == {zxid}
+            assert sorted(m["mode"] for m in r["members"]) == ["follower", "follower", "leader"]
+            v = res.result("verify", h.name)
+            assert v["restorable"] is True and v["digest"] == live["digest"], h.name
+    finally:
+        lab.down()
