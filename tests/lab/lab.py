@@ -711,7 +711,8 @@ class Lab:
         """/etc/zookeeper/conf/environment, which the init script reads."""
         java_opts = "-Xmx%s -XX:+UseSerialGC %s" % (self.heap, self.java_opts)
         if h.zk_version != DEBIAN_VERSION:
-            java_opts += "-Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties"
+            java_opts = (java_opts.rstrip()
+                         + " -Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties")
         return ('NAME=zookeeper\n'
                 'ZOOCFGDIR=/etc/zookeeper/conf\n'
                 'ZOOMAIN=%s\n'

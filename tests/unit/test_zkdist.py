@@ -240,11 +240,12 @@ def test_debians_member_is_started_as_before():
 def test_a_member_of_another_release_runs_its_cached_jars(fake):
     zkdist.fetch("9.9.9", log=lambda line: None)
     d = fake["cache"] / "9.9.9"
-    env = environment("9.9.9", heap="300m")
+    env = environment("9.9.9", heap="300m", java_opts="-Dx=1")
     assert "ZOOMAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain\n" in env
     assert 'CLASSPATH="/etc/zookeeper/conf:%s/zookeeper-9.9.9.jar:%s/slf4j-api-cut.jar"\n' % (d, d) in env
-    assert ('JAVA_OPTS="-Xmx300m -XX:+UseSerialGC '
+    assert ('JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -Dx=1 '
             '-Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties"\n') in env
+    assert 'JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -Dlog4j2.' in environment("9.9.9", heap="300m")
 
 
 def test_a_jar_cache_the_hosts_cannot_see_is_refused(monkeypatch):
