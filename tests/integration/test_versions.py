@@ -1,5 +1,6 @@
 """Each ZooKeeper release the lab runs, as a 3-member ensemble of that release started by an
-init script: kazoo writes every kind of transaction and a few thousand znodes, zk_info
+init script, its snapshots compressed as the release can: kazoo writes every kind of
+transaction and a few thousand znodes, zk_info
 reports the release, the leader and the zxid that the members' own srvr answers give, and
 zk_verify on every member's data directory replays the tree that the live ensemble holds.
 
@@ -21,6 +22,10 @@ from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
 
 pytestmark = pytest.mark.lab
 
+# Snapshots as each release can write them: plain before 3.6; snappy (snappy-java from the
+# release's own jars) for the cached releases since; gzip for Debian's, whose classpath has
+# no snappy-java.
+COMPRESSION = {"3.5.9": None, "3.6.3": "snappy", "3.7.2": "snappy", "3.8.0": "gz", "3.9.5": "snappy"}
 VERSIONS = sorted([DEBIAN_VERSION] + list(zkdist.DISTS), key=lambda v: tuple(map(int, v.split("."))))
 WRITES = 3000
 
@@ -88,7 +93,8 @@ def ensemble(request):
     version = request.param
     skip_unless_runnable(version)
     lab = Lab(name="v" + version.replace(".", ""), members=3, backups=0, zk_versions=version,
-              snap_count=400, java_opts="-Dznode.container.checkIntervalMs=200")
+              snap_count=400, snapshot_compression=COMPRESSION[version],
+              java_opts="-Dznode.container.checkIntervalMs=200")
     t0 = time.time()
     lab.up()
     started = time.time() - t0
@@ -148,11 +154,18 @@ def test_zk_verify_replays_the_live_tree(ensemble):
         assert r["digest"] == ensemble["live"]["digest"], name
         assert r["znode_count"] == ensemble["live"]["count"], name
         assert r["replay"]["zk_digest"]["mismatches"] == []
-    # snapCount 400 and a few thousand writes: the leader rolled several snapshots and logs.
+    # snapCount 400 and a few thousand writes: the leader rolled several snapshots and logs,
+    # compressed as the release was told to.
     leader = lab.leader()
     files = os.listdir(leader.path("/var/lib/zookeeper/version-2"))
-    assert sum(f.startswith("snapshot.") for f in files) >= 3, files
+    snapshots = [f for f in files if f.startswith("snapshot.")]
+    assert len(snapshots) >= 3, files
     assert sum(f.startswith("log.") for f in files) >= 3, files
+    want = COMPRESSION[ensemble["version"]]
+    for name, r in results.items():
+        seen = {f["compression"] for f in r["files"]
+                if f.get("type") == "snapshot" and not f["name"].startswith("snapshot.0")}
+        assert seen == {want}, (name, sorted(f["name"] for f in r["files"]))
 
 
 MIXED = ["3.6.3", DEBIAN_VERSION, "3.9.5"]
