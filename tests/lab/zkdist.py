@@ -15,8 +15,9 @@ needs out of it, caches them outside the repository and deletes the download.
 The cache is $ZKOPS_ZK_CACHE or /var/cache/zkops-lab/zookeeper, one directory per release
 holding the jars and manifest.json, the list of those jars with their sha256.  The manifest
 is written last and the directory renamed into place after it, so an interrupted
-extraction never passes for a complete one.  One fetch runs at a time on a machine (a lock
-file in the cache): each download is 230 to 460 MB.
+extraction never passes for a complete one.  One fetch at a time runs per cache (a lock
+file in it): each download is 230 to 460 MB.  pip prepares an sdist's metadata (it runs
+its setup.py) after checking its hash, as for any sdist it downloads.
 """
 import argparse
 import contextlib
