@@ -205,4 +205,3 @@ def pack_string_list(items):
     if items is None:
         return INT.pack(-1)
     return INT.pack(len(items)) + b"".join(pack_ustring(s) for s in items)
-
