@@ -41,7 +41,6 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common import prog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import extract as restore_extract
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import layout as L
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import surgery
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
