@@ -159,7 +159,9 @@ def test_cleanup_leaves_what_symlinks_in_the_restore_area_point_to(lab3, sample)
 def test_a_backup_does_not_follow_a_symlink_in_version_2(lab3, sample):
     """A log name in every member's version-2 that links to a root-only file: the backup
     fails, naming the link, and nothing of the file reaches the backup host."""
-    name = "log.ffffffff00000001"
+    # The highest zxid a name can hold for ZooKeeper (Long.parseLong in hex: a signed 64-bit
+    # value), so the link is the newest log and part of every backup's file set.
+    name = "log.7fffffff00000001"
     backup_host = lab3.backup_hosts[0]
     before = sorted(os.listdir(backup_host.path("/srv/backups/%s" % lab3.name)))
     for h in lab3.members:

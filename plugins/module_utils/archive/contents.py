@@ -28,10 +28,12 @@ import stat
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import tarball as archive_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive.tarball import FilePart
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txn import peek_header
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 DATA_PREFIX = "data/version-2/"
 LOG_PREFIX = "datalog/version-2/"
@@ -280,7 +282,7 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
                           % (hexzxid(cur), os.path.basename(s_path), hexzxid(s_end)))
     plan.entries.extend(_read_epochs(plan, epochs))
     current = plan.epochs["current"]
-    if current is not None and current < txnlog.epoch_of(cur):
+    if current is not None and current < zxid_mod.epoch(cur):
         raise SourceError("currentEpoch %s is older than the epoch of the last zxid %s: the member is "
                           "changing epochs; retry" % (current, hexzxid(cur)))
     return plan

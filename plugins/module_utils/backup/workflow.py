@@ -47,8 +47,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.version import COLLECTION_VERSION
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.stream_pipe import BackgroundProducer
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 ENSEMBLE_NAME = names.ENSEMBLE
 ARCHIVE_SIDECAR = "manifest.json"

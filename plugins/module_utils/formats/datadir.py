@@ -25,12 +25,14 @@ import os
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay as _replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import (
-    LogReader, epoch_of, follows, scan_log)
+    LogReader, follows, scan_log)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import epoch as epoch_of
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 VERSION_DIR = data_files.VERSION_DIR
 EPOCH_FILES = data_files.EPOCH_NAMES

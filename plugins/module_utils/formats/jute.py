@@ -20,7 +20,6 @@ __metaclass__ = type
 
 import struct
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as _zxid
 
 INT = struct.Struct(">i")
 LONG = struct.Struct(">q")
@@ -206,7 +205,3 @@ def pack_string_list(items):
     if items is None:
         return INT.pack(-1)
     return INT.pack(len(items)) + b"".join(pack_ustring(s) for s in items)
-
-
-# The spelling of a zxid in every output (0x and lowercase hex): common.zxid.to_hex.
-hexzxid = _zxid.to_hex

@@ -16,9 +16,10 @@ __metaclass__ = type
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.datatree import DataTree
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import LogReader
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 ZK_DIGEST_VERSION = 2
 _U64 = 0xFFFFFFFFFFFFFFFF

@@ -37,7 +37,8 @@ import zlib
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import compression_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, INT, LONG, Reader, Truncated, hexzxid)
+    DEFAULT_LIMIT, FormatError, INT, LONG, Reader, Truncated)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 MAGIC = b"ZKSN"
 VERSION = 2

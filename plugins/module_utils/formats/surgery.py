@@ -20,8 +20,9 @@ import shutil
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import fsio
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import cut_log
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 
 def _copy(src, dst):

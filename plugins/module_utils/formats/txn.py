@@ -33,7 +33,8 @@ __metaclass__ = type
 import struct
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, INT, FormatError, Reader, hexzxid)
+    DEFAULT_LIMIT, INT, FormatError, Reader)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 CREATE = 1
 DELETE = 2

@@ -39,10 +39,11 @@ import zlib
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import counter as counter_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import epoch as epoch_of
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.data_files import zxid_from_name
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txn import (
     decode_txn, peek_header)
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 MAGIC = b"ZKLG"
 VERSION = 2

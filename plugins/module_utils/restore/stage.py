@@ -41,10 +41,10 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common import prog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import extract as restore_extract
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import layout as L
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import surgery
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 SPACE_MARGIN = 1.1
 COPY_CHUNK = 1 << 20
@@ -338,7 +338,7 @@ class Stager:
         # The epoch files are written below, from the data.
         rep["warnings"] = [w for w in rep["warnings"] if not w.startswith(("no currentEpoch", "no acceptedEpoch"))]
         last = zxid_mod.from_record(rep["last_zxid"])
-        epoch = str(self.epoch(txnlog.epoch_of(last))) + "\n"
+        epoch = str(self.epoch(zxid_mod.epoch(last))) + "\n"
         for name in datadir.EPOCH_FILES:
             p = os.path.join(self.snap_dir(), name)
             with open(p, "x") as f:
@@ -357,7 +357,7 @@ class Stager:
             "target_time": target_time,
             "last_zxid": rep["last_zxid"] if rep else None,
             "snapshot_zxid": rep["snapshot_zxid"] if rep else None,
-            "epoch": self.epoch(txnlog.epoch_of(zxid_mod.from_record(rep["last_zxid"]))) if rep else None,
+            "epoch": self.epoch(zxid_mod.epoch(zxid_mod.from_record(rep["last_zxid"]))) if rep else None,
             "expected": None,
         }
         if rep and rep.get("digest"):

@@ -38,9 +38,10 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import sta
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import swap as restore_swap
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import FormatError
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 STATES = ("staged", "restored", "confirmed", "rolled_back", "cleaned")
 SOURCES = ("backup", "archive", "empty")

@@ -32,8 +32,9 @@ __metaclass__ = type
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import from_record as _z
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import hexzxid
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import epoch_of, follows
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import follows
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import epoch as epoch_of
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 LATEST = "latest"
 

@@ -22,13 +22,14 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common import prog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import targets
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit, hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import buffer_limit
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import push as tree_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import replay as tree_replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 ERRORS = (tree_walk.WalkError, zk_pipeline.PipelineError, tree_export.ExportError)
 

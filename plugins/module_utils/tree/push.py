@@ -34,7 +34,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.version import (
     COLLECTION_VERSION)
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import hexzxid
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 KIND = "tree"
 EXPORT_FILE = "tree.zktree.gz"

@@ -37,8 +37,9 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import me
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
-    DEFAULT_LIMIT, FormatError, hexzxid)
+    DEFAULT_LIMIT, FormatError)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree.export import ExportError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
 _U32 = struct.Struct(">I")
 # The character after '/': every path below P sorts in [P + '/', P + '0').
