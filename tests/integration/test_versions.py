@@ -16,8 +16,8 @@ import time
 import pytest
 
 import zklive
-from lab import zkdist
-from lab.ansible import run_playbook
+from lab import workload, zkdist
+from lab.ansible import REPO, run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
 
 pytestmark = pytest.mark.lab
@@ -195,5 +195,63 @@ def test_a_mixed_ensemble_serves_and_zk_info_tells_each_members_release():
             assert sorted(m["mode"] for m in r["members"]) == ["follower", "follower", "leader"]
             v = res.result("verify", h.name)
             assert v["restorable"] is True and v["digest"] == live["digest"], h.name
+    finally:
+        lab.down()
+
+
+# The whole drill on each release: a tree with ACLs, a full backup through the backup
+# playbook, every member's data lost, the restore playbook, and the live tree read back with
+# a plain client.
+BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
+RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
+CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
+DRILL_BULK = 3000
+
+
+def drill_digest(lab):
+    return zklive.synced_digest(workload.client(lab, auth_data=[CREDENTIAL]))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_backup_total_loss_and_restore(version):
+    skip_unless_runnable(version)
+    lab = Lab(name="d" + version.replace(".", ""), members=3, backups=1, zk_versions=version,
+              snap_count=400, snapshot_compression=COMPRESSION[version])
+    lab.up()
+    try:
+        zk = workload.client(lab, auth_data=[CREDENTIAL])
+        try:
+            made = workload.sample_tree(zk) + workload.bulk_load(zk, DRILL_BULK)
+        finally:
+            zk.stop()
+            zk.close()
+        zk = workload.client(lab, auth_data=[CREDENTIAL])
+        try:
+            zk.sync("/")
+            live = zklive.live_digest(zk)
+        finally:
+            zk.stop()
+            zk.close()
+        # The ephemeral znodes went with the writing session.
+        assert made - 10 <= live["count"] - 1 <= made and made > DRILL_BULK, (live["count"], made)
+        written = live["digest"]
+
+        res = run_playbook(lab, BACKUP, extra_vars={
+            "zookeeper_backup_deep": True, "zookeeper_backup_install_packages": False,
+            "zookeeper_backup_force": True})
+        assert res.rc == 0, res.output()
+
+        lab.wipe_members()
+        assert drill_digest(lab) != written
+
+        res = run_playbook(lab, RESTORE, extra_vars={
+            "zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
+            "zookeeper_restore_confirm": lab.name})
+        assert res.rc == 0, res.output()
+        assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
+        assert drill_digest(lab) == written
+        for h in lab.members:
+            srvr = parse_srvr(h.four_letter("srvr"))
+            assert srvr["Zookeeper version"].startswith(version + "-"), srvr
     finally:
         lab.down()
