@@ -142,6 +142,14 @@ reasons:
   returned: always
   type: list
   elements: str
+unreadable_here:
+  description: >-
+    Why this host could not read some files (a library it lacks, such as python-snappy for
+    .snappy snapshots): the files were not judged, so a host with the library may find
+    them restorable.
+  returned: always
+  type: list
+  elements: str
 findings:
   description: Findings that do not stop a restore, for example a partial last record.
   returned: always
@@ -303,11 +311,7 @@ def main():
     # "warnings" is Ansible's own key.
     rep["findings"] = rep.pop("warnings")
     if not rep["restorable"]:
-        hint = ""
-        if rep.get("restorable_until"):
-            hint = " A point-in-time restore can still reach %s." % rep["restorable_until"]
-        module.fail_json(msg="%s cannot be restored: %s.%s" % (what, "; ".join(rep["reasons"]), hint),
-                         **rep)
+        module.fail_json(msg=datadir.verdict(what, rep), **rep)
     module.exit_json(**rep)
 
 

@@ -360,7 +360,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
         "files": [], "restorable": False, "reasons": [], "warnings": [],
         "restorable_set": None, "restorable_until": None, "last_zxid": None,
         "snapshot_zxid": None, "gaps": [], "epochs": {}, "target_zxid": None,
-        "target_time": target_time,
+        "target_time": target_time, "unreadable_here": [],
     }
     reasons, warnings = rep["reasons"], rep["warnings"]
 
@@ -380,6 +380,7 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
         _check_the_rest(files, chosen, needed, reasons, warnings)
 
     rep["restorable"] = chosen is not None and not reasons
+    rep["unreadable_here"] = sorted(files.unreadable)
     rep["files"] = [files.entries[p] for p in sorted(files.entries, key=lambda q: (
         files.entries[q]["type"], files.entries[q]["name"]))]
 
@@ -389,6 +390,24 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     elif loader is not None and chosen is None:
         loader.drop()
     return rep
+
+
+def verdict(what, rep):
+    """The message for a report that is not restorable.  When a library missing on this
+    host kept files from being read, the files were not judged: the message says that this
+    host cannot read them, not that they cannot be restored."""
+    hint = ""
+    if rep.get("restorable_until"):
+        hint = " A point-in-time restore can still reach %s." % rep["restorable_until"]
+    here = rep.get("unreadable_here") or []
+    others = [r for r in rep["reasons"] if r not in here]
+    if here and not others:
+        return ("this host cannot read %s: %s; the files were not judged damaged: read them "
+                "on a host that has the library" % (what, "; ".join(here)))
+    if here:
+        return ("%s cannot be restored: %s; besides, this host cannot read some of them: %s.%s"
+                % (what, "; ".join(others), "; ".join(here), hint))
+    return "%s cannot be restored: %s.%s" % (what, "; ".join(rep["reasons"]), hint)
 
 
 def _resolve_target(files, target_zxid, target_time, limit, reasons):

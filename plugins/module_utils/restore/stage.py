@@ -333,6 +333,9 @@ class Stager:
             kw["limit"] = self.limit
         rep = datadir.verify_files(self._staged_paths(), **kw)
         if not rep["restorable"]:
+            if rep["unreadable_here"] and set(rep["reasons"]) <= set(rep["unreadable_here"]):
+                raise StageError("this host cannot read the restored files: %s"
+                                 % "; ".join(rep["unreadable_here"]))
             raise StageError("the restored files would not give a working member: %s"
                              % "; ".join(rep["reasons"]))
         # The epoch files are written below, from the data.

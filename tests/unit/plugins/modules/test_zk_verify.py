@@ -4,6 +4,7 @@ import os
 import pytest
 
 import zkfiles as W
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datadir, snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
 from ansible_collections.zkops.zookeeper.plugins.modules import zk_verify
 
@@ -55,6 +56,37 @@ def test_fails_with_reasons(run, tmp_path):
     assert not ok and not res["restorable"]
     assert "cannot be restored: transactions missing between 0x100000006 and 0x100000009" in res["msg"]
     assert "A point-in-time restore can still reach 0x100000006" in res["msg"]
+
+
+def test_a_snappy_snapshot_this_host_cannot_read_is_not_called_unrestorable(run, tmp_path, monkeypatch):
+    pytest.importorskip("snappy")      # to write the file
+    d = tmp_path / "data" / "version-2"
+    d.mkdir(parents=True)
+    W.write(str(d / "snapshot.100000002.snappy"),
+            W.compress(W.snapshot_stream(W.basic_tree(), digest=(E + 2, 2, 0)), "snappy"))
+    W.write(str(d / "log.100000001"), W.log_bytes([W.txn(E + 1, T.CREATE, W.create("/n1", b"v"))]))
+    with_library = snapshot._snappy_decompressor
+    monkeypatch.setattr(snapshot, "_snappy_decompressor", lambda: None)
+    ok, res = run(data_dir=str(tmp_path / "data"))
+    assert not ok and not res["restorable"]
+    assert res["unreadable_here"] == [snapshot.SNAPPY_MISSING]
+    assert res["msg"].startswith("this host cannot read %s: %s" % (tmp_path / "data", snapshot.SNAPPY_MISSING))
+    assert "cannot be restored" not in res["msg"] and "not judged damaged" in res["msg"]
+
+    # With the library the same files are judged: restorable.
+    monkeypatch.setattr(snapshot, "_snappy_decompressor", with_library)
+    ok, res = run(data_dir=str(tmp_path / "data"))
+    assert ok and res["restorable"] and res["unreadable_here"] == []
+
+
+def test_verdict_keeps_real_reasons_apart_from_what_this_host_cannot_read():
+    rep = {"reasons": ["transactions missing between 0x1 and 0x4", snapshot.SNAPPY_MISSING],
+           "unreadable_here": [snapshot.SNAPPY_MISSING], "restorable_until": None}
+    msg = datadir.verdict("/d", rep)
+    assert msg.startswith("/d cannot be restored: transactions missing between 0x1 and 0x4; "
+                          "besides, this host cannot read some of them: " + snapshot.SNAPPY_MISSING)
+    rep = {"reasons": ["a"], "unreadable_here": [], "restorable_until": "0x5"}
+    assert datadir.verdict("/d", rep) == "/d cannot be restored: a. A point-in-time restore can still reach 0x5."
 
 
 def test_bad_arguments(run, tmp_path):
