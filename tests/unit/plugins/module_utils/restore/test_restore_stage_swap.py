@@ -192,3 +192,17 @@ def test_epoch_floor_for_a_restore_of_the_whole_ensemble(member, tmp_path):
     stager.epoch_floor = 7
     assert stager.run([backup("b2")])["epoch"] == 7
     assert stage(member, [backup("b3")], rid="r3")["epoch"] == 1
+
+
+def test_staged_files_this_host_cannot_read_are_not_called_unworkable(member, monkeypatch):
+    missing = "reading .snappy snapshots needs the Python snappy library"
+    rep = {"restorable": False, "reasons": [missing], "unreadable_here": [missing], "warnings": []}
+    monkeypatch.setattr(datadir, "verify_files", lambda paths, **kw: dict(rep))
+    stager = S.Stager(member, "r1", OWNER)
+    with pytest.raises(S.StageError) as e:
+        stager._verify(True, deep=False)
+    assert str(e.value) == "this host cannot read the restored files: " + missing
+    rep["reasons"] = ["a gap", missing]
+    with pytest.raises(S.StageError) as e:
+        stager._verify(True, deep=False)
+    assert str(e.value).startswith("the restored files would not give a working member: a gap")
