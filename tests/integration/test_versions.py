@@ -3,6 +3,8 @@ init script, its snapshots compressed as the release can: kazoo writes every kin
 transaction and a few thousand znodes, zk_info
 reports the release, the leader and the zxid that the members' own srvr answers give, and
 zk_verify on every member's data directory replays the tree that the live ensemble holds.
+The whole drill runs on each release too: the backup playbook, every member's data lost, the
+restore playbook, and the live tree read back and compared with the one written.
 
 The releases are Debian's 3.8.0 and those of lab/zkdist.py (3.5.9, 3.6.3, 3.7.2, 3.9.5),
 whose jars come from a cache outside the repository.  ZKOPS_ZK_VERSIONS names the releases
