@@ -1,5 +1,5 @@
 # zkops.zookeeper: the README's two commands, and the stages of the test suite.
-.PHONY: demo test sanity lint unit integration lowest latest lock bench lab-clean ee-context
+.PHONY: demo test sanity lint unit integration lowest latest matrix lock bench lab-clean ee-context
 
 # The main job on a local demo ensemble (builds the lab, runs the drill, tears it down).
 demo:
@@ -16,6 +16,12 @@ sanity lint unit integration:
 # (also part of `make test`), and the newest releases of everything (not part of `make
 # test`: a new upstream release fails this stage, by name, not the suite).
 lowest latest:
+	tests/run $@
+
+# Every ZooKeeper release of the lab (3.5.9, 3.6.3, 3.7.2, Debian's 3.8.0, 3.9.5) through
+# the version tests, their jars fetched first when missing (not part of `make test`, which
+# runs 3.8.0 and the newest release).
+matrix:
 	tests/run $@
 
 # Rewrite the locks (tests/lock/, execution-environment/requirements-lock.txt) from the

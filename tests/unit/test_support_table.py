@@ -1,6 +1,8 @@
 """The README's support table (ZooKeeper release by feature) is the one tests/lab/support.py
-renders, and every cell it claims names integration tests that pytest collects."""
+renders, and every cell it claims names integration tests that pytest collects; the test
+stages run Debian's release and the newest on every run, and every release in the matrix."""
 import os
+import re
 import subprocess
 import sys
 
@@ -57,3 +59,16 @@ def test_cells_render_as_yes_not_tested_or_why_not():
     assert len(table) == 3 + len(support.RELEASES) + 1
     for v, row in zip(support.RELEASES, table[3:-1]):
         assert row.startswith("| %s" % v) and row.count("|") == len(support.FEATURES) + 2, row
+
+
+def test_every_run_tests_debians_release_and_the_newest_and_the_matrix_all():
+    with open(os.path.join(TESTS, "run")) as f:
+        run = f.read()
+    assert re.search(r"^ZK_DEBIAN=%s$" % re.escape(DEBIAN_VERSION), run, re.M)
+    newest = max(zkdist.DISTS, key=lambda v: tuple(map(int, v.split("."))))
+    assert re.search(r"^ZK_NEWEST=%s$" % re.escape(newest), run, re.M), \
+        "tests/run's ZK_NEWEST should be the newest release of lab/zkdist.py, %s" % newest
+    assert "ZKOPS_ZK_VERSIONS=${ZKOPS_ZK_VERSIONS:-$ZK_DEBIAN,$ZK_NEWEST}" in run
+    assert "ZKOPS_ZK_VERSIONS=all" in run and "tests/integration/test_version_*.py" in run
+    with open(os.path.join(os.path.dirname(TESTS), "Makefile")) as f:
+        assert re.search(r"^matrix:\n\ttests/run \$@$", f.read(), re.M)
