@@ -8,9 +8,10 @@ restore playbook, and the live tree read back and compared with the one written.
 
 The releases are Debian's 3.8.0 and those of lab/zkdist.py (3.5.9, 3.6.3, 3.7.2, 3.9.5),
 whose jars come from a cache outside the repository.  ZKOPS_ZK_VERSIONS names the releases
-to run (comma-separated, or ``all``); by default only 3.8.0, so the integration stage
-downloads nothing.  A release that is named but not cached is skipped with the command
-that fetches it.
+to run (comma-separated, or ``all``); by default only 3.8.0.  tests/run's integration stage
+sets 3.8.0 and the newest release (fetched on its first run), and ``tests/run matrix`` every
+release.  A release that is named but not cached is skipped with the command that fetches
+it.
 """
 import os
 import time
