@@ -6,8 +6,9 @@ sizes, with a low snapCount so that it rolls several snapshots (compressed as th
 can) and logs.  With the server stopped, the release's own SnapshotFormatter reads each
 snapshot and its TxnLogToolkit (LogFormatter on 3.5, whose TxnLogToolkit is the same
 dump) each log, and the collection's readers (formats.snapshot, formats.txnlog) must
-agree: the same node paths and count, data lengths and stats, the snapshot's digest where
-the tool prints one, and the same records, zxid by zxid.  The relocated releases (3.5.9,
+agree: the same node paths and count, data lengths and stats (and the data itself from
+3.6, whose SnapshotFormatter dumps it), the snapshot's digest where the tool prints one,
+and the same records, zxid by zxid.  The relocated releases (3.5.9,
 3.7.2) run the tools under their shaded class names.
 
 ZKOPS_ZK_VERSIONS picks the releases, as for test_versions.py.
@@ -132,6 +133,11 @@ def test_snapshots_agree_with_the_releases_snapshot_formatter(files):
         if dump["digest"] is not None:
             assert dump["digest"] == (info.digest[0], signed(info.digest[2])), \
                 (p, dump["digest"], info.digest)
+        if release(version) >= (3, 6):
+            # -d (3.6+): the data itself.
+            data = zkjava.snapshot_nodes(p, version=version)
+            assert {path: j["data"] for path, j in data.items()} == \
+                {path: n[0] or b"" for path, n in ours.items()}, p
         biggest = max(biggest, len(ours))
     # The newest snapshot holds most of the tree written.
     assert biggest > 300
