@@ -39,6 +39,7 @@ _INT = struct.Struct("!i")
 _REQ_HEAD = struct.Struct("!ii")          # xid, type
 _REPLY_HEAD = struct.Struct("!iqi")       # xid, zxid, err
 WATCH_XID = -1
+UNIMPLEMENTED = -6         # the error code of an opcode the server does not know
 PING_XID = -2
 AUTH_XID = -4
 CLOSE_TYPE = -11
@@ -287,6 +288,16 @@ class Session(object):
                                     "protocol")
             want, request, token = outstanding.popleft()
             if xid != want:
+                if err == UNIMPLEMENTED:
+                    # A server answers an opcode it does not know at once, ahead of the
+                    # requests sent before it (ZooKeeper 3.5 and multiRead).
+                    unknown = [r for x, r, _t in outstanding if x == xid]
+                    raise PipelineError("%s: the server does not know the %s request (opcode "
+                                        "%s): it answered UNIMPLEMENTED" % (
+                                            self.endpoint,
+                                            type(unknown[0]).__name__ if unknown else "",
+                                            unknown[0].type if unknown else "?"),
+                                        "unimplemented")
                 raise PipelineError("%s: answers out of order (xid %d, expected %d)"
                                     % (self.endpoint, xid, want), "protocol")
             if err:
@@ -433,7 +444,7 @@ class Pool(object):
             try:
                 done.extend(s.read_ready())
             except PipelineError as exc:
-                if exc.reason == "protocol":
+                if exc.reason in ("protocol", "unimplemented"):
                     raise
                 self._recover(s)
         return done
@@ -501,7 +512,6 @@ def pool_from_params(params, connections=None):
     return pool
 
 
-UNIMPLEMENTED = -6
 NO_MULTI_READ = ("ZooKeeper before 3.6 does not know multiRead: each znode is read with "
                  "its own getData and getChildren requests")
 
@@ -522,6 +532,9 @@ def multi_read_support(pool, timeout=5.0):
     except PipelineError as exc:
         if exc.reason == "protocol":
             raise
+        if exc.reason == "unimplemented":
+            pool._recover(pool.sessions[0], resubmit=False, lost=False)
+            return False, "%s (%s)" % (NO_MULTI_READ, exc)
         # A session lost while waiting was already replaced by one that resent the probe.
         pool._recover(pool.sessions[0], resubmit=False, lost=False)
         return False, "%s (probe: %s)" % (NO_MULTI_READ, exc)

@@ -48,6 +48,9 @@ _NUM_CHILDREN_AT = 56
 # A partial walk names at most this many znodes whose digest ACL the server hid (it counts
 # them all): on a secured ensemble they may be most of the tree.
 ACL_HIDDEN_LISTED = 20
+FORCED_MULTI_READ = ("the server does not know multiRead (ZooKeeper before 3.6 answers "
+                     "UNIMPLEMENTED): leave multi_read unset, so that the walk probes the "
+                     "server, or set it to false")
 
 
 class WalkError(Exception):
@@ -278,7 +281,13 @@ class Walker(object):
         self._on_node = on_node
         while self._pending or self.pool.outstanding():
             self._send()
-            for token, request, result, exc, _zxid in self.pool.poll(1.0):
+            try:
+                answers = self.pool.poll(1.0)
+            except zk_pipeline.PipelineError as exc:
+                if exc.reason == "unimplemented" and self.multi_read:
+                    raise WalkError(FORCED_MULTI_READ, self.root)
+                raise
+            for token, request, result, exc, _zxid in answers:
                 self._done(token, request, result, exc)
         self.stats.zxid_end = self.sync()
         self.stats.requests = sum(s.requests for s in self.pool.sessions)
@@ -320,9 +329,7 @@ class Walker(object):
             self._acl_wait[what] = exc if exc is not None else result[0]
         elif kind == "m":
             if getattr(exc, "code", None) == zk_pipeline.UNIMPLEMENTED:
-                raise WalkError("the server does not know multiRead (ZooKeeper before 3.6 "
-                                "answers UNIMPLEMENTED): leave multi_read unset, so that the "
-                                "walk probes the server, or set it to false", what[0][0])
+                raise WalkError(FORCED_MULTI_READ, what[0][0])
             if exc is not None:
                 raise WalkError("multiRead of %d znodes starting at %s failed: %s"
                                 % (len(what), what[0][0], zk_client.explain_zk_error(exc)),

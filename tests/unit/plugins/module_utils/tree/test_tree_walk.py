@@ -152,3 +152,29 @@ def test_a_forced_multi_read_on_a_server_without_it_says_so():
         assert exc.path == "/a"
     else:
         raise AssertionError("no WalkError")
+
+
+def test_an_unimplemented_answer_ahead_of_earlier_requests_names_the_request():
+    # ZooKeeper 3.5 answers an opcode it does not know at once, before the answers to the
+    # requests sent ahead of it.
+    s = zpl.Session("127.0.0.1", 1)
+    s.submit(zp.GetACLRaw("/a"), "acl")
+    s.submit(zp.MultiRead([zp.GetData("/a")]), "multi")
+    s._in += frame(2, 5, zpl.UNIMPLEMENTED)
+    try:
+        s._parse()
+    except zpl.PipelineError as exc:
+        assert exc.reason == "unimplemented"
+        assert "does not know the MultiRead request (opcode 22)" in str(exc)
+    else:
+        raise AssertionError("no PipelineError")
+    s = zpl.Session("127.0.0.1", 1)
+    s.submit(zp.GetData("/a"), "a")
+    s.submit(zp.GetData("/b"), "b")
+    s._in += frame(2, 5, -101)
+    try:
+        s._parse()
+    except zpl.PipelineError as exc:
+        assert exc.reason == "protocol" and "out of order" in str(exc)
+    else:
+        raise AssertionError("no PipelineError")
