@@ -63,15 +63,15 @@ ALICE = ((31, "digest", make_digest_acl_credential("alice", "secret")), (1, "wor
 PARAMS_AUTH = [{"scheme": "digest", "credential": "alice:secret"}]
 
 
-def populate(zk, root, count, value_size=100, fanout=1000, batch=500, window=16):
+def populate(zk, root, count, value_size=100, fanout=1000, batch=500, window=16, value=None):
     """``count`` znodes under ``root`` (parents of ``fanout`` children, some with a
-    digest ACL), created in pipelined multis."""
+    digest ACL), created in pipelined multis; every value is ``value`` (default random)."""
     t0 = time.time()
     zk.ensure_path(root)
     parents = max(1, (count - 1) // fanout)
     inflight = collections.deque()
     ops = []
-    value = os.urandom(value_size)
+    value = os.urandom(value_size) if value is None else value
 
     def flush():
         if ops:
@@ -135,14 +135,15 @@ def ours(hosts, root, dest, multi_read=None):
     return dict(count=summary["trailer"]["count"], seconds=dt,
                 rate=summary["trailer"]["count"] / dt, bytes=summary["bytes"],
                 digest=summary["trailer"]["digest"], multi_read=walk.multi_read,
-                requests=walk.requests)
+                requests=walk.requests, lost_sessions=walk.lost_sessions)
 
 
 def versions(a, lab, zk, tmp, res):
     """The same tree exported from this lab (multiRead, then single reads forced) and from
     a lab of ZooKeeper ``a.old``, brought up after and taken down at once."""
     res["versions_znodes"] = a.versions_znodes
-    populate(zk, "/ver", a.versions_znodes)
+    value = bytes(range(100))          # the same tree, digest included, on both labs
+    populate(zk, "/ver", a.versions_znodes, value=value)
     lab.wait_zxid_agree()
     new = lab.members[0].zk_version
     res["new_version"] = new
@@ -162,7 +163,7 @@ def versions(a, lab, zk, tmp, res):
                           auth_data=[("digest", "alice:secret")])
         ozk.start()
         try:
-            populate(ozk, "/ver", a.versions_znodes)
+            populate(ozk, "/ver", a.versions_znodes, value=value)
         finally:
             ozk.stop()
             ozk.close()
@@ -376,6 +377,8 @@ def report(res):
         print("%s / %s: %.2fx; single reads / multiRead on %s: %.2fx" % (
             res["old_version"], res["new_version"], res["ratio_old_vs_new"],
             res["new_version"], res["ratio_new_single_vs_multi"]))
+        res["versions_same_digest"] = len({new["digest"], single["digest"], old["digest"]}) == 1
+        print("the three exports have the same digest: %s" % res["versions_same_digest"])
     elif "old" in res:
         print("versions: %s" % res["old"].get("error"))
     if "import_small" in res:
