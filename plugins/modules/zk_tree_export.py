@@ -168,7 +168,7 @@ options:
     default: 64
   multi_read:
     description:
-      - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed:
+      - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed;
         ZooKeeper 3.5 answers the probe with UNIMPLEMENTED and the walk reads each znode with
         single requests, which gives the same export more slowly (RV(walk) says which,
         and why, in C(multi_read) and C(multi_read_note)). V(true) against ZooKeeper 3.5
