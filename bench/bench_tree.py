@@ -16,12 +16,17 @@ In one run, on one lab (3 members), on the same trees:
   import      the small tree's export imported into the emptied subtree (zk_tree_import's
               library, merge mode): the write phase and the whole import (read the file,
               walk, plan, write, verify)
+  versions    the same tree (--versions-znodes, default 100k) exported live from this
+              3.8.0 lab (multiRead, and single reads forced with multi_read=False) and
+              from a second 3-member lab of ZooKeeper --old (default 3.5.9, which has no
+              multiRead: the walk probes it and reads each znode singly), one lab at a time
 
 Prints znodes/s and the ratios and writes them as JSON (--out).  Needs root (the lab)
 and zk-shell in the same Python (pip install zk-shell).  Usage, from the repository root:
 
   .venv/bin/python bench/bench_tree.py [--small 100000] [--large 500000] [--out FILE]
-      [--only ours_small,zkshell,ours_large,kazoo,files,import] [--snap-count N]
+      [--only ours_small,zkshell,ours_large,kazoo,files,import,versions] [--snap-count N]
+      [--versions-znodes N] [--old VERSION]
 """
 import argparse
 import collections
@@ -37,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from lab import Lab  # noqa: E402
+from lab import Lab, zkdist  # noqa: E402
 from lab.ansible import collections_path  # noqa: E402
 
 sys.path.insert(0, collections_path())
@@ -51,22 +56,22 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import replay
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import pipeline as zk_pipeline
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import protocol as zp
 
-RUNS = ("ours_small", "zkshell", "ours_large", "kazoo", "files", "import")
+RUNS = ("ours_small", "zkshell", "ours_large", "kazoo", "files", "import", "versions")
 
 WORLD = ((31, "world", "anyone"),)
 ALICE = ((31, "digest", make_digest_acl_credential("alice", "secret")), (1, "world", "anyone"))
 PARAMS_AUTH = [{"scheme": "digest", "credential": "alice:secret"}]
 
 
-def populate(zk, root, count, value_size=100, fanout=1000, batch=500, window=16):
+def populate(zk, root, count, value_size=100, fanout=1000, batch=500, window=16, value=None):
     """``count`` znodes under ``root`` (parents of ``fanout`` children, some with a
-    digest ACL), created in pipelined multis."""
+    digest ACL), created in pipelined multis; every value is ``value`` (default random)."""
     t0 = time.time()
     zk.ensure_path(root)
     parents = max(1, (count - 1) // fanout)
     inflight = collections.deque()
     ops = []
-    value = os.urandom(value_size)
+    value = os.urandom(value_size) if value is None else value
 
     def flush():
         if ops:
@@ -115,19 +120,59 @@ def wipe(zk, root, window=16):
         inflight.popleft().get()
 
 
-def ours(hosts, root, dest):
+def ours(hosts, root, dest, multi_read=None):
     params = dict(hosts=hosts, auth=PARAMS_AUTH)
     pool = zk_pipeline.open_pool(params, connections=2 * len(hosts.split(",")))
     try:
-        source = tree_export.LiveSource(pool, root, ["/zookeeper"], hosts=hosts)
+        source = tree_export.LiveSource(pool, root, ["/zookeeper"], hosts=hosts,
+                                        multi_read=multi_read)
         t0 = time.time()
         summary = tree_export.export_file(source, dest, root, ["/zookeeper"])
         dt = time.time() - t0
+        walk = source.walker.stats
     finally:
         pool.close()
     return dict(count=summary["trailer"]["count"], seconds=dt,
                 rate=summary["trailer"]["count"] / dt, bytes=summary["bytes"],
-                digest=summary["trailer"]["digest"])
+                digest=summary["trailer"]["digest"], multi_read=walk.multi_read,
+                requests=walk.requests, lost_sessions=walk.lost_sessions)
+
+
+def versions(a, lab, zk, tmp, res):
+    """The same tree exported from this lab (multiRead, then single reads forced) and from
+    a lab of ZooKeeper ``a.old``, brought up after and taken down at once."""
+    res["versions_znodes"] = a.versions_znodes
+    value = bytes(range(100))          # the same tree, digest included, on both labs
+    populate(zk, "/ver", a.versions_znodes, value=value)
+    lab.wait_zxid_agree()
+    new = lab.members[0].zk_version
+    res["new_version"] = new
+    res["new_multi_read"] = ours(lab.connect_string, "/ver", os.path.join(tmp, "new.zktree.gz"))
+    say("ours, %s, multiRead:" % new, res["new_multi_read"])
+    res["new_single_reads"] = ours(lab.connect_string, "/ver", os.path.join(tmp, "new1.zktree.gz"),
+                                   multi_read=False)
+    say("ours, %s, single reads:" % new, res["new_single_reads"])
+    if a.old not in zkdist.DISTS or not zkdist.cached(a.old):
+        res["old"] = dict(error=zkdist.missing_message(a.old))
+        return
+    old = Lab(name="bench-tree-old", members=3, backups=0, heap=a.heap,
+              snap_count=a.snap_count, zk_versions=a.old)
+    old.up()
+    try:
+        ozk = KazooClient(hosts=old.connect_string, timeout=30,
+                          auth_data=[("digest", "alice:secret")])
+        ozk.start()
+        try:
+            populate(ozk, "/ver", a.versions_znodes, value=value)
+        finally:
+            ozk.stop()
+            ozk.close()
+        old.wait_zxid_agree()
+        res["old_version"] = a.old
+        res["old"] = ours(old.connect_string, "/ver", os.path.join(tmp, "old.zktree.gz"))
+        say("ours, %s:" % a.old, res["old"])
+    finally:
+        old.down()
 
 
 def files(lab, root, dest):
@@ -229,6 +274,10 @@ def main():
                     "empty snapshot; 100 puts most of them into snapshots)")
     ap.add_argument("--keep-data", metavar="DIR",
                     help="copy the first member's data files to DIR before the lab goes down")
+    ap.add_argument("--versions-znodes", type=int, default=100000,
+                    help="versions run: znodes of the tree exported from both releases")
+    ap.add_argument("--old", default="3.5.9",
+                    help="versions run: the older ZooKeeper release (lab/zkdist.py's cache)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "tree.json"))
     ap.add_argument("--only", default=",".join(RUNS),
                     help="comma-separated runs among %s" % ", ".join(RUNS))
@@ -247,8 +296,10 @@ def main():
         zk = KazooClient(hosts=hosts, timeout=30, auth_data=[("digest", "alice:secret")])
         zk.start()
         say("lab up; loading the trees")
-        res["populate_small_s"] = populate(zk, "/small", a.small)
-        res["populate_large_s"] = populate(zk, "/large", a.large)
+        if only & {"ours_small", "zkshell", "import"}:
+            res["populate_small_s"] = populate(zk, "/small", a.small)
+        if only & {"ours_large", "kazoo", "files"}:
+            res["populate_large_s"] = populate(zk, "/large", a.large)
         lab.wait_zxid_agree()
         with open("/proc/loadavg") as f:
             res["loadavg_before"] = f.read().split()[:3]
@@ -272,6 +323,8 @@ def main():
         if "import" in only:
             res["import_small"] = importing(hosts, "/small", small_file, zk)
             say("import, small tree:", res["import_small"])
+        if "versions" in only:
+            versions(a, lab, zk, tmp, res)
         with open("/proc/loadavg") as f:
             res["loadavg_after"] = f.read().split()[:3]
         zk.stop()
@@ -312,6 +365,22 @@ def report(res):
         same = res["files_large"]["digest"] == res["ours_large"]["digest"]
         res["files_digest_equals_live"] = same
         print("files export digest equals the live export's: %s" % same)
+    if "rate" in res.get("old", {}) and "new_multi_read" in res:
+        new, single, old = res["new_multi_read"], res["new_single_reads"], res["old"]
+        res["ratio_old_vs_new"] = old["rate"] / new["rate"]
+        res["ratio_new_single_vs_multi"] = single["rate"] / new["rate"]
+        print("versions: %d znodes; %s multiRead %.0f/s (%d requests), single reads %.0f/s "
+              "(%d requests); %s %.0f/s (multiRead %s, %d requests)"
+              % (new["count"], res["new_version"], new["rate"], new["requests"], single["rate"],
+                 single["requests"], res["old_version"], old["rate"], old["multi_read"],
+                 old["requests"]))
+        print("%s / %s: %.2fx; single reads / multiRead on %s: %.2fx" % (
+            res["old_version"], res["new_version"], res["ratio_old_vs_new"],
+            res["new_version"], res["ratio_new_single_vs_multi"]))
+        res["versions_same_digest"] = len({new["digest"], single["digest"], old["digest"]}) == 1
+        print("the three exports have the same digest: %s" % res["versions_same_digest"])
+    elif "old" in res:
+        print("versions: %s" % res["old"].get("error"))
     if "import_small" in res:
         imp = res["import_small"]
         print("import: %d znodes, writes %.0f/s, whole import %.0f/s (verified: %s)"

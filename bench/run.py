@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # name -> (script, default arguments, --quick arguments)
 BENCHES = {
     "formats": ("bench_formats.py", [], ["--znodes", "20000"]),
-    "tree": ("bench_tree.py", [], ["--small", "5000", "--large", "20000"]),
+    "tree": ("bench_tree.py", [], ["--small", "5000", "--large", "20000", "--versions-znodes", "5000"]),
     "backup": ("bench_backup.py", [], ["--znodes", "20000", "--rounds", "2"]),
     "restore": ("bench_restore.py", [], ["--znodes", "20000", "--rounds", "1"]),
 }

@@ -22,7 +22,9 @@ description:
     holds and which member has the highest zxid.
   - Talks to the members with four-letter words over the client port and needs nothing
     but Python on the host it runs on. Only C(srvr) has to be whitelisted; what C(mntr)
-    and C(conf) would add is listed in RV(not_learned) when they are not.
+    and C(conf) would add is listed in RV(not_learned) when they are not, and so are the
+    fields that a member's release does not report in C(mntr) (ZooKeeper 3.5 has no peer
+    state, quorum size, uptime or digest mismatch count).
   - Never changes anything.
 author:
   - zkops maintainers (@zkops)

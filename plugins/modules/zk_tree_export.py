@@ -168,7 +168,11 @@ options:
     default: 64
   multi_read:
     description:
-      - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed.
+      - Use multiRead batches (ZooKeeper 3.6 and later). By default the server is probed;
+        ZooKeeper 3.5 answers the probe with UNIMPLEMENTED and the walk reads each znode with
+        single requests, which gives the same export more slowly (RV(walk) says which,
+        and why, in C(multi_read) and C(multi_read_note)). V(true) against ZooKeeper 3.5
+        fails with a message saying so.
     type: bool
   partial:
     description:
@@ -359,8 +363,8 @@ rate:
   type: float
 walk:
   description:
-    - Statistics of the walk (requests, sessions, multiRead used, lost sessions, seconds);
-      with O(source=files) the znodes handed over and the seconds since the files were
+    - Statistics of the walk (requests, sessions, multiRead used and C(multi_read_note)
+      saying why, lost sessions, seconds); with O(source=files) the znodes handed over and the seconds since the files were
       first read.
   returned: success
   type: dict

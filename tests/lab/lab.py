@@ -357,7 +357,8 @@ class Lab:
 
     Options mirror what production ensembles do differently: ``separate_datalog``
     (dataLogDir on its own path), ``client_port``, ``snap_count``,
-    ``snapshot_compression`` ('gz' or 'snappy'), ``fourlw_whitelist`` ('*' or 'srvr'),
+    ``snapshot_compression`` ('gz' or 'snappy'), ``fourlw_whitelist`` ('*' or 'srvr', or
+    None for none in zoo.cfg: the release's default),
     ``zk_versions`` (the ZooKeeper release of every member, or a list of one per member;
     default Debian's 3.8.0; others come from the jar cache of lab/zkdist.py).
     """
@@ -651,8 +652,9 @@ class Lab:
         if self.separate_datalog:
             lines.append("dataLogDir=%s" % DATALOG_DIR)
         lines += ["clientPort=%d" % self.client_port, "maxClientCnxns=0",
-                  "admin.enableServer=false",
-                  "4lw.commands.whitelist=%s" % self.fourlw_whitelist]
+                  "admin.enableServer=false"]
+        if self.fourlw_whitelist is not None:
+            lines.append("4lw.commands.whitelist=%s" % self.fourlw_whitelist)
         if self.snap_count:
             lines.append("snapCount=%d" % self.snap_count)
         if self.snapshot_compression:

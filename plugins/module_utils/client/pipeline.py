@@ -39,6 +39,7 @@ _INT = struct.Struct("!i")
 _REQ_HEAD = struct.Struct("!ii")          # xid, type
 _REPLY_HEAD = struct.Struct("!iqi")       # xid, zxid, err
 WATCH_XID = -1
+UNIMPLEMENTED = -6         # the error code of an opcode the server does not know
 PING_XID = -2
 AUTH_XID = -4
 CLOSE_TYPE = -11
@@ -287,6 +288,16 @@ class Session(object):
                                     "protocol")
             want, request, token = outstanding.popleft()
             if xid != want:
+                if err == UNIMPLEMENTED:
+                    # A server answers an opcode it does not know at once, ahead of the
+                    # requests sent before it (ZooKeeper 3.5 and multiRead).
+                    unknown = [r for x, r, _t in outstanding if x == xid]
+                    raise PipelineError("%s: the server does not know the %s request (opcode "
+                                        "%s): it answered UNIMPLEMENTED" % (
+                                            self.endpoint,
+                                            type(unknown[0]).__name__ if unknown else "",
+                                            unknown[0].type if unknown else "?"),
+                                        "unimplemented")
                 raise PipelineError("%s: answers out of order (xid %d, expected %d)"
                                     % (self.endpoint, xid, want), "protocol")
             if err:
@@ -433,17 +444,19 @@ class Pool(object):
             try:
                 done.extend(s.read_ready())
             except PipelineError as exc:
-                if exc.reason == "protocol":
+                if exc.reason in ("protocol", "unimplemented"):
                     raise
                 self._recover(s)
         return done
 
-    def _recover(self, session, resubmit=True):
-        """Reopen a lost session and resubmit what it had in flight."""
+    def _recover(self, session, resubmit=True, lost=True):
+        """Reopen a lost session and resubmit what it had in flight (``lost``: count it
+        among the sessions lost, not one replaced on purpose)."""
         pending = session.take_outstanding() if resubmit else []
         session.take_outstanding()
         session._drop()
-        self.lost += 1
+        if lost:
+            self.lost += 1
         order = [(session.host, session.port)] + [e for e in self.endpoints
                                                   if e != (session.host, session.port)]
         last = None
@@ -499,21 +512,44 @@ def pool_from_params(params, connections=None):
     return pool
 
 
-def probe_multi_read(pool, timeout=5.0):
-    """True when the members answer multiRead (ZooKeeper 3.6+).
+NO_MULTI_READ = ("ZooKeeper before 3.6 does not know multiRead: each znode is read with "
+                 "its own getData and getChildren requests")
 
-    An older server may never answer an unknown opcode: the probing session is then
-    replaced, so that later answers cannot be mistaken for others.
+
+def multi_read_support(pool, timeout=5.0):
+    """Whether the members answer multiRead (ZooKeeper 3.6+), and why: (bool, reason).
+
+    The probe asks for the root's data in a multiRead.  ZooKeeper 3.5 answers an opcode it
+    does not know with UNIMPLEMENTED and closes the session; a server that never answers
+    or drops the connection is not assumed to know it either, nor one that answers with
+    another error.  The probing session is then replaced (not counted as lost), so that
+    later answers cannot be mistaken for others.  Single reads give the same tree, only
+    more slowly.
     """
     session = pool.sessions[0]
     try:
         pool.call(session, zk_protocol.MultiRead([zk_protocol.GetData("/")]), timeout=timeout)
-    except PipelineError:
-        pool._recover(session, resubmit=False)
-        return False
-    except Exception:
-        return False
-    return True
+    except PipelineError as exc:
+        if exc.reason == "protocol":
+            raise
+        if exc.reason == "unimplemented":
+            pool._recover(pool.sessions[0], resubmit=False, lost=False)
+            return False, "%s (%s)" % (NO_MULTI_READ, exc)
+        # A session lost while waiting was already replaced by one that resent the probe.
+        pool._recover(pool.sessions[0], resubmit=False, lost=False)
+        return False, "%s (probe: %s)" % (NO_MULTI_READ, exc)
+    except Exception as exc:
+        pool._recover(pool.sessions[0], resubmit=False, lost=False)
+        if getattr(exc, "code", None) == UNIMPLEMENTED:
+            return False, "%s (%s answered UNIMPLEMENTED)" % (NO_MULTI_READ, session.endpoint)
+        return False, "%s answered the multiRead probe with an error (%s): single reads" % (
+            session.endpoint, zk_client.explain_zk_error(exc))
+    return True, "%s answered multiRead" % session.endpoint
+
+
+def probe_multi_read(pool, timeout=5.0):
+    """True when the members answer multiRead (see multi_read_support())."""
+    return multi_read_support(pool, timeout)[0]
 
 
 def open_pool(params, connections=None):

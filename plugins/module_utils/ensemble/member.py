@@ -53,6 +53,8 @@ MNTR_FIELDS = (
     ("zk_digest_mismatches_count", "digest_mismatches", int),
 )
 MNTR_NAMES = sorted(set(f[1] for f in MNTR_FIELDS))
+# Only a leader's mntr has these; a follower's answer lacks them by design.
+MNTR_LEADER_ONLY = ("learners", "synced_followers", "synced_observers", "pending_syncs")
 CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
 _HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
           "timeout": " (unreachable: host down, wrong address, or a firewall)"}
@@ -113,10 +115,18 @@ def parse_srvr(st, parsed):
 
 
 def parse_mntr(st, text):
+    """Fill the mntr fields; return the names of those the answer has no line for (older
+    releases report less: ZooKeeper 3.5 has no peer state, quorum size, uptime or digest
+    count), leaving out the leader's own fields on a member that is not the leader."""
     kv = four_letter.parse_tab_lines(text)
+    found = set()
     for key, name, conv in MNTR_FIELDS:
         if key in kv:
             st[name] = _num(kv[key], conv) if conv is int else kv[key]
+            found.add(name)
+    leader = kv.get("zk_server_state", st.get("mode")) == "leader"
+    return [n for n in MNTR_NAMES
+            if n not in found and (leader or n not in MNTR_LEADER_ONLY)]
 
 
 def parse_conf(st, text):
@@ -190,7 +200,11 @@ def query(host, port, sid=None, ssl_context=None, timeout=5.0, extra=("mntr", "c
             continue
         st["learned_from"].append(cmd)
         if cmd == "mntr":
-            parse_mntr(st, text)
+            missing = parse_mntr(st, text)
+            if missing:
+                st["not_learned"].append({"source": cmd, "fields": missing,
+                                          "reason": "not reported by ZooKeeper %s"
+                                                    % (st["version"] or "of this release")})
         elif cmd == "conf":
             parse_conf(st, text)
     if st["server_id"] is not None:
@@ -466,13 +480,17 @@ def not_learned_summary(statuses):
     groups = {}
     for st in statuses:
         for nl in st["not_learned"]:
-            key = (nl["source"], nl["reason"] if nl["reason"] == "not whitelisted"
-                   else "failed", tuple(nl["fields"]))
+            reason = nl["reason"]
+            if reason != "not whitelisted" and not reason.startswith("not reported"):
+                reason = "failed"
+            key = (nl["source"], reason, tuple(nl["fields"]))
             groups.setdefault(key, []).append(st["address"])
     out = []
     for (source, reason, fields), addrs in sorted(groups.items()):
         if reason == "not whitelisted":
             why = "'%s' is not in 4lw.commands.whitelist" % source
+        elif reason != "failed":
+            why = "'%s' (%s)" % (source, reason)
         else:
             why = "'%s' did not answer" % source
         out.append("%s on %s: unknown %s" % (why, ", ".join(sorted(addrs)), ", ".join(fields)))

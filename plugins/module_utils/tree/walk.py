@@ -48,6 +48,9 @@ _NUM_CHILDREN_AT = 56
 # A partial walk names at most this many znodes whose digest ACL the server hid (it counts
 # them all): on a secured ensemble they may be most of the tree.
 ACL_HIDDEN_LISTED = 20
+FORCED_MULTI_READ = ("the server does not know multiRead (ZooKeeper before 3.6 answers "
+                     "UNIMPLEMENTED): leave multi_read unset, so that the walk probes the "
+                     "server, or set it to false")
 
 
 class WalkError(Exception):
@@ -173,6 +176,7 @@ class WalkStats(object):
         self.zxid_end = None
         self.seconds = 0.0
         self.multi_read = None
+        self.multi_read_note = None
         self.sessions = 0
         self.lost_sessions = 0
         self.root_missing = False
@@ -188,6 +192,7 @@ class WalkStats(object):
         return dict(nodes=self.nodes, vanished=self.vanished, requests=self.requests,
                     zxid_start=self.zxid_start, zxid_end=self.zxid_end,
                     seconds=round(self.seconds, 3), multi_read=self.multi_read,
+                    multi_read_note=self.multi_read_note,
                     sessions=self.sessions, lost_sessions=self.lost_sessions,
                     root_missing=self.root_missing, partial=self.partial,
                     unreadable=sorted(self.unreadable),
@@ -256,8 +261,11 @@ class Walker(object):
         if self.stats.zxid_start is None:
             self._t0 = time.time()
             if self.multi_read is None:
-                self.multi_read = zk_pipeline.probe_multi_read(self.pool)
+                self.multi_read, note = zk_pipeline.multi_read_support(self.pool)
+            else:
+                note = "multi_read set to %s, not probed" % bool(self.multi_read)
             self.stats.multi_read = self.multi_read
+            self.stats.multi_read_note = note
             self.stats.zxid_start = self.sync()
         return self.stats.zxid_start
 
@@ -273,7 +281,13 @@ class Walker(object):
         self._on_node = on_node
         while self._pending or self.pool.outstanding():
             self._send()
-            for token, request, result, exc, _zxid in self.pool.poll(1.0):
+            try:
+                answers = self.pool.poll(1.0)
+            except zk_pipeline.PipelineError as exc:
+                if exc.reason == "unimplemented" and self.multi_read:
+                    raise WalkError(FORCED_MULTI_READ, self.root)
+                raise
+            for token, request, result, exc, _zxid in answers:
                 self._done(token, request, result, exc)
         self.stats.zxid_end = self.sync()
         self.stats.requests = sum(s.requests for s in self.pool.sessions)
@@ -314,6 +328,8 @@ class Walker(object):
         if kind == "a":
             self._acl_wait[what] = exc if exc is not None else result[0]
         elif kind == "m":
+            if getattr(exc, "code", None) == zk_pipeline.UNIMPLEMENTED:
+                raise WalkError(FORCED_MULTI_READ, what[0][0])
             if exc is not None:
                 raise WalkError("multiRead of %d znodes starting at %s failed: %s"
                                 % (len(what), what[0][0], zk_client.explain_zk_error(exc)),

@@ -15,13 +15,22 @@ def srvr_text(mode="follower", zxid=0x100000003, nodes=7, version="3.8.0"):
             % (version, zxid, mode, nodes))
 
 
-def mntr_text(state="follower", learners=None, synced=None):
-    lines = ["zk_version\t3.8.0-abc", "zk_server_state\t%s" % state,
-             "zk_peer_state\t%s - broadcast" % ("leading" if state == "leader" else "following"),
+def mntr_text(state="follower", learners=None, synced=None, version="3.8.0"):
+    """An mntr answer as the release gives it: 3.5 has no peer state, quorum size, uptime,
+    digest count or synced observers, and names the leader's learners zk_followers."""
+    lines = ["zk_version\t%s-abc" % version, "zk_server_state\t%s" % state,
              "zk_ephemerals_count\t2", "zk_approximate_data_size\t158",
-             "zk_open_file_descriptor_count\t44", "zk_quorum_size\t3", "zk_watch_count\t0"]
+             "zk_open_file_descriptor_count\t44", "zk_max_file_descriptor_count\t20000",
+             "zk_watch_count\t0"]
+    old = version.startswith("3.5.")
+    if not old:
+        lines += ["zk_peer_state\t%s - broadcast" % ("leading" if state == "leader" else "following"),
+                  "zk_quorum_size\t3", "zk_uptime\t61234", "zk_digest_mismatches_count\t0"]
     if learners is not None:
-        lines += ["zk_learners\t%d" % learners, "zk_synced_followers\t%d" % synced]
+        lines += ["zk_%s\t%d" % ("followers" if old else "learners", learners),
+                  "zk_synced_followers\t%d" % synced, "zk_pending_syncs\t0"]
+        if not old:
+            lines.append("zk_synced_observers\t0")
     return "\n".join(lines) + "\n"
 
 

@@ -56,6 +56,35 @@ def test_query_srvr_only_says_what_it_did_not_learn(servers):
                for t in text)
 
 
+def test_query_names_the_mntr_fields_an_older_release_does_not_report(servers):
+    leader, follower = servers(
+        {"srvr": srvr_text("leader", version="3.5.9"), "mntr": mntr_text("leader", 2, 2, "3.5.9"),
+         "conf": conf_text(1)},
+        {"srvr": srvr_text(version="3.5.9"), "mntr": mntr_text(version="3.5.9"),
+         "conf": conf_text(2)})
+    st = member.query("127.0.0.1", leader.port)
+    assert st["version"] == "3.5.9" and st["learners"] == 2 and st["pending_syncs"] == 0
+    assert st["learned_from"] == ["srvr", "mntr", "conf"]
+    assert st["not_learned"] == [{
+        "source": "mntr", "reason": "not reported by ZooKeeper 3.5.9",
+        "fields": ["digest_mismatches", "peer_state", "quorum_size", "synced_observers",
+                   "uptime_ms"]}]
+    assert st["peer_state"] is st["uptime_ms"] is st["digest_mismatches"] is None
+    fst = member.query("127.0.0.1", follower.port)
+    # A follower's answer lacks the leader's fields on every release: not named.
+    assert [n["fields"] for n in fst["not_learned"]] == [
+        ["digest_mismatches", "peer_state", "quorum_size", "uptime_ms"]]
+    text = member.not_learned_summary([st, fst])
+    assert "'mntr' (not reported by ZooKeeper 3.5.9) on 127.0.0.1:%d: unknown digest_mismatches, " \
+           "peer_state, quorum_size, uptime_ms" % follower.port in text
+    # The same words of a 3.8 member: nothing left out.
+    new_leader, new_follower = servers(
+        {"srvr": srvr_text("leader"), "mntr": mntr_text("leader", 2, 2), "conf": conf_text(1)},
+        {"srvr": srvr_text(), "mntr": mntr_text(), "conf": conf_text(2)})
+    for s in (new_leader, new_follower):
+        assert member.query("127.0.0.1", s.port)["not_learned"] == []
+
+
 def test_query_not_serving_down_and_foreign(servers):
     (ns, ssh) = servers({"srvr": NOT_SERVING}, {"srvr": "SSH-2.0-OpenSSH_9.2p1\r\n"})
     st = member.query("127.0.0.1", ns.port)

@@ -101,3 +101,80 @@ def test_partial_walk_skips_what_it_may_not_read_and_names_it():
     except tw.WalkError as exc:
         assert exc.path == "/shown" and "ADMIN" in str(exc)
     assert not w.stats.as_dict()["partial"]
+
+
+class _ProbePool(object):
+    """Answers the multiRead probe as told; records the sessions it was asked to replace."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sessions = [zpl.Session("127.0.0.1", 1)]
+        self.replaced = []
+        self.lost = 0
+
+    def call(self, session, request, timeout=10.0):
+        assert isinstance(request, zp.MultiRead) and request.operations == [zp.GetData("/")]
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def _recover(self, session, resubmit=True, lost=True):
+        assert not resubmit and not lost
+        self.replaced.append(session)
+
+
+def test_multi_read_probe_tells_a_release_without_it_from_one_with_it():
+    from kazoo.exceptions import EXCEPTIONS, NoAuthError
+    pool = _ProbePool([(b"", bytes(68))])
+    assert zpl.multi_read_support(pool) == (True, "127.0.0.1:1 answered multiRead")
+    assert not pool.replaced
+    # ZooKeeper 3.5 answers UNIMPLEMENTED and closes the session: it is replaced.
+    pool = _ProbePool(EXCEPTIONS[zpl.UNIMPLEMENTED]())
+    ok, why = zpl.multi_read_support(pool)
+    assert not ok and "before 3.6" in why and "UNIMPLEMENTED" in why
+    assert pool.replaced == pool.sessions and pool.lost == 0
+    # No answer, or another error: single reads, and the reason says which.
+    pool = _ProbePool(zpl.PipelineError("127.0.0.1:1: no answer within 5s", "timeout"))
+    ok, why = zpl.multi_read_support(pool)
+    assert not ok and "no answer within 5s" in why and pool.replaced
+    ok, why = zpl.multi_read_support(_ProbePool(NoAuthError()))
+    assert not ok and "answered the multiRead probe with an error (not authorised" in why
+    assert zpl.probe_multi_read(_ProbePool([(b"", bytes(68))])) is True
+
+
+def test_a_forced_multi_read_on_a_server_without_it_says_so():
+    from kazoo.exceptions import EXCEPTIONS
+    w, _got = _walker(partial=False)
+    try:
+        w._done(("m", [("/a", False)]), None, None, EXCEPTIONS[zpl.UNIMPLEMENTED]())
+    except tw.WalkError as exc:
+        assert "does not know multiRead" in str(exc) and "multi_read unset" in str(exc)
+        assert exc.path == "/a"
+    else:
+        raise AssertionError("no WalkError")
+
+
+def test_an_unimplemented_answer_ahead_of_earlier_requests_names_the_request():
+    # ZooKeeper 3.5 answers an opcode it does not know at once, before the answers to the
+    # requests sent ahead of it.
+    s = zpl.Session("127.0.0.1", 1)
+    s.submit(zp.GetACLRaw("/a"), "acl")
+    s.submit(zp.MultiRead([zp.GetData("/a")]), "multi")
+    s._in += frame(2, 5, zpl.UNIMPLEMENTED)
+    try:
+        s._parse()
+    except zpl.PipelineError as exc:
+        assert exc.reason == "unimplemented"
+        assert "does not know the MultiRead request (opcode 22)" in str(exc)
+    else:
+        raise AssertionError("no PipelineError")
+    s = zpl.Session("127.0.0.1", 1)
+    s.submit(zp.GetData("/a"), "a")
+    s.submit(zp.GetData("/b"), "b")
+    s._in += frame(2, 5, -101)
+    try:
+        s._parse()
+    except zpl.PipelineError as exc:
+        assert exc.reason == "protocol" and "out of order" in str(exc)
+    else:
+        raise AssertionError("no PipelineError")
