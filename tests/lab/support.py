@@ -66,6 +66,10 @@ def formats_test(name, version):
     return versions_test(name, version, "tests/integration/test_version_formats.py")
 
 
+def clients_test(name, version):
+    return versions_test(name, version, "tests/integration/test_version_clients.py")
+
+
 def _release(v):
     """The cells every release shares: the version tests parametrized by release."""
     return {
@@ -78,7 +82,8 @@ def _release(v):
         "restore": Tested(versions_test("test_backup_total_loss_and_restore", v)),
         "cold_backup": Untested(),
         "point_in_time": Untested(),
-        "tree": Untested(),
+        # Exported live and from the data files, imported into the emptied ensemble, compared.
+        "tree": Tested(clients_test("test_tree_export_and_import_on_an_empty_ensemble", v)),
     }
 
 
@@ -89,7 +94,8 @@ SUPPORT[DEBIAN].update({
         "tests/integration/test_backup.py::test_cold_encrypted_backup_with_digest_and_no_secret_in_output"),
     "point_in_time": Tested(
         "tests/integration/test_restore.py::test_five_members_point_in_time_and_wiped"),
-    "tree": Tested("tests/integration/test_tree_roundtrip.py::test_round_trip_of_100k_znodes"),
+    "tree": Tested(clients_test("test_tree_export_and_import_on_an_empty_ensemble", DEBIAN),
+                   "tests/integration/test_tree_roundtrip.py::test_round_trip_of_100k_znodes"),
 })
 
 
