@@ -1,6 +1,9 @@
 """Run real ansible-playbook against a lab and read back every task result."""
+import contextlib
 import json
 import os
+import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,19 +118,71 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, limit=
     task_timeout = os.environ.get("ZKOPS_TASK_TIMEOUT")
     if task_timeout and "ANSIBLE_TASK_TIMEOUT" not in e:
         e["ANSIBLE_TASK_TIMEOUT"] = task_timeout
+    # Unbuffered, so that the output of a run stopped at its time limit ends where it stopped.
+    e.setdefault("PYTHONUNBUFFERED", "1")
     t0 = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout,
-                           check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or ""
-        if isinstance(out, bytes):
-            out = out.decode("utf-8", "replace")
-        raise AssertionError("ansible-playbook %s ran longer than %d s; its output so far:\n%s"
-                             % (path, timeout, out[-6000:])) from None
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        seen = hung_processes(proc.pid)
+        for pid in reversed(_descendants(proc.pid)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=60)
+        finished = []
+        if os.path.exists(results):
+            with open(results) as f:
+                finished = [line[:300] for line in f if line.strip()][-5:]
+        raise AssertionError(
+            "ansible-playbook %s ran longer than %d s; its output so far:\n%s\n--- stderr ---\n%s\n"
+            "--- the last task results it recorded ---\n%s\n--- its processes at the time limit ---\n%s"
+            % (path, timeout, stdout[-6000:], stderr[-2000:], "\n".join(finished), seen)) from None
+    p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     dt = time.time() - t0
     records = []
     if os.path.exists(results):
         with open(results) as f:
             records = [json.loads(line) for line in f if line.strip()]
     return PlaybookResult(p.returncode, p.stdout, p.stderr, records, dt)
+
+
+def _descendants(pid):
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        todo.extend(sorted(children.get(p, [])))
+    return out
+
+
+def hung_processes(pid):
+    """What ``pid`` and its descendants were doing: state, kernel wait channel and command line,
+    and the Python stacks of the Python ones where py-spy is installed."""
+    lines = []
+    spy = shutil.which("py-spy")
+    for p in _descendants(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/wchan" % p) as f:
+                wchan = f.read().strip() or "-"
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            continue
+        lines.append("%d %s %s %s" % (p, state, wchan, cmdline[:200]))
+        if spy and ("python" in cmdline.split(" ", 1)[0] or "ansible" in cmdline):
+            r = subprocess.run([spy, "dump", "--pid", str(p)], capture_output=True, text=True,
+                               timeout=60, check=False)
+            lines.append(r.stdout[-4000:] + r.stderr[-500:])
+    return "\n".join(lines)

@@ -68,3 +68,25 @@ def test_every_locked_requirement_has_a_hash():
         entries = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)((?: \\\n\s+--hash=sha256:[0-9a-f]{64})+)", text, re.M)
         names = re.findall(r"^[A-Za-z0-9_.\-]+==", text, re.M)
         assert entries and len(entries) == len(names), name
+
+
+def test_the_playbooks_refuse_ansible_core_below_the_claimed_range():
+    """Every playbook starts with plays/members.yml; its first task stops the run on an
+    ansible-core below requires_ansible (2.19.0 to 2.19.3 can hang between plays)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    low, _below = claimed()
+    play, = yaml.safe_load(read("playbooks", "plays", "members.yml"))
+    first = play["tasks"][0]
+    assert first["name"] == "Check that ansible-core is a release the collection runs on"
+    that, = first["ansible.builtin.assert"]["that"]
+    assert "'%s'" % low in that, "the check and requires_ansible name different releases"
+    assert low in first["ansible.builtin.assert"]["fail_msg"]
+    for version, ok in (("2.19.0", False), ("2.19.3", False), (low, True), ("2.19.14", True)):
+        templar = Templar(loader=DataLoader(), variables={"ansible_version": {"full": version}})
+        assert templar.evaluate_conditional(trust_as_template(that)) is ok, version
+    for name in sorted(os.listdir(os.path.join(REPO, "playbooks"))):
+        if name.endswith(".yml"):
+            first_play = yaml.safe_load(read("playbooks", name))[0]
+            assert first_play.get("ansible.builtin.import_playbook") == "plays/members.yml", name
