@@ -57,7 +57,7 @@ options:
   backup_release:
     description:
       - With V(releases), the ZooKeeper release the backup was taken on (its manifest's), or
-        the list of those of the backups restored (the full backup's and the shipped logs'):
+        the list of those of the backups restored (the full backup's and the shipped logs');
         the newest counts. Null when not known.
     type: raw
   allow_older:
