@@ -29,7 +29,7 @@ def release_tuple(text):
     not a release number."""
     if text is None:
         return None
-    head = str(text).strip().split(",")[0].split("-")[0].strip()
+    head = str(text).strip().partition(",")[0].partition("-")[0].strip()
     parts = head.split(".")
     if not head or not all(p.isdigit() for p in parts):
         return None
