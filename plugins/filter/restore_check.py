@@ -12,20 +12,21 @@ version_added: 0.1.0
 description:
   - The restore role verifies a restored ensemble in layers, each judged on its own
     (C(verified), C(partial), C(not verified), C(not checked) or C(wrong)); only C(wrong)
-    fails a restore. This filter judges one layer, or decides whether a failed restore is
-    rolled back.
+    fails a restore. This filter judges one layer, decides whether a failed restore is
+    rolled back, or whether a backup may be restored onto the release the members run.
   - V(files), input the backup host whose archives were verified; V(serving), input the
     C(members) of M(zkops.zookeeper.zk_info); V(tree), input the result of
     M(zkops.zookeeper.zk_tree_export) in check mode with O(zkops.zookeeper.zk_tree_export#module:partial);
     V(recorded), the same result read before the restore; V(rollback), input the members'
-    state recorded before the restore.
+    state recorded before the restore; V(releases), input the members (C(host), and C(version)
+    as M(zkops.zookeeper.zk_info) reports it, or null).
 options:
   _input:
     description: What the layer judges (see the description).
     type: raw
     required: true
   kind:
-    description: V(files), V(serving), V(tree), V(recorded) or V(rollback).
+    description: V(files), V(serving), V(tree), V(recorded), V(rollback) or V(releases).
     type: str
     required: true
   expected:
@@ -53,6 +54,16 @@ options:
   quorum:
     description: With V(rollback), whether the ensemble had a quorum before the restore.
     type: bool
+  backup_release:
+    description:
+      - With V(releases), the ZooKeeper release the backup was taken on (its manifest's), or
+        the list of those of the backups restored (the full backup's and the shipped logs');
+        the newest counts. Null when not known.
+    type: raw
+  allow_older:
+    description: With V(releases), allow a restore onto members of an older release than the backup's.
+    type: bool
+    default: false
 author:
   - zkops maintainers (@zkops)
 """
@@ -71,15 +82,19 @@ _value:
     - For V(recorded), C(tree) (C(digest), C(znode_count), C(zxid), C(partial),
       C(unreadable)) or null, and C(note).
     - For V(rollback), C(rollback) (a boolean) and C(reason).
+    - For V(releases), C(backup) (the backup's release), C(members) (each member's), C(path)
+      (C(same release), C(upgrade), C(downgrade) or C(unknown)), C(older) and C(unknown)
+      (hosts), C(allowed) (false for a downgrade not allowed) and C(message).
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import releases as restore_releases
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import verify as restore_verify
 
 
 def restore_check(value, kind, expected=None, started=None, epoch_floor=None, last_zxid=None,
-                  staged_sets=None, enabled=True, quorum=None):
+                  staged_sets=None, enabled=True, quorum=None, backup_release=None, allow_older=False):
     if kind == "files":
         return restore_verify.files_layer(value, staged_sets or [], last_zxid, expected)
     if kind == "serving":
@@ -93,7 +108,10 @@ def restore_check(value, kind, expected=None, started=None, epoch_floor=None, la
         return {"tree": tree, "note": note}
     if kind == "rollback":
         return restore_verify.rollback_decision(value or [], bool(quorum))
-    raise AnsibleFilterError("restore_check: unknown kind %r (files, serving, tree, recorded, rollback)" % (kind,))
+    if kind == "releases":
+        return restore_releases.decide(backup_release or None, value or [], bool(allow_older))
+    raise AnsibleFilterError("restore_check: unknown kind %r (files, serving, tree, recorded, rollback, releases)"
+                             % (kind,))
 
 
 class FilterModule(object):

@@ -418,6 +418,50 @@ class Lab:
         """{member name: ZooKeeper release}."""
         return {h.name: h.zk_version for h in self.members}
 
+    def set_release(self, h, version):
+        """Install another ZooKeeper release on member ``h`` the way an operator replaces a
+        tarball install: the init script's environment (classpath, logging) names the new
+        release's jars; zoo.cfg, myid and the data directories stay.  A running server is
+        left alone: its next start runs the new release."""
+        i = self.members.index(h)
+        wanted = list(self.zk_versions)
+        wanted[i] = member_versions(version, 1)[0]
+        previous = self.zk_versions
+        self.zk_versions = wanted
+        try:
+            self._check_versions()
+        except LabError:
+            self.zk_versions = previous
+            raise
+        if version != DEBIAN_VERSION:
+            try:
+                zkdist.verify(version)
+            except zkdist.DistError as exc:
+                self.zk_versions = previous
+                raise LabError(str(exc)) from None
+        h.zk_version = version
+        conf = os.path.join(h.dir, "etc-zookeeper", "conf")
+        if version != DEBIAN_VERSION:
+            with open(os.path.join(conf, "log4j2.properties"), "w") as f:
+                f.write(LOG4J2_PROPERTIES)
+        tmp = os.path.join(conf, ".environment.tmp")
+        with open(tmp, "w") as f:
+            f.write(self._environment(h))
+        os.replace(tmp, os.path.join(conf, "environment"))
+        self.save()
+
+    def switch_release(self, h, version, timeout=60):
+        """Stop member ``h``, install ``version`` in place of its release (set_release), start
+        it again (the caller waits until it serves)."""
+        h.stop_zk()
+        deadline = time.time() + timeout
+        while h.zk_running() and time.time() < deadline:
+            time.sleep(0.1)
+        if h.zk_running():
+            h.kill_zk()
+        self.set_release(h, version)
+        h.start_zk()
+
     # --- lifecycle ------------------------------------------------------------------
     @property
     def members(self):

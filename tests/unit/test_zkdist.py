@@ -252,3 +252,54 @@ def test_a_jar_cache_the_hosts_cannot_see_is_refused(monkeypatch):
     monkeypatch.setenv("ZKOPS_ZK_CACHE", "/tmp/zk-jars")
     with pytest.raises(LabError, match="under /tmp, which every lab host mounts its own copy of"):
         Lab(zk_versions="3.9.5").up()
+
+
+def member_lab(tmp_path, **opts):
+    """A lab of Debian's members whose host directories exist, without namespaces or JVMs."""
+    lab = Lab(members=3, backups=0, **opts)
+    lab.index, lab.dir = 1, str(tmp_path / "lab")
+    for i in range(3):
+        h = Host(lab, "zk%d" % (i + 1), "member", 11 + i, i + 1, lab.zk_versions[i])
+        lab.hosts[h.name] = h
+        os.makedirs(os.path.join(h.dir, "etc-zookeeper", "conf"))
+        with open(os.path.join(h.dir, "etc-zookeeper", "conf", "environment"), "w") as f:
+            f.write(lab._environment(h))
+    return lab
+
+
+def test_a_member_gets_another_release_in_place(fake, tmp_path):
+    zkdist.fetch("9.9.9", log=lambda line: None)
+    lab = member_lab(tmp_path, heap="300m")
+    zk2 = lab.hosts["zk2"]
+    before = {n: (tmp_path / "lab" / "hosts" / n / "etc-zookeeper" / "conf" / "environment").read_text()
+              for n in ("zk1", "zk3")}
+    lab.set_release(zk2, "9.9.9")
+    conf = tmp_path / "lab" / "hosts" / "zk2" / "etc-zookeeper" / "conf"
+    env = (conf / "environment").read_text()
+    assert env == lab._environment(zk2) and "zookeeper-9.9.9.jar" in env and "/usr/share/java/zookeeper.jar" not in env
+    assert "-Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties" in env
+    assert (conf / "log4j2.properties").exists()
+    assert lab.versions == {"zk1": "3.8.0", "zk2": "9.9.9", "zk3": "3.8.0"}
+    assert {n: (tmp_path / "lab" / "hosts" / n / "etc-zookeeper" / "conf" / "environment").read_text()
+            for n in ("zk1", "zk3")} == before
+    state = json.loads((tmp_path / "lab" / "state.json").read_text())
+    assert state["zk_versions"] == ["3.8.0", "9.9.9", "3.8.0"]
+    assert [h["zk_version"] for h in state["hosts"]] == ["3.8.0", "9.9.9", "3.8.0"]
+    # And back to Debian's package.
+    lab.set_release(zk2, DEBIAN_VERSION)
+    assert "/usr/share/java/zookeeper.jar" in (conf / "environment").read_text()
+    assert lab.zk_versions == ["3.8.0"] * 3
+
+
+@pytest.mark.parametrize("version, error", [
+    ("1.2.3", r"no ZooKeeper 1\.2\.3 in the lab"),
+    ("9.9.9", r"ZooKeeper 9\.9\.9 is not in the jar cache"),
+])
+def test_a_release_the_lab_cannot_run_leaves_the_member_as_it_was(fake, tmp_path, version, error):
+    lab = member_lab(tmp_path)
+    zk1 = lab.hosts["zk1"]
+    env = (tmp_path / "lab" / "hosts" / "zk1" / "etc-zookeeper" / "conf" / "environment").read_text()
+    with pytest.raises(LabError, match=error):
+        lab.set_release(zk1, version)
+    assert lab.zk_versions == ["3.8.0"] * 3 and zk1.zk_version == "3.8.0"
+    assert (tmp_path / "lab" / "hosts" / "zk1" / "etc-zookeeper" / "conf" / "environment").read_text() == env
