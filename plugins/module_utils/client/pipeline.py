@@ -520,11 +520,10 @@ def multi_read_support(pool, timeout=5.0):
     """Whether the members answer multiRead (ZooKeeper 3.6+), and why: (bool, reason).
 
     The probe asks for the root's data in a multiRead.  ZooKeeper 3.5 answers an opcode it
-    does not know with UNIMPLEMENTED and closes the session; a server that never answers
-    or drops the connection is not assumed to know it either, nor one that answers with
-    another error.  The probing session is then replaced (not counted as lost), so that
-    later answers cannot be mistaken for others.  Single reads give the same tree, only
-    more slowly.
+    does not know with UNIMPLEMENTED and closes the session, which is then replaced (not
+    counted as lost).  A server that never answers or drops the connection is not assumed
+    to know it either: that session is replaced and counted as lost.  One that answers with
+    another error keeps its session.  Single reads give the same tree, only more slowly.
     """
     session = pool.sessions[0]
     try:
@@ -535,13 +534,16 @@ def multi_read_support(pool, timeout=5.0):
         if exc.reason == "unimplemented":
             pool._recover(pool.sessions[0], resubmit=False, lost=False)
             return False, "%s (%s)" % (NO_MULTI_READ, exc)
-        # A session lost while waiting was already replaced by one that resent the probe.
-        pool._recover(pool.sessions[0], resubmit=False, lost=False)
+        # A session lost or timed out while waiting is replaced, and counted as lost: it
+        # says something about the ensemble, not about multiRead.
+        pool._recover(pool.sessions[0], resubmit=False)
         return False, "%s (probe: %s)" % (NO_MULTI_READ, exc)
     except Exception as exc:
-        pool._recover(pool.sessions[0], resubmit=False, lost=False)
         if getattr(exc, "code", None) == UNIMPLEMENTED:
+            # ZooKeeper 3.5 closes the session after UNIMPLEMENTED: replaced on purpose.
+            pool._recover(pool.sessions[0], resubmit=False, lost=False)
             return False, "%s (%s answered UNIMPLEMENTED)" % (NO_MULTI_READ, session.endpoint)
+        # Another error answered in order leaves the session as it was.
         return False, "%s answered the multiRead probe with an error (%s): single reads" % (
             session.endpoint, zk_client.explain_zk_error(exc))
     return True, "%s answered multiRead" % session.endpoint

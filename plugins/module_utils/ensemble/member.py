@@ -55,6 +55,10 @@ MNTR_FIELDS = (
 MNTR_NAMES = sorted(set(f[1] for f in MNTR_FIELDS))
 # Only a leader's mntr has these; a follower's answer lacks them by design.
 MNTR_LEADER_ONLY = ("learners", "synced_followers", "synced_observers", "pending_syncs")
+# Only a member of a quorum (leader, follower, observer) has these; a standalone or read-only
+# server's answer lacks them on every release.
+MNTR_QUORUM_ONLY = ("peer_state", "quorum_size")
+QUORUM_STATES = ("leader", "follower", "observer")
 CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
 _HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
           "timeout": " (unreachable: host down, wrong address, or a firewall)"}
@@ -117,16 +121,18 @@ def parse_srvr(st, parsed):
 def parse_mntr(st, text):
     """Fill the mntr fields; return the names of those the answer has no line for (older
     releases report less: ZooKeeper 3.5 has no peer state, quorum size, uptime or digest
-    count), leaving out the leader's own fields on a member that is not the leader."""
+    count), leaving out the leader's own fields on a member that is not the leader, and the
+    quorum's (peer state, quorum size) on a standalone or read-only server."""
     kv = four_letter.parse_tab_lines(text)
     found = set()
     for key, name, conv in MNTR_FIELDS:
         if key in kv:
             st[name] = _num(kv[key], conv) if conv is int else kv[key]
             found.add(name)
-    leader = kv.get("zk_server_state", st.get("mode")) == "leader"
+    state = kv.get("zk_server_state", st.get("mode"))
     return [n for n in MNTR_NAMES
-            if n not in found and (leader or n not in MNTR_LEADER_ONLY)]
+            if n not in found and (state == "leader" or n not in MNTR_LEADER_ONLY)
+            and (state in QUORUM_STATES or n not in MNTR_QUORUM_ONLY)]
 
 
 def parse_conf(st, text):

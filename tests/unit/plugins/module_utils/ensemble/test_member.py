@@ -192,3 +192,21 @@ def test_srvr_zxid_is_read_in_the_0x_form_zookeeper_prints():
     st = {}
     member.parse_srvr(st, {"Mode": "follower", "Zxid": "100000003"})
     assert "zxid" not in st and st["mode"] == "follower"
+
+
+def test_a_standalone_or_read_only_server_lacks_the_quorum_fields_on_every_release():
+    """Only a member of a quorum reports its peer state and the quorum size: a standalone or
+    read-only server's mntr lacks them on 3.8 too, so they are not blamed on the release."""
+    def standalone(state, version):
+        lines = [line for line in mntr_text(state, version=version).splitlines()
+                 if not line.startswith(("zk_peer_state", "zk_quorum_size"))]
+        return "\n".join(lines) + "\n"
+
+    for state in ("standalone", "read-only"):
+        st = member.blank_status("127.0.0.1:2181")
+        assert member.parse_mntr(st, standalone(state, "3.8.0")) == []
+        st = member.blank_status("127.0.0.1:2181")
+        assert member.parse_mntr(st, standalone(state, "3.5.9")) == ["digest_mismatches", "uptime_ms"]
+    # A follower that does not report them is still named.
+    st = member.blank_status("127.0.0.1:2181")
+    assert member.parse_mntr(st, standalone("follower", "3.8.0")) == ["peer_state", "quorum_size"]
