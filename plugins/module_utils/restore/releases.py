@@ -8,7 +8,7 @@ A backup records the release of the server it was taken from (the manifest's
 from their own ``srvr`` answers before the restore.  Restoring onto the same or a newer
 release is ZooKeeper's upgrade path: a newer server loads an older one's snapshots and
 logs.  Restoring onto an older release is a downgrade, which ZooKeeper does not support:
-it is refused before any member is touched, unless the operator allows it explicitly.
+it is refused before ZooKeeper or its data is touched, unless the operator allows it explicitly.
 A release that is not known (a cold backup, a member that does not answer) never blocks a
 restore; the decision says what could not be compared.
 """
