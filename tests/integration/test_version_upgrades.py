@@ -104,6 +104,31 @@ def shown_releases(res):
     return res.result("Show the releases", res.tasks("Show the releases")[0]["host"])["msg"]
 
 
+def refused_untouched(lab, backup, members, empty):
+    """The restore playbook refuses a backup of release ``backup`` on members of the older
+    ``members``, naming both and the ways out, before ZooKeeper or its data is touched: nothing
+    staged, no server stopped, no file changed, the tree still ``empty``."""
+    pids = {h.name: h.zk_pid() for h in lab.members}
+    files = {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
+             for h in lab.members}
+    res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
+    assert res.rc != 0
+    failed = res.failed()
+    assert [r["task"].split(" : ")[-1] for r in failed] == [
+        "Stop unless the members run the backups' release or a newer one (or an older one is allowed)"], res.output()
+    out = failed[0]["result"]["msg"]
+    runs = ", ".join("%s runs %s" % (h.name, members) for h in lab.members)
+    hosts = ", ".join(h.name for h in lab.members)
+    for words in ("Nothing was done", "ZooKeeper %s" % backup, runs, "does not support downgrades",
+                  "Upgrade %s to %s or later" % (hosts, backup), "zookeeper_restore_allow_older_release=true"):
+        assert words in out, (words, out)
+    assert res.tasks("zkops.zookeeper.restore : Stage the restored data on every member") == []
+    assert {h.name: h.zk_pid() for h in lab.members} == pids
+    assert {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
+            for h in lab.members} == files
+    assert drill_digest(lab) == empty
+
+
 def test_a_363_backup_restored_onto_395_members():
     skip_unless_runnable("3.6.3", "3.9.5")
     lab, written = backed_up("up3639", "3.6.3")
@@ -134,26 +159,7 @@ def test_a_395_backup_onto_363_members_is_refused_untouched_and_restored_when_al
         replaced_and_lost(lab, "3.6.3")
         empty = drill_digest(lab)
         assert empty != written
-        pids = {h.name: h.zk_pid() for h in lab.members}
-        files = {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
-                 for h in lab.members}
-
-        res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
-        assert res.rc != 0
-        failed = res.failed()
-        assert [r["task"].split(" : ")[-1] for r in failed] == [
-            "Stop unless the members run the backups' release or a newer one (or an older one is allowed)"], res.output()
-        out = failed[0]["result"]["msg"]
-        for words in ("Nothing was done", "ZooKeeper 3.9.5", "zk1 runs 3.6.3, zk2 runs 3.6.3, zk3 runs 3.6.3",
-                      "does not support downgrades", "Upgrade zk1, zk2, zk3 to 3.9.5 or later",
-                      "zookeeper_restore_allow_older_release=true"):
-            assert words in out, words
-        # Refused before any member was touched: nothing staged, no server stopped, no file changed.
-        assert res.tasks("zkops.zookeeper.restore : Stage the restored data on every member") == []
-        assert {h.name: h.zk_pid() for h in lab.members} == pids
-        assert {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
-                for h in lab.members} == files
-        assert drill_digest(lab) == empty
+        refused_untouched(lab, "3.9.5", "3.6.3", empty)
 
         res = run_playbook(lab, RESTORE, extra_vars=restore_vars(
             lab, zookeeper_restore_allow_older_release=True))
@@ -227,5 +233,19 @@ def test_rolling_upgrade_from_380_to_395_with_a_backup_half_way():
         assert rel["path"] == ("upgrade" if rel["backup"] == "3.8.0" else "same release")
         print("\nrolling upgrade 3.8.0 -> 3.9.5 of 3 members with a backup half-way: %.1f s; "
               "backup taken on %s" % (upgrade_s, rel["backup"]))
+    finally:
+        lab.down()
+
+
+def test_a_395_backup_is_refused_on_debian_380_members_untouched():
+    """The refusal on the two releases every run tests: a 3.9.5 backup, the members
+    reinstalled with Debian's 3.8.0 and their data lost."""
+    skip_unless_runnable(DEBIAN_VERSION, "3.9.5")
+    lab, written = backed_up("dn3958", "3.9.5")
+    try:
+        replaced_and_lost(lab, DEBIAN_VERSION)
+        empty = drill_digest(lab)
+        assert empty != written
+        refused_untouched(lab, "3.9.5", DEBIAN_VERSION, empty)
     finally:
         lab.down()
