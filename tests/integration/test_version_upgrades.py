@@ -25,6 +25,7 @@ from lab.ansible import run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
 from test_rolling_restart import PLAYBOOK as ROLLING_RESTART
 from test_rolling_restart import Writer, restart_order
+from test_backup import taken
 from test_versions import BACKUP, COMPRESSION, CREDENTIAL, DRILL_BULK, RESTORE, drill_digest, skip_unless_runnable
 
 pytestmark = pytest.mark.lab
@@ -214,6 +215,9 @@ def test_rolling_upgrade_from_380_to_395_with_a_backup_half_way():
                 res = run_playbook(lab, BACKUP, extra_vars=BACKUP_VARS)
                 assert res.rc == 0, res.output()
                 assert drill_digest(lab) == half
+                good = taken(res)[0]
+                source = good["member"]
+                assert source["zookeeper_version"] == served[good["__zookeeper_backup_source"]], (good, served)
                 writer = Writer(lab.connect_string).start()
         final, same_session = writer.stop()
         upgrade_s = time.time() - t0
@@ -228,8 +232,9 @@ def test_rolling_upgrade_from_380_to_395_with_a_backup_half_way():
         assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
         assert drill_digest(lab) == half
         rel = summary(res)["releases"]
-        # The backup came from a member of the mixed ensemble.
-        assert rel["backup"] in ("3.8.0", "3.9.5") and rel["members"] == {h.name: "3.9.5" for h in lab.members}
+        # The backup came from a member of the mixed ensemble, and carries that member's release.
+        assert rel["backup"] == source["zookeeper_version"]
+        assert rel["members"] == {h.name: "3.9.5" for h in lab.members}
         assert rel["path"] == ("upgrade" if rel["backup"] == "3.8.0" else "same release")
         print("\nrolling upgrade 3.8.0 -> 3.9.5 of 3 members with a backup half-way: %.1f s; "
               "backup taken on %s" % (upgrade_s, rel["backup"]))
