@@ -70,6 +70,10 @@ def clients_test(name, version):
     return versions_test(name, version, "tests/integration/test_version_clients.py")
 
 
+def pitr_test(name, version):
+    return versions_test(name, version, "tests/integration/test_version_pitr.py")
+
+
 def _release(v):
     """The cells every release shares: the version tests parametrized by release."""
     return {
@@ -80,8 +84,11 @@ def _release(v):
         # data lost, the restore playbook, the live tree compared with the one written.
         "hot_backup": Tested(versions_test("test_backup_total_loss_and_restore", v)),
         "restore": Tested(versions_test("test_backup_total_loss_and_restore", v)),
-        "cold_backup": Untested(),
-        "point_in_time": Untested(),
+        # A follower stopped and backed up cold by the backup role, every member's data lost,
+        # the restore playbook; then a full backup, logs shipped after two rounds of writes,
+        # every member's data lost, and a restore to the last zxid of the first round.
+        "cold_backup": Tested(pitr_test("test_cold_backup_total_loss_and_restore", v)),
+        "point_in_time": Tested(pitr_test("test_point_in_time_restore_between_writes", v)),
         # Exported live and from the data files, imported into the emptied ensemble, compared.
         "tree": Tested(clients_test("test_tree_export_and_import_on_an_empty_ensemble", v)),
     }
@@ -91,8 +98,10 @@ SUPPORT = {v: _release(v) for v in RELEASES}
 # Debian's 3.8.0 runs every other integration test as well.
 SUPPORT[DEBIAN].update({
     "cold_backup": Tested(
+        pitr_test("test_cold_backup_total_loss_and_restore", DEBIAN),
         "tests/integration/test_backup.py::test_cold_encrypted_backup_with_digest_and_no_secret_in_output"),
     "point_in_time": Tested(
+        pitr_test("test_point_in_time_restore_between_writes", DEBIAN),
         "tests/integration/test_restore.py::test_five_members_point_in_time_and_wiped"),
     "tree": Tested(clients_test("test_tree_export_and_import_on_an_empty_ensemble", DEBIAN),
                    "tests/integration/test_tree_roundtrip.py::test_round_trip_of_100k_znodes"),
