@@ -45,6 +45,9 @@ description:
     nothing is written locally. When every backup host's newest export of the same
     subtree has the same digests, nothing is sent and the task reports no change.
     M(zkops.zookeeper.zk_backup_catalog) lists and verifies stored exports (kind C(tree)).
+    With O(encryption_key) or O(encryption_recipients) the stored export is encrypted, and
+    with O(encryption_key) or O(signing_key) its manifest is authenticated, as backups are;
+    M(zkops.zookeeper.zk_tree_import) fetches it by its id (O(zkops.zookeeper.zk_tree_import#module:export_id)).
   - The live source runs wherever kazoo reaches the ensemble, usually delegated to the
     controller or a bastion host; the files source runs on a member.
 extends_documentation_fragment:
@@ -129,6 +132,27 @@ options:
     description:
       - The name of the ensemble, the directory below O(backup_root) (letters, digits, C(.),
         C(_) and C(-)). Required with O(backup_hosts).
+    type: str
+  encryption_key:
+    description:
+      - With O(backup_hosts), encrypt the export stored on the backup hosts with this key,
+        as M(zkops.zookeeper.zk_backup) encrypts its archives (32 random bytes in base64 or
+        hex, see C(docs/archive-format.md)), and add a MAC of the key to its manifest. Never
+        logged or returned. The local file O(dest) is written as is.
+    type: str
+  encryption_recipients:
+    description:
+      - With O(backup_hosts), encrypt the stored export to these X25519 public keys (PEM);
+        the private keys (O(zkops.zookeeper.zk_tree_import#module:identities)) stay with
+        imports. A private key given here is refused.
+    type: list
+    elements: str
+    default: []
+  signing_key:
+    description:
+      - With O(backup_hosts), sign the stored export's manifest with this Ed25519 private key
+        (PEM), as M(zkops.zookeeper.zk_backup) signs its backups; imports holding the verify
+        key refuse any export it did not sign. Never logged or returned.
     type: str
   root:
     description:
@@ -464,6 +488,9 @@ def argument_spec():
         jute_maxbuffer=dict(type="int", default=1048575),
         backup_hosts=dict(type="list", elements="str"),
         ensemble=dict(type="str"),
+        encryption_key=dict(type="str", no_log=True),
+        encryption_recipients=dict(type="list", elements="str", default=[]),
+        signing_key=dict(type="str", no_log=True),
     )
     spec.update(progress.argument_spec())
     return spec

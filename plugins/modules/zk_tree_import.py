@@ -32,9 +32,20 @@ description:
   - Znodes of live sessions (ephemeral znodes) are never modified or deleted.
   - After writing, the subtree is walked again; the import is verified when nothing is
     left to do, and in O(mode=replace) when the live subtree has the export's digest.
+  - With O(export_id) the export is fetched from the backup hosts that
+    M(zkops.zookeeper.zk_tree_export) stored it on, from the first of O(backup_hosts) that
+    holds a good copy. A host is passed over, with its reason in RV(fetched), when it
+    cannot be reached, does not hold the export, the keys given do not authenticate its
+    manifest (as M(zkops.zookeeper.zk_restore) authenticates backups), or the file read is
+    not the one its manifest records (size and SHA-256, computed on what was read). The
+    copy is downloaded into a private temporary directory (files of mode 0600, removed at
+    the end) and decrypted only after these checks, in memory.
 extends_documentation_fragment:
   - zkops.zookeeper.zookeeper
   - zkops.zookeeper.progress
+  - zkops.zookeeper.backup_store
+  - zkops.zookeeper.ssh
+  - zkops.zookeeper.authenticity
 attributes:
   check_mode:
     support: full
@@ -49,9 +60,42 @@ options:
     required: true
   src:
     description:
-      - Local path of the export file.
+      - Local path of the export file. One of O(src) and O(export_id) is required.
     type: path
-    required: true
+  export_id:
+    description:
+      - The id of an export stored on O(backup_hosts) (RV(zkops.zookeeper.zk_tree_export#module:backup_id),
+        for instance C(20250301T020000Z-tree-3fa2c1)), or V(latest) for the newest export of
+        O(ensemble) that one of the hosts holds a usable copy of.
+      - M(zkops.zookeeper.zk_backup_catalog) lists the stored exports (kind C(tree)); when
+        the id is not found, the error names each host's newest exports.
+    type: str
+  backup_hosts:
+    description:
+      - With O(export_id), the backup hosts to fetch the export from, in order of
+        preference, as C(host), C(host:port) or C(user@host:port).
+    type: list
+    elements: str
+  ensemble:
+    description:
+      - With O(export_id), the name of the ensemble the export was stored under (the
+        directory below O(backup_root)).
+    type: str
+  encryption_key:
+    description:
+      - The key the export was encrypted with (base64 or hex), as given to
+        M(zkops.zookeeper.zk_tree_export). It also checks the MAC of the stored manifest:
+        with it, an export the key does not authenticate is refused. Never logged or
+        returned.
+    type: str
+  identities:
+    description:
+      - X25519 private keys (PEM) that decrypt exports encrypted to their public keys
+        (O(zkops.zookeeper.zk_tree_export#module:encryption_recipients)). They prove nothing
+        about who wrote an export: give O(verify_keys) with them. Never logged or returned.
+    type: list
+    elements: str
+    default: []
   mode:
     description:
       - V(merge) creates missing znodes and updates data and ACLs that differ.
@@ -152,6 +196,21 @@ EXAMPLES = r"""
 - name: Show what changed
   ansible.builtin.debug:
     var: restored.counts
+
+- name: Put back the missing znodes of /config from the newest encrypted export on the backup hosts
+  zkops.zookeeper.zk_tree_import:
+    hosts: zk1:2181,zk2:2181,zk3:2181
+    export_id: latest
+    backup_hosts:
+      - backup1.example.com
+      - backup2.example.com
+    ensemble: prod-zk
+    encryption_key: "{{ vault_zk_backup_key }}"
+    ssh_private_key_file: /root/.ssh/zk_backup_ed25519
+    root: /config
+    mode: missing_only
+  delegate_to: localhost
+  run_once: true
 """
 
 RETURN = r"""
@@ -224,6 +283,22 @@ seconds:
   description: Duration of the whole task.
   returned: success
   type: float
+src:
+  description: The export read, a local path or C(host:path) of the copy fetched.
+  returned: success
+  type: str
+fetched:
+  description:
+    - With O(export_id), where the export came from, C(host), C(export_id) and C(path) (its
+      directory on the host), C(encrypted), C(authenticated) (null without keys) and
+      C(passed), the hosts passed over, each with C(host) and C(reason).
+  returned: success with O(export_id)
+  type: dict
+passed:
+  description: With O(export_id), the hosts passed over (C(host), C(reason)) when none had a good copy.
+  returned: failure with O(export_id)
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -233,13 +308,23 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import import
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import plan as tree_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection as zk_client
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 
 
 def main():
     spec = zk_client.zk_argument_spec()
     spec["hosts"]["required"] = True
+    spec.update(catalog.store_argument_spec())
     spec.update(
-        src=dict(type="path", required=True),
+        src=dict(type="path"),
+        export_id=dict(type="str"),
+        backup_hosts=dict(type="list", elements="str"),
+        ensemble=dict(type="str"),
+        encryption_key=dict(type="str", no_log=True),
+        identities=dict(type="list", elements="str", default=[], no_log=True),
+        verify_keys=dict(type="list", elements="str", default=[], no_log=False),
+        allow_unauthenticated=dict(type="bool", default=False),
         mode=dict(type="str", choices=list(tree_plan.MODES), default="merge"),
         root=dict(type="str"),
         exclude=dict(type="list", elements="str", default=["/zookeeper"]),
@@ -253,7 +338,10 @@ def main():
         sample_size=dict(type="int", default=20),
     )
     spec.update(progress.argument_spec())
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[("src", "export_id")],
+                           mutually_exclusive=[("src", "export_id")] + ssh_transport.MUTUALLY_EXCLUSIVE,
+                           required_by={"export_id": ("backup_hosts", "ensemble")})
     # The file Ansible ran this module from holds its arguments (secrets) in clear.
     payload.remove(module)
     zk_client.require_kazoo(module)
@@ -263,23 +351,32 @@ def main():
     if p["rate_limit"] is not None and p["rate_limit"] <= 0:
         module.fail_json(msg="rate_limit must be positive")
     connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
+    if p["export_id"] is not None:
+        ssh_transport.require_paramiko(module)
     tracker = progress.Tracker(p["progress_file"], "tree import")
+    warnings = []
     try:
-        result = tree_import.run_import(
-            p, p["src"], mode=p["mode"], root=p["root"], exclude=p["exclude"],
+        kwargs = dict(
+            mode=p["mode"], root=p["root"], exclude=p["exclude"],
             check_mode=module.check_mode, rate_limit=p["rate_limit"],
             batch_bytes=p["batch_bytes"], batch_ops=p["batch_ops"], connections=connections,
             verify=p["verify"], max_sequence_bump=p["max_sequence_bump"],
             check_credentials=p["check_credentials"], diff_limit=p["sample_size"],
             progress=tracker)
+        if p["export_id"] is not None:
+            result = tree_import.import_stored(p, p["export_id"], warnings, **kwargs)
+        else:
+            result = tree_import.run_import(p, p["src"], **kwargs)
     except (tree_import.TreeImportError, tree_export.ExportError, tree_plan.PlanError) as exc:
         tracker.close(ok=False)
+        for w in warnings:
+            module.warn(w)
         module.fail_json(msg=str(exc), mode=p["mode"], changed=getattr(exc, "changed", False),
                          **getattr(exc, "details", {}))
     tracker.close()
     result["stages"] = tracker.summary()
     diff = result.pop("diff")
-    for w in result.pop("warnings"):
+    for w in warnings + result.pop("warnings"):
         module.warn(w)
     if module._diff:
         result["diff"] = diff

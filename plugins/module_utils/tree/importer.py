@@ -14,13 +14,16 @@ live subtree has the export's digest.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import shutil
 import struct
+import tempfile
 import time
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import progress as progress_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import apply as tree_apply
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as tree_digest
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import export as tree_export
+from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import fetch as tree_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tree_format
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import plan as tree_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import walk as tree_walk
@@ -40,11 +43,12 @@ class TreeImportError(Exception):
         self.details = details or {}
 
 
-def read_export(src, root, exclude):
+def read_export(src, root, exclude, opener=None):
     """Read and verify the export; return (header, trailer, root, {path: Record},
-    selection digest) for the znodes under ``root`` that are not excluded."""
+    selection digest) for the znodes under ``root`` that are not excluded.  ``opener()``
+    gives the export's stream when set (``src`` then only names it)."""
     try:
-        f = open(src, "rb")
+        f = opener() if opener is not None else open(src, "rb")
     except (IOError, OSError) as exc:
         raise TreeImportError("cannot read the export %s: %s" % (src, exc))
     with f:
@@ -100,9 +104,10 @@ def read_live(pool, root, exclude):
 def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=False,
                rate_limit=None, batch_bytes=512 * 1024, batch_ops=1000, connections=None,
                verify=True, max_sequence_bump=1000000, check_credentials=True,
-               diff_limit=20, progress=None):
+               diff_limit=20, progress=None, opener=None):
     """Import ``src``; returns the result.  ``progress`` (a progress.Tracker) follows the
-    stages and counts the operations applied."""
+    stages and counts the operations applied; ``opener`` (see read_export()) reads an
+    export that is not a plain local file."""
     t0 = time.time()
     progress = progress if progress is not None else progress_mod.Tracker(None, "tree import")
     progress.stage("read the export")
@@ -110,7 +115,7 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
     if root is not None:
         root = tree_export.normalize_root(root)
     try:
-        header, trailer, root, records, selection = read_export(src, root, exclude)
+        header, trailer, root, records, selection = read_export(src, root, exclude, opener)
     except tree_format.FormatError as exc:
         raise TreeImportError("the export %s cannot be used: %s" % (src, exc))
     identities = tree_plan.session_identities(params.get("auth"))
@@ -152,6 +157,32 @@ def run_import(params, src, mode="merge", root=None, exclude=None, check_mode=Fa
                 plan, result)
     result["seconds"] = round(time.time() - t0, 3)
     return result
+
+
+def import_stored(params, export_id, warnings=None, **kwargs):
+    """Import the export ``export_id`` (or ``latest``) stored on the backup hosts of
+    ``params`` (tree/fetch.py); ``kwargs`` are run_import()'s.  The result also has
+    ``fetched``: the host, export id and path the copy came from, whether it was encrypted
+    and authenticated, and the hosts passed over (``passed``) with their reasons.
+
+    The copy is downloaded into a private temporary directory (removed at the end) and
+    decrypted only in memory, after its manifest was authenticated and its bytes checked."""
+    workdir = tempfile.mkdtemp(prefix="zkops-tree-import-")
+    try:
+        try:
+            fetched = tree_fetch.fetch(params, export_id, workdir, warnings)
+            keys = tree_fetch.read_keys(params)
+        except tree_fetch.FetchError as exc:
+            raise TreeImportError(str(exc), details=dict(passed=exc.passed))
+        label = "%s:%s/%s" % (fetched["host"], fetched["path"],
+                              fetched["manifest"]["archive"]["file"])
+        result = run_import(params, label, opener=lambda: tree_fetch.open_export(
+            fetched, keys, params["ensemble"]), **kwargs)
+        result["fetched"] = dict((k, fetched[k]) for k in (
+            "host", "export_id", "path", "encrypted", "authenticated", "passed"))
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _check_credentials(records, identities):

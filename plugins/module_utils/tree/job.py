@@ -54,8 +54,14 @@ def check_options(p, check_mode):
         exclude = tree_export.normalize_exclude(p["exclude"])
         if p["backup_hosts"] is not None:
             tree_push.check_params(p)
+            tree_push.protection(p)
     except (tree_export.ExportError, tree_push.PushError) as exc:
         raise JobError(str(exc))
+    if p["backup_hosts"] is None and (p.get("encryption_key") or p.get("encryption_recipients")
+                                      or p.get("signing_key")):
+        raise JobError("encryption_key, encryption_recipients and signing_key protect the export "
+                       "stored on the backup hosts: give backup_hosts too (the file dest is "
+                       "written as is); nothing was exported")
     if p["partial"] and not (live and check_mode and p["backup_hosts"] is None):
         raise JobError("partial reads a live tree in check mode only (without backup_hosts): "
                        "an export file must hold the whole subtree; run the task with "

@@ -8,8 +8,11 @@ directory, SHA-256 computed on every host, then the rename) and catalog (what a 
 already holds); adds nothing to the transport.  On every backup host an export becomes
 
     <backup_root>/<ensemble>/<backup id>/      id: <UTC time>-tree-<6 hex>
-        tree.zktree.gz      the export (docs/tree-export-format.md)
-        manifest.json       kind "tree": the export's root, exclusions, digests, zxids
+        tree.zktree.gz      the export (docs/tree-export-format.md); tree.zktree.gz.enc
+                            when encrypted (archive/encryption.py, as backups are)
+        manifest.json       kind "tree": the export's root, exclusions, digests, zxids;
+                            with a key or a signing key, its MAC or signature
+                            (archive/authenticity.py), which covers the export's SHA-256
         SHA256SUMS          both files' SHA-256, checked on the host before the rename
 
 so that zk_backup_catalog lists and verifies it like a backup (kind ``tree``: never
@@ -17,7 +20,12 @@ pruned automatically).  The manifest's zxids are ``start`` and ``end``: an expor
 no transactions, so it does not move the log-shipping position (``zxid.last``).
 
 A push is idempotent: when every host's newest export of the same subtree (root,
-exclusions, ephemeral policy) has the same digests, nothing is stored.
+exclusions, ephemeral policy) has the same digests, nothing is stored.  With a key, only
+an export the key authenticates, encrypted when this push would encrypt, counts.
+
+An encrypted export's header binds it to its export id, ensemble and kind (its zxids are
+not known when the header is written; the authenticated manifest records them and the
+SHA-256 of the encrypted file).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +35,8 @@ import json
 import posixpath
 import time
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
@@ -38,6 +48,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import
 
 KIND = "tree"
 EXPORT_FILE = "tree.zktree.gz"
+ENCRYPTED_FILE = EXPORT_FILE + encryption.SUFFIX
 _COPY_CHUNK = 1 << 20
 # What makes two exports exports of the same thing; the digests then say if it changed.
 IDENTITY = ("root", "exclude", "ephemeral_policy")
@@ -59,6 +70,73 @@ def check_params(params):
         raise PushError("ensemble %r is not a valid name (letters, digits, '.', '_', '-'; not "
                         "starting with '.' or '-'); it names the directory on the backup hosts"
                         % (params.get("ensemble"),))
+
+
+class Protection(object):
+    """What protects a stored export: ``key`` (32 bytes) and ``recipients`` encrypt it,
+    ``key`` and ``signing_key`` authenticate its manifest.  Empty: stored as written."""
+
+    def __init__(self, key=None, recipients=(), signing_key=None):
+        self.key = key
+        self.recipients = list(recipients or ())
+        self.signing_key = signing_key
+
+    @property
+    def encrypts(self):
+        return self.key is not None or bool(self.recipients)
+
+    def keys(self):
+        """The authenticity.Keys that judge stored exports (None without key nor signing key)."""
+        verify = [self.signing_key.public_key()] if self.signing_key is not None else []
+        keys = authenticity.Keys([self.key] if self.key is not None else [], verify)
+        return keys if keys.required else None
+
+
+def protection(params):
+    """The Protection of the options ``encryption_key``, ``encryption_recipients`` and
+    ``signing_key``; PushError (never with the key) when one cannot be read."""
+    p = params
+    if not (p.get("encryption_key") or p.get("encryption_recipients") or p.get("signing_key")):
+        return Protection()
+    if not encryption.HAS_CRYPTOGRAPHY:
+        raise PushError("encrypting or signing an export needs the python cryptography library on the "
+                        "host that runs the export (apt install python3-cryptography)")
+    try:
+        key = encryption.parse_key(p["encryption_key"]) if p.get("encryption_key") else None
+        recipients = encryption.parse_recipients(p.get("encryption_recipients"))
+        signing_key = authenticity.parse_signing_key(p["signing_key"]) if p.get("signing_key") else None
+    except (encryption.EncryptionError, authenticity.AuthenticityError) as exc:
+        raise PushError("%s; nothing was exported or sent" % exc)
+    return Protection(key, recipients, signing_key)
+
+
+class _Encrypting(object):
+    """A stream that encrypts what is written into ``out`` (a push's file)."""
+
+    def __init__(self, out, encryptor):
+        self.out = out
+        self.encryptor = encryptor
+        self.plain_bytes = 0
+        self.finished = False
+
+    @property
+    def size(self):
+        return self.out.size
+
+    def write(self, data):
+        self.plain_bytes += len(data)
+        chunk = self.encryptor.update(data)
+        if chunk:
+            self.out.write(chunk)
+
+    def finish(self):
+        if not self.finished:
+            self.finished = True
+            self.out.write(self.encryptor.finish())
+
+    def close(self):
+        self.finish()
+        return self.out.close()
 
 
 def identity(header, trailer):
@@ -91,9 +169,39 @@ def manifest(backup_id, ensemble, created, summary, archive):
     }
 
 
+def stored_manifest(backup_id, ensemble, created, summary, stream, sha, protect):
+    """The manifest stored next to the export written into ``stream`` (a push's file or an
+    _Encrypting one, finished; ``sha`` the SHA-256 of the bytes stored), with the MAC and
+    signature of ``protect``."""
+    enc = getattr(stream, "encryptor", None)
+    archive = {"file": ENCRYPTED_FILE if enc is not None else EXPORT_FILE,
+               "bytes": stream.size, "sha256": sha, "compression": "gzip",
+               "encryption": enc.section() if enc is not None else None}
+    return authenticity.authenticate(manifest(backup_id, ensemble, created, summary, archive),
+                                      protect.key, protect.signing_key)
+
+
+def encrypting(out, protect, backup_id, ensemble):
+    """``out`` itself, or a stream that encrypts into it under ``protect``, its header bound
+    to the export's id, ensemble and kind."""
+    if not protect.encrypts:
+        return out
+    context = {"backup_id": backup_id, "ensemble": ensemble, "kind": KIND}
+    return _Encrypting(out, encryption.Encryptor(protect.key, recipients=protect.recipients,
+                                                 context=context))
+
+
 def _same(a, b):
     keys = IDENTITY + ("digest", "typed_digest", "digest_version")
     return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _counts(entry, protect):
+    """Whether a stored export may stand for a new one under ``protect``: authenticated by
+    its keys (when it has any) and encrypted when the new one would be."""
+    if entry.get("rejected") or (protect.keys() is not None and not entry.get("authenticated")):
+        return False
+    return bool((entry.get("archive") or {}).get("encryption")) == protect.encrypts
 
 
 class TreePush(object):
@@ -101,6 +209,7 @@ class TreePush(object):
 
     def __init__(self, params, warnings=None):
         check_params(params)
+        self.protect = protection(params)
         self.root = params.get("backup_root") or "/srv/backups"
         self.ensemble = params["ensemble"]
         self.sync = params.get("sync", True)
@@ -122,8 +231,9 @@ class TreePush(object):
         found = []
         try:
             for s in self.sessions:
-                backups, _debris = catalog.list_backups(s, self.root, self.ensemble, kinds=(KIND,))
-                same_subtree = [b for b in backups if all(
+                backups, _debris = catalog.list_backups(s, self.root, self.ensemble, kinds=(KIND,),
+                                                        keys=self.protect.keys())
+                same_subtree = [b for b in backups if _counts(b, self.protect) and all(
                     (b.get("digest") or {}).get(k) == ident.get(k) for k in IDENTITY)]
                 if not same_subtree or not _same(same_subtree[-1].get("digest") or {}, ident):
                     return None
@@ -149,7 +259,9 @@ class TreePush(object):
         try:
             self._push = ssh_push.Push(self.sessions, self.root, [self.ensemble], self.backup_id,
                                        sync=self.sync).begin()
-            self._file = self._push.open(EXPORT_FILE)
+            self._file = encrypting(self._push.open(
+                ENCRYPTED_FILE if self.protect.encrypts else EXPORT_FILE),
+                self.protect, self.backup_id, self.ensemble)
         except ssh_transport.SshError as exc:
             raise PushError(str(exc), self.abort())
         return self._file
@@ -170,9 +282,9 @@ class TreePush(object):
         """Finish the file, store the manifest, have every host verify, rename into place."""
         sha = self.finish_file()
         try:
-            archive = {"file": EXPORT_FILE, "bytes": self._file.size, "sha256": sha,
-                       "compression": "gzip", "encryption": None}
-            man = manifest(self.backup_id, self.ensemble, self.created, summary, archive)
+            man = stored_manifest(self.backup_id, self.ensemble, self.created, summary,
+                                  self._file, sha, self.protect)
+            archive = man["archive"]
             self._push.put(catalog.MANIFEST, (json.dumps(man, indent=1, sort_keys=True)
                                               + "\n").encode("utf-8"))
             out = self._push.commit()
@@ -180,7 +292,7 @@ class TreePush(object):
             raise PushError(str(exc), self.abort())
         self._push = None
         for d in out:
-            d["sha256"] = d["sha256"][EXPORT_FILE]
+            d["sha256"] = d["sha256"][archive["file"]]
             d["backup_id"] = self.backup_id
         return out
 
@@ -227,8 +339,9 @@ def _streamed(push, source, root, exclude, ephemeral_policy, compresslevel):
     """The export written straight into the push; dropped if the hosts hold it already."""
     stream = push.open()
     summary = tree_export.export(source, stream, root, exclude, ephemeral_policy, compresslevel)
-    summary["bytes"] = stream.size
     stored = push.stored(identity(summary["header"], summary["trailer"]))
+    # Read after stored(), which finishes the file (an encrypted one's last segment).
+    summary["bytes"] = stream.size
     if stored is not None:
         push.abort()
         summary.update(changed=False, pushed=False, backup_id=None, destinations=stored)
