@@ -84,7 +84,7 @@ options:
   encryption_key:
     description:
       - The key the export was encrypted with (base64 or hex), as given to
-        M(zkops.zookeeper.zk_tree_export). It also checks the MAC of the stored manifest:
+        M(zkops.zookeeper.zk_tree_export). It also checks the MAC of the stored manifest;
         with it, an export the key does not authenticate is refused. Never logged or
         returned.
     type: str
@@ -92,7 +92,7 @@ options:
     description:
       - X25519 private keys (PEM) that decrypt exports encrypted to their public keys
         (O(zkops.zookeeper.zk_tree_export#module:encryption_recipients)). They prove nothing
-        about who wrote an export: give O(verify_keys) with them. Never logged or returned.
+        about who wrote an export, so give O(verify_keys) with them. Never logged or returned.
     type: list
     elements: str
     default: []
