@@ -54,9 +54,15 @@ def site_inventory(lab, path, members=None, name=None):
     os.makedirs(os.path.join(path, "group_vars", "all"))
     with open(os.path.join(path, "hosts.json"), "w") as f:
         json.dump(inv, f, indent=1)
+    with open(lab.key) as f:
+        ssh_key = f.read()
     with open(os.path.join(path, "group_vars", "all", "site.yml"), "w") as f:
+        # The backup hosts' SSH key as a site keeps it in a vault (or AWX injects it), and
+        # their host keys where the tree playbooks run.
         yaml.safe_dump({"zookeeper_auth": [{"credential": CREDENTIAL}],
                         "zookeeper_backup_install_packages": False,
+                        "zookeeper_backup_ssh_private_key": ssh_key,
+                        "zookeeper_tree_ssh_known_hosts_file": lab.known_hosts,
                         "zookeeper_tree_dir": os.path.join(os.path.dirname(path), "exports")}, f)
     return path
 
@@ -116,7 +122,7 @@ def serving(lab, members=None):
 @pytest.fixture(scope="module")
 def rlab(tmp_path_factory):
     """Three members, one backup host, the data, and what a site runs every night: a full
-    backup, log shipping, a tree export."""
+    backup, log shipping, a tree export stored on the backup host."""
     lab = Lab(name="runbooks", members=3, backups=1)
     lab.up()
     try:
@@ -126,7 +132,7 @@ def rlab(tmp_path_factory):
                     "cfg": site_config(lab, os.path.join(work, "ansible.cfg"))}
         load(lab.connect_string, ZNODES)
         play(lab, "zkops.zookeeper.backup")
-        play(lab, "zkops.zookeeper.tree_export")
+        play(lab, "zkops.zookeeper.tree_export", {"zookeeper_tree_push": True})
         play(lab, "zkops.zookeeper.ship_logs")
         yield lab
     finally:
@@ -203,9 +209,7 @@ def test_quorum_lost(rlab):
 def test_subtree_deleted(rlab):
     subtree = "/app/config"
     before, before_subtree = digest(rlab.connect_string), digest(rlab.connect_string, subtree)
-    export = sorted(os.listdir(os.path.join(rlab.site["dir"], "exports")))[-1]
-    r = runner(rlab, "subtree-deleted", {"subtree": subtree, "source-member": rlab.members[0].name,
-                                         "export-file": os.path.join(rlab.site["dir"], "exports", export)})
+    r = runner(rlab, "subtree-deleted", {"subtree": subtree, "source-member": rlab.members[0].name})
 
     def delete():
         zk = client(rlab.connect_string)
@@ -214,11 +218,12 @@ def test_subtree_deleted(rlab):
         zk.stop()
         zk.close()
 
-    # From the nightly export.
+    # From the nightly export, stored on the backup host.
     delete()
     r.run("look")
     r.run("preview")
-    r.run("import")
+    out = r.run("import").output
+    assert '"file": "%s:/srv/backups/%s/' % (rlab.backup_hosts[0].ip, rlab.name) in out, out
     r.run("confirm")
     assert digest(rlab.connect_string, subtree) == before_subtree
     # Again, from the first member's data files as they were just before the deletion.
