@@ -146,6 +146,15 @@ restores:
   returned: always
   type: list
   elements: dict
+exports:
+  description: >-
+    The tree exports among RV(backups) (stored by M(zkops.zookeeper.zk_tree_export), kind C(tree)),
+    oldest first, in brief: C(id) (what M(zkops.zookeeper.zk_tree_import) takes as
+    O(zkops.zookeeper.zk_tree_import#module:export_id)), C(ensemble), C(created), C(root), C(znodes),
+    C(encrypted), C(authenticated) and C(verified).
+  returned: always
+  type: list
+  elements: dict
 unauthenticated:
   description: The ids of the backups the keys given do not authenticate (empty without keys).
   returned: always
@@ -264,6 +273,20 @@ def inspect(module, session, keys=None):
     return out
 
 
+def exports(backups):
+    """The tree exports among the catalog entries ``backups``, in brief, in their order."""
+    out = []
+    for b in backups:
+        if b.get("kind") != "tree":
+            continue
+        ident = b.get("digest") if isinstance(b.get("digest"), dict) else {}
+        out.append({"id": b["id"], "ensemble": b["ensemble"], "created": b.get("created"),
+                    "root": ident.get("root"), "znodes": ident.get("znode_count"),
+                    "encrypted": bool((b.get("archive") or {}).get("encryption")),
+                    "authenticated": b.get("authenticated"), "verified": b.get("verified")})
+    return out
+
+
 def prune(module, session, found):
     p = module.params
     pruned, kept = [], []
@@ -331,7 +354,7 @@ def main():
     module.exit_json(changed=bool(pruned), backups=found["backups"], unverified=unverified,
                      unauthenticated=unauthenticated,
                      debris=found["debris"], unknown=found["unknown"], ensembles=found["ensembles"], log_shipping=found["log_shipping"],
-                     pruned=pruned, kept=kept, restores=found["restores"])
+                     pruned=pruned, kept=kept, restores=found["restores"], exports=exports(found["backups"]))
 
 
 if __name__ == "__main__":

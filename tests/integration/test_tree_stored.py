@@ -11,7 +11,7 @@ backup hosts), with the playbooks as a site runs them:
 - a wrong key: refused on every host, each named with its reason, nothing changed.
 """
 import gzip
-import os
+import json
 import zlib
 
 import pytest
@@ -123,6 +123,10 @@ def test_encrypted_exports_on_the_backup_hosts_imported_by_id(slab, tmp_path):
     # The local file (dest) is the plain export, as before.
     with open(str(tmp_path / "app.zktree.gz"), "rb") as f:
         assert SECRET in gzip.decompress(f.read())
+    # The catalog lists it with the id an import takes.
+    listed = catalog(slab)
+    assert [(e["id"], e["root"], e["znodes"], e["encrypted"], e["authenticated"], e["verified"])
+            for e in listed["exports"]] == [(export_id, "/app", 203, True, True, True)]
 
     # Deleted; the preview writes nothing, the import puts it back.
     delete_subtree(slab)
@@ -168,6 +172,17 @@ def test_encrypted_exports_on_the_backup_hosts_imported_by_id(slab, tmp_path):
         assert "%s its copy is not authenticated by the keys given" % h.ip in r["msg"], r["msg"]
     assert KEY not in r["msg"] and WRONG not in r["msg"]
     assert not client_exists(slab, SUBTREE)
+
+
+def catalog(lab):
+    args = {"backup_host": lab.backup_hosts[0].ip, "ensemble": lab.name, "encryption_key": KEY,
+            "ssh_private_key_file": lab.key, "ssh_known_hosts_file": lab.known_hosts}
+    res = run_playbook(lab, "- hosts: localhost\n  gather_facts: false\n"
+                       "  vars:\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+                       "  tasks:\n    - name: catalog\n      zkops.zookeeper.zk_backup_catalog: %s\n"
+                       % json.dumps(args))
+    assert res.rc == 0, res.output()
+    return res.result("catalog")
 
 
 def client_exists(lab, path):
