@@ -353,6 +353,10 @@ def main():
     connections = p["connections"] or min(8, 2 * len(zk_client.split_hosts(p["hosts"])))
     if p["export_id"] is not None:
         ssh_transport.require_paramiko(module)
+    elif p["backup_hosts"] or p["encryption_key"] or p["identities"] or p["verify_keys"]:
+        module.fail_json(msg="backup_hosts, encryption_key, identities and verify_keys fetch and check an "
+                             "export stored on the backup hosts: give export_id instead of src, or leave "
+                             "them out to import the file src; nothing was changed")
     tracker = progress.Tracker(p["progress_file"], "tree import")
     warnings = []
     try:
