@@ -178,7 +178,7 @@ def stored_manifest(backup_id, ensemble, created, summary, stream, sha, protect)
                "bytes": stream.size, "sha256": sha, "compression": "gzip",
                "encryption": enc.section() if enc is not None else None}
     return authenticity.authenticate(manifest(backup_id, ensemble, created, summary, archive),
-                                      protect.key, protect.signing_key)
+                                     protect.key, protect.signing_key)
 
 
 def encrypting(out, protect, backup_id, ensemble):

@@ -248,8 +248,10 @@ def test_an_encrypted_export_without_a_key_and_a_plain_one_with_a_key_are_refuse
 def test_public_key_encryption_with_a_signature(hosts, work):
     ident = X25519PrivateKey.generate()
     signer = Ed25519PrivateKey.generate()
-    pem = lambda k: k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,  # noqa: E731
-                                    serialization.NoEncryption()).decode()
+
+    def pem(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption()).decode()
     recipient = ident.public_key().public_bytes(serialization.Encoding.PEM,
                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     verify = signer.public_key().public_bytes(serialization.Encoding.PEM,
