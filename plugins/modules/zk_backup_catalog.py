@@ -54,11 +54,11 @@ attributes:
 options:
   state:
     description:
-      - V(list) lists, verifies and prunes; V(check) checks the health of one ensemble's backups
+      - V(catalog) lists, verifies and prunes; V(check) checks the health of one ensemble's backups
         (O(ensemble) required) and never prunes.
     type: str
-    choices: [list, check]
-    default: list
+    choices: [catalog, check]
+    default: catalog
   backup_host:
     description: The backup host, as C(host), C(host:port) or C(user@host:port).
     type: str
@@ -298,7 +298,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import s
 def argument_spec():
     spec = catalog.store_argument_spec()
     spec.update(
-        state=dict(type="str", default="list", choices=["list", "check"]),
+        state=dict(type="str", default="catalog", choices=["catalog", "check"]),
         backup_host=dict(type="str", required=True),
         backup_host_name=dict(type="str"),
         live_zxid=dict(type="str"),

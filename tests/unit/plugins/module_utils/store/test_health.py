@@ -82,10 +82,12 @@ def test_the_newest_backup_failing_its_sums_or_its_authentication():
     assert "not authenticated" in H.evaluate(facts(newest=newest), {}, None, NOW)[0]["message"]
 
 
-@pytest.mark.parametrize("result,ok", [("verified", True), ("restored, partly verified", True),
-                                        ("restored, digest not checked", True),
-                                        ("restored, digest not verified", False), ("failed, rolled back", False),
-                                        ("failed, and the rollback failed", False), (None, False)])
+RESULTS = [("verified", True), ("restored, partly verified", True), ("restored, digest not checked", True),
+           ("restored, digest not verified", False), ("failed, rolled back", False),
+           ("failed, and the rollback failed", False), (None, False)]
+
+
+@pytest.mark.parametrize("result,ok", RESULTS)
 def test_which_restore_results_are_a_success(result, ok):
     assert H.restore_ok(result) is ok
 
@@ -122,7 +124,7 @@ def parse(text):
     helps, types, samples = {}, {}, []
     for line in text.splitlines():
         if line.startswith("# HELP "):
-            name, _, doc = line[7:].partition(" ")
+            name, doc = line[7:].split(" ", 1)
             helps[name] = doc
         elif line.startswith("# TYPE "):
             name, kind = line[7:].split()
