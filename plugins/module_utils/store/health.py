@@ -179,7 +179,8 @@ def evaluate(facts, thresholds, live_zxid, now):
             failing = facts.get("fulls_failing") or []
             add("full_age", CRITICAL, "no full backup on the backup host verifies%s: take one "
                                       "(zkops.zookeeper.backup)"
-                % (" (the newest %s fail their sums or authentication)" % ", ".join(failing) if failing else ""))
+                % (" (%s, the newest, failing %s sums or authentication)"
+                   % (", ".join(failing), "its" if len(failing) == 1 else "their") if failing else ""))
         elif full.get("created_ts") is None:
             add("full_age", CRITICAL, "the newest verified full backup %s records no creation time" % full["id"])
         else:
@@ -187,7 +188,7 @@ def evaluate(facts, thresholds, live_zxid, now):
             if age > t["max_full_age_hours"] * 3600.0:
                 add("full_age", CRITICAL, "the newest verified full backup %s is %s old, more than %s hours: check "
                                           "that the backups run (zkops.zookeeper.backup) and succeed"
-                    % (full["id"], _hours(age), t["max_full_age_hours"]))
+                    % (full["id"], _hours(age), "%g" % t["max_full_age_hours"]))
     if t["max_ship_lag_seconds"] is not None or t["max_ship_lag_transactions"] is not None:
         if facts.get("ship") is None:
             add("ship_lag", CRITICAL, "no transaction was ever shipped to the backup host: run "
@@ -205,7 +206,7 @@ def evaluate(facts, thresholds, live_zxid, now):
                                           "zkops.zookeeper.ship_logs runs and succeeds"
                     % (txns, zxid_mod.to_hex(facts["ship"]["last_zxid"]), zxid_mod.to_hex(live_zxid),
                        "%d s" % secs if secs is not None else "an unknown time",
-                       "no" if limit_t is None else limit_t, "no" if limit_s is None else limit_s))
+                       "no" if limit_t is None else "%g" % limit_t, "no" if limit_s is None else "%g" % limit_s))
     if t["max_disk_used_percent"] is not None:
         disk = facts.get("disk")
         if disk is None:
@@ -213,7 +214,7 @@ def evaluate(facts, thresholds, live_zxid, now):
         elif disk["used_percent"] > t["max_disk_used_percent"]:
             add("disk", CRITICAL, "the backup host's file system is %.1f%% used (%d bytes free), more than %s%%: free "
                                   "space or lower the retention (zookeeper_backup_keep_last)"
-                % (disk["used_percent"], disk["avail_bytes"], t["max_disk_used_percent"]))
+                % (disk["used_percent"], disk["avail_bytes"], "%g" % t["max_disk_used_percent"]))
     if t["max_restore_age_hours"] is not None:
         restore = facts.get("restore")
         if restore is None:
@@ -225,7 +226,7 @@ def evaluate(facts, thresholds, live_zxid, now):
         elif restore["written_ts"] is None or now - restore["written_ts"] > t["max_restore_age_hours"] * 3600.0:
             add("restore", CRITICAL, "the last restore %s is %s old, more than %s hours: run a restore drill"
                 % (restore["id"], _hours(now - restore["written_ts"]) if restore["written_ts"] else "of unknown age",
-                   t["max_restore_age_hours"]))
+                   "%g" % t["max_restore_age_hours"]))
     return out
 
 

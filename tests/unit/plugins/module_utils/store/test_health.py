@@ -61,7 +61,8 @@ def test_missing_facts_are_problems_and_unknowns_are_told_apart():
     probs = H.evaluate(facts(full=None, fulls_failing=["F2"], restore=None, disk=None), ALL, None, NOW)
     assert checks(probs) == [("disk", "unknown"), ("full_age", "critical"), ("restore", "critical"),
                              ("ship_lag", "unknown")]
-    assert "the newest F2 fail" in [p for p in probs if p["check"] == "full_age"][0]["message"]
+    assert "(F2, the newest, failing its sums or authentication)" in \
+        [p for p in probs if p["check"] == "full_age"][0]["message"]
     assert checks(H.evaluate(facts(ship=None), ALL, E, NOW)) == [("ship_lag", "critical")]
 
 
