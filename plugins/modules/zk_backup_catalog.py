@@ -28,6 +28,17 @@ description:
     verifies, nor a log chunk holding a transaction after the oldest kept full backup, nor
     anything listed in RV(unknown).
     A backup is first hidden by an atomic rename, then removed.
+  - With O(state=check), checks the health of one ensemble's backups on the host instead and
+    returns one line per problem in RV(health). Problems are the newest full backup that verifies (its
+    sums, re-checked on the host, and with O(encryption_key) or O(verify_keys) its
+    authenticity, as a restore judges it) being older than O(max_full_age_hours); the newest backup
+    failing its sums; log shipping lagging O(live_zxid) by more than
+    O(max_ship_lag_transactions) transactions or O(max_ship_lag_seconds) seconds; the backup
+    root's file system fuller than O(max_disk_used_percent); the newest restore report older
+    than O(max_restore_age_hours) or not a success. A host that cannot be reached is a problem
+    of severity C(unknown), not a failure of the module. It changes nothing on the host (it
+    runs in check mode too) and can write the facts as a Prometheus textfile-collector file,
+    O(metrics_file).
 author:
   - zkops maintainers (@zkops)
 extends_documentation_fragment:
@@ -41,10 +52,53 @@ attributes:
     support: none
     description: Nothing is shown as a diff.
 options:
+  state:
+    description:
+      - V(catalog) lists, verifies and prunes; V(check) checks the health of one ensemble's backups
+        (O(ensemble) required) and never prunes.
+    type: str
+    choices: [catalog, check]
+    default: catalog
   backup_host:
     description: The backup host, as C(host), C(host:port) or C(user@host:port).
     type: str
     required: true
+  backup_host_name:
+    description:
+      - With O(state=check), the backup host's name in the problems and the metrics' C(backup_host)
+        label (for instance its inventory name). O(backup_host) when not set.
+    type: str
+  live_zxid:
+    description:
+      - With O(state=check), the highest zxid of the live ensemble (C(0x...) or a number, as
+        M(zkops.zookeeper.zk_info) returns it), to which the log shipping is compared.
+      - When not set, the log-shipping lag is reported as a check that could not be made.
+    type: str
+  max_full_age_hours:
+    description: With O(state=check), the age in hours the newest verified full backup may reach. Not checked when not set.
+    type: float
+  max_ship_lag_seconds:
+    description:
+      - With O(state=check), how many seconds transactions may wait to be shipped (the time since the shipping
+        state last moved, while the live ensemble has transactions after it). Not checked when not set.
+    type: float
+  max_ship_lag_transactions:
+    description: With O(state=check), how many transactions the shipped logs may lag O(live_zxid) by. Not checked when not set.
+    type: int
+  max_disk_used_percent:
+    description: With O(state=check), how full (percent used) the backup root's file system may be. Not checked when not set.
+    type: float
+  max_restore_age_hours:
+    description:
+      - With O(state=check), the age in hours the newest restore report may reach; the newest one must also
+        say the restore succeeded. Not checked when not set.
+    type: float
+  metrics_file:
+    description:
+      - With O(state=check), write the facts and problems as Prometheus metrics to this file, on the host the
+        module runs on, for node_exporter's textfile collector (its name must end in C(.prom); its directory
+        must exist). Written atomically (a temporary file in the same directory, fsync, rename). Not in check mode.
+    type: path
   ensemble:
     description:
       - Only this ensemble. All ensembles under O(backup_root) when not set.
@@ -96,6 +150,9 @@ notes:
     when it is older than the oldest full backup kept, and newer ones are left for inspection.
 seealso:
   - module: zkops.zookeeper.zk_backup
+  - name: Monitoring the backups (health check, metrics, alert rules)
+    description: docs/monitoring.md in the collection
+    link: https://github.com/zkops/zkops.zookeeper/blob/main/docs/monitoring.md
 """
 
 EXAMPLES = r"""
@@ -121,6 +178,19 @@ EXAMPLES = r"""
     ssh_private_key: "{{ vault_zk_backup_ssh_key }}"
   delegate_to: localhost
   run_once: true
+
+- name: Check the health of one ensemble's backups and write its metrics
+  zkops.zookeeper.zk_backup_catalog:
+    state: check
+    backup_host: backup1.example.com
+    ensemble: prod-zk
+    live_zxid: "{{ info.ensemble.highest.zxid }}"
+    max_full_age_hours: 26
+    max_ship_lag_seconds: 900
+    max_disk_used_percent: 85
+    max_restore_age_hours: 744
+    metrics_file: /var/lib/node_exporter/textfile/zookeeper_backup_prod-zk_backup1.prom
+  register: health
 """
 
 RETURN = r"""
@@ -200,13 +270,33 @@ kept:
   returned: always
   type: list
   elements: dict
+health:
+  description:
+    - With O(state=check), the outcome. C(status) V(ok), V(critical) (the data has a problem) or V(unknown)
+      (only checks that could not be made); C(problems), each a dict of C(check) (V(reachable), V(sums),
+      V(full_age), V(ship_lag), V(disk) or V(restore)), C(severity) (V(critical) or V(unknown)) and C(message);
+      C(lines), one line per problem; C(facts) (C(reachable), C(error), C(backups) counted by kind, C(newest),
+      C(full) (the newest full backup that verifies), C(fulls_failing), C(ship), C(disk), C(restore));
+      C(ship_lag) (C(transactions), C(seconds)); C(metrics_file) (the file written, null when none).
+  returned: when O(state=check)
+  type: dict
+  sample:
+    status: critical
+    lines:
+      - "CRITICAL prod-zk on backup1 [full_age]: the newest verified full backup 20261205T010000Z-full-1a2b3c4d is 30.2 hours
+        old, more than 26.0 hours: check that the backups run (zkops.zookeeper.backup) and succeed"
 """
+
+import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import authenticity
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.store import health as health_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import fsio
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import payload
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
@@ -217,7 +307,16 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import s
 def argument_spec():
     spec = catalog.store_argument_spec()
     spec.update(
+        state=dict(type="str", default="catalog", choices=["catalog", "check"]),
         backup_host=dict(type="str", required=True),
+        backup_host_name=dict(type="str"),
+        live_zxid=dict(type="str"),
+        max_full_age_hours=dict(type="float"),
+        max_ship_lag_seconds=dict(type="float"),
+        max_ship_lag_transactions=dict(type="int"),
+        max_disk_used_percent=dict(type="float"),
+        max_restore_age_hours=dict(type="float"),
+        metrics_file=dict(type="path"),
         ensemble=dict(type="str"),
         backup_id=dict(type="str"),
         verify=dict(type="bool", default=True),
@@ -304,6 +403,65 @@ def prune(module, session, found):
     return pruned, kept
 
 
+def check(module, keys):
+    """state=check: the health of one ensemble on one backup host; never fails for what it finds."""
+    p = module.params
+    name = p["backup_host_name"] or p["backup_host"]
+    live = None
+    if p["live_zxid"] not in (None, ""):
+        try:
+            live = zxid_mod.parse(p["live_zxid"])
+        except ValueError:
+            module.fail_json(msg="live_zxid %r is not a zxid (0x... or a number, as zk_info returns it); nothing "
+                                 "was looked at" % p["live_zxid"], changed=False)
+    for opt in health_mod.THRESHOLDS:
+        if p[opt] is not None and p[opt] < 0:
+            module.fail_json(msg="%s must not be negative (leave it unset to skip its check); nothing was looked at"
+                             % opt, changed=False)
+    metrics_file = p["metrics_file"]
+    if metrics_file is not None:
+        if not os.path.basename(metrics_file).endswith(".prom"):
+            module.fail_json(msg="metrics_file %s must end in .prom (the textfile collector reads only those); "
+                                 "nothing was looked at" % metrics_file, changed=False)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(metrics_file))):
+            module.fail_json(msg="the directory of metrics_file %s does not exist: create it (node_exporter's "
+                                 "--collector.textfile.directory); nothing was looked at" % metrics_file, changed=False)
+    warnings = []
+    session = None
+    try:
+        session = ssh_transport.connect(p, p["backup_host"], warnings)
+        facts = health_mod.gather(session, p["backup_root"], p["ensemble"], keys)
+    except (ssh_transport.SshError, names.NameRefused) as exc:
+        facts = health_mod.unreachable(exc)
+    finally:
+        if session is not None:
+            session.close()
+    for w in warnings:
+        module.warn(w)
+    now = time.time()
+    problems = health_mod.evaluate(facts, p, live, now)
+    txns, secs = health_mod.ship_lag(facts, live, now)
+    written = None
+    if metrics_file is not None and not module.check_mode:
+        text = health_mod.metrics(p["ensemble"], name, facts, problems, live, now)
+        try:
+            fsio.write_atomic(metrics_file, text.encode("utf-8"))
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="cannot write the metrics to %s: %s" % (metrics_file, exc), changed=False)
+        written = metrics_file
+    backups = facts.pop("catalog")
+    result = {"status": health_mod.status(problems), "problems": problems,
+              "lines": health_mod.lines(p["ensemble"], name, problems), "facts": facts,
+              "ship_lag": {"transactions": txns, "seconds": secs}, "metrics_file": written}
+    if facts.get("ship"):
+        facts["ship"] = dict(facts["ship"], last_zxid=zxid_mod.to_hex(facts["ship"].get("last_zxid")))
+    module.exit_json(changed=False, health=result, backups=backups,
+                     unverified=[b["id"] for b in backups if b.get("verified") is False],
+                     unauthenticated=[b["id"] for b in backups if b.get("authenticated") is False],
+                     debris=[], unknown=[], ensembles=[p["ensemble"]],
+                     log_shipping={p["ensemble"]: facts.get("ship")}, pruned=[], kept=[], restores=[])
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=ssh_transport.MUTUALLY_EXCLUSIVE,
@@ -316,6 +474,9 @@ def main():
         module.fail_json(msg="keep_last must be at least 1 (the newest full backup is always kept)")
     if p["keep_days"] is not None and p["keep_days"] < 0:
         module.fail_json(msg="keep_days must not be negative")
+    if p["state"] == "check" and (p["prune"] or p["backup_id"] or not p["ensemble"]):
+        module.fail_json(msg="state=check looks at one ensemble (set ensemble) and all of its backups: do not combine "
+                             "it with prune or backup_id; nothing was looked at", changed=False)
     if p["prune"] and p["backup_id"]:
         module.fail_json(msg="prune looks at every backup of an ensemble: do not combine it with backup_id")
     try:
@@ -326,6 +487,8 @@ def main():
     except names.NameRefused as exc:
         module.fail_json(msg="%s; nothing was looked at" % exc, changed=False)
     keys = authenticity.module_keys(module)
+    if p["state"] == "check":
+        check(module, keys)
     warnings = []
     session = None
     try:

@@ -41,3 +41,25 @@ def test_one_owner():
     assert layout.fsync_dir is fsio.fsync_dir
     assert surgery.fsio is fsio and export.fsio is fsio
     assert not hasattr(surgery, "_fsync_dir") and not hasattr(export, "_fsync_dir")
+
+
+def test_write_atomic_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "m.prom"
+    path.write_bytes(b"old\n")
+    fsio.write_atomic(str(path), b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert os.listdir(str(tmp_path)) == ["m.prom"]
+
+
+def test_write_atomic_failing_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.prom"
+    path.write_bytes(b"old\n")
+
+    def refuse(_src, _dst):
+        raise OSError("rename refused")
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(OSError):
+        fsio.write_atomic(str(path), b"new\n")
+    assert path.read_bytes() == b"old\n"
+    assert os.listdir(str(tmp_path)) == ["m.prom"]
