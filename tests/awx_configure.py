@@ -65,16 +65,17 @@ def _specs(names):
     out = {}
     for name in names:
         mod = importlib.import_module("ansible_collections.awx.awx.plugins.modules." + name)
+        spec = kwargs = None
         saved = sys.argv
         sys.argv = [name]
         try:
             mod.main()
         except _Captured as c:
             spec, kwargs = c.args
-        else:
-            raise RuntimeError("%s built no AnsibleModule" % name)
         finally:
             sys.argv = saved
+        if spec is None:
+            raise RuntimeError("%s built no AnsibleModule" % name)
         doc = yaml.safe_load(mod.DOCUMENTATION)
         out[name] = {"argument_spec": _plain(spec), "kwargs": _plain(kwargs),
                      "documented": _plain(doc.get("options", {}))}

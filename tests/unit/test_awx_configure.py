@@ -4,8 +4,9 @@ The collection is the one pinned in tests/lock/awx.txt (tests/awx_collection.py 
 caches it once). Every task of the playbook is templated by ansible-core as a run with a
 site's variables would template it (tests/awx_configure.py), and every argument it would
 send is checked against the argument spec that the awx.awx module itself builds: the
-option exists (or is an alias), its value has the option's type and is one of its choices,
-the required options are there; the workflow nodes against the module's documented
+option exists (or is an alias), its value has the option's type (strictly: the value as
+the task passes it, before AnsibleModule's conversions) and is one of its choices, the
+required options are there; the workflow nodes against the module's documented
 suboptions. The definitions it reads must arrive unchanged, and every name they refer to
 must resolve.
 """
@@ -151,7 +152,7 @@ def test_the_checks_refuse_what_the_modules_refuse(specs):
     good = {"name": "x", "job_type": "run", "survey_enabled": True, "extra_vars": {}}
     assert option_errors(spec, good) == []
     for bad in ({"job_type": "run"}, dict(good, survey="backup.json"), dict(good, job_type="deploy"),
-                dict(good, survey_enabled="yes"), dict(good, extra_vars="a=1"),
+                dict(good, survey_enabled="maybe"), dict(good, extra_vars=["a"]),
                 dict(good, destructive=True), dict(good, credential_types=[])):
         assert option_errors(spec, bad), bad
     assert option_errors(spec, dict(good, ask_extra_vars=False)) == []  # an alias
@@ -223,8 +224,9 @@ def test_without_a_drill_inventory_the_drill_is_left_out(collection):
     assert "ZooKeeper - restore drill" not in created
     assert skipped == {"ZooKeeper - restore drill then check"}
     assert "ZooKeeper - back up then check" in created
-    # The drill's credentials are the restore's: none of them becomes optional.
+    # And the run says so.
     assert [c for c in calls if c["module"] == "ansible.builtin.debug"][0]["when"]
+    assert not [c for c in awx_configure.render(SITE) if c["module"] == "ansible.builtin.debug"][0]["when"]
 
 
 def _playbook(collection, *args):

@@ -19,9 +19,9 @@ def test_every_definition_is_there():
     assert len(CTYPES) == 6 and len(SURVEYS) == 13 and len(JTS) == 13
     assert {jt["survey"] for jt in JTS} == set(SURVEYS)
     # A template for every runbook step.
-    assert {jt["playbook"] for jt in JTS} == {
-        "playbooks/%s.yml" % p for p in ("backup", "ship_logs", "restore", "tree_export", "tree_import",
-                                          "info", "catalog", "check", "rolling_restart", "start")}
+    steps = ("backup", "ship_logs", "restore", "tree_export", "tree_import",
+             "info", "catalog", "check", "rolling_restart", "start")
+    assert {jt["playbook"] for jt in JTS} == {"playbooks/%s.yml" % p for p in steps}
     assert [jt["extra_vars"].get("zookeeper_restore_mode") for jt in JTS if jt["playbook"] == "playbooks/restore.yml"] \
         == ["ensemble", "member", "cleanup", "ensemble"]
 
