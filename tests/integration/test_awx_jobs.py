@@ -1,23 +1,31 @@
-"""Every AWX job template, launched as AWX launches it, on one lab.
+"""Every AWX job template, run through ansible-runner as AWX runs it, on one lab.
 
 The collection is built with ansible-galaxy and installed from the tarball into a clean
 collections path, as an execution environment holds it; each template's playbook runs from
-there by FQCN with exactly what AWX passes: the template's extra_vars and survey defaults
-plus a sample answer set (blank optional answers included, as the UI sends them), written
-with AWX's !unsafe tagging, and one extra-vars file per credential rendered by the
-credential type's injectors (files written 0600). Site settings go into the inventory, as
-they would in AWX's. Every credential holds marker secrets: no marker may appear in the
-output or in any task result, and every no_log option of the modules that the templates
-promise to feed must arrive (masked) at the module.
+there by FQCN through ansible-runner (the engine AWX runs jobs with), given what AWX gives
+it: a private data directory whose env/extravars holds the template's extra_vars and survey
+defaults plus a sample answer set (blank optional answers included, as the UI sends them),
+written with AWX's !unsafe tagging; one extra-vars file per credential rendered by the
+credential type's injectors (files written 0600), passed on the command line; the
+injectors' environment variables as the job's environment; the Machine credential's user
+on the command line and its key as env/ssh_key, which ansible-runner loads into an
+ssh-agent for the run (the inventory names no key file). Site settings go into the
+inventory, as they would in AWX's. Every credential holds marker secrets: no marker may
+appear in runner's output, its artifacts or its job events, nor in any task result, and
+every no_log option of the modules that the templates promise to feed must arrive (masked)
+at the module. Templates whose playbook the collection does not hold yet
+(awx_format.PLAYBOOKS_TO_COME) are not launched; the last test names the ones that were.
 """
 import base64
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import time
 
+import ansible_runner
 import pytest
 import yaml
 
@@ -25,7 +33,7 @@ import awx_format as A
 import collection_build
 import collection_specs as C
 from lab import Lab, workload
-from lab.ansible import run_playbook
+from lab.ansible import HERE as LAB_DIR, PlaybookResult, bin_dir
 from kazoo.security import make_digest_acl
 
 pytestmark = pytest.mark.lab
@@ -40,7 +48,14 @@ KEY_PASSWORD = "zkops-marker-tls-key-pw-91c2"
 PASSPHRASE = "zkops-marker-ssh-pass-5be0"
 ENCRYPTION_KEY = base64.b64encode(b"zkops-marker-encryption-key-32b!").decode()
 GUARDED = "/awx-guarded"
-STATE = {"fed": set()}
+STATE = {"fed": set(), "launched": []}
+# The job templates launched here: every one whose playbook the collection holds.
+LAUNCHED = [
+    "ZooKeeper - back up", "ZooKeeper - ship logs", "ZooKeeper - info",
+    "ZooKeeper - export the tree", "ZooKeeper - import a tree export",
+    "ZooKeeper - restore the ensemble", "ZooKeeper - restore drill", "ZooKeeper - rebuild a member",
+    "ZooKeeper - rolling restart", "ZooKeeper - clean up after restores",
+]
 
 
 def sh(*cmd):
@@ -108,22 +123,83 @@ def site(alab, tmp_path_factory):
         # The export pushes from here (the job's container in AWX) to the backup hosts.
         "zookeeper_tree_ssh_known_hosts_file": alab.known_hosts,
         "zookeeper_backup_install_packages": False}}}))
-    return {"dir": d, "inputs": inputs, "secrets": secrets, "inventory": str(inventory)}
+    machine_key = pathlib.Path(alab.key).read_text()
+    secrets.append(machine_key.splitlines()[1])
+    return {"dir": d, "inputs": inputs, "secrets": secrets, "inventory": str(inventory),
+            "machine_key": machine_key}
+
+
+def _inventory(lab, site, private):
+    """The job's inventory: the lab's hosts and variables without its key file (the Machine
+    credential's key reaches ssh through the agent), and the site's settings."""
+    d = private / "inventory"
+    d.mkdir(parents=True, exist_ok=True)
+    inv = json.loads(pathlib.Path(lab.inventory).read_text())
+    assert inv["all"]["vars"].pop("ansible_ssh_private_key_file")
+    (d / "hosts.json").write_text(json.dumps(inv))
+    shutil.copy(site["inventory"], str(d / "site.yml"))
+    return [str(d / "hosts.json"), str(d / "site.yml")]
+
+
+def _ssh_args(lab):
+    """The lab's ssh_args without IdentitiesOnly, so that ssh offers the agent's key."""
+    with open(lab.ansible_cfg) as f:
+        line = [x for x in f if x.startswith("ssh_args = ")][0]
+    args = line[len("ssh_args = "):].split()
+    i = args.index("IdentitiesOnly=yes")
+    return " ".join(args[:i - 1] + args[i + 1:])
 
 
 def launch(lab, installed, site, name, answers, refused=False):
-    """Launch job template ``name`` with ``answers``; returns the PlaybookResult.
+    """Launch job template ``name`` with ``answers`` through ansible-runner; returns a
+    PlaybookResult of the run.
 
     ``refused``: the run is expected to stop before any module runs."""
     jt = JTS[name]
-    private = site["dir"] / ("job-" + jt["survey"][:-5])
+    STATE["launched"].append(name)
+    ident = "job-%d" % len(STATE["launched"])
+    private = site["dir"] / ident
     creds = [(CTYPES[c], site["inputs"][c]) for c in jt["credential_types"]]
     args, env, _vars = A.job_arguments(jt, SURVEYS[jt["survey"]], answers, creds, str(private))
-    env["ANSIBLE_COLLECTIONS_PATH"] = installed
+    # env/extravars is where AWX writes the job's variables, and ansible-runner passes it on
+    # by itself; the credentials' files follow the Machine credential's user on the command line.
+    assert args[:2] == ["-e", "@%s" % (private / "env" / "extravars")]
+    cmdline = ["-u", "root"] + args[2:]
+    results = private / "results.jsonl"
+    envvars = dict(env)
+    envvars.update({
+        "ANSIBLE_CONFIG": lab.ansible_cfg,  # the project's ansible.cfg
+        "ANSIBLE_COLLECTIONS_PATH": installed,
+        "ANSIBLE_SSH_ARGS": _ssh_args(lab),
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(LAB_DIR, "callback"),
+        "ANSIBLE_CALLBACKS_ENABLED": "zkops_results",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "ANSIBLE_TASK_TIMEOUT": os.environ.get("ZKOPS_TASK_TIMEOUT", "600"),
+        "ZKOPS_RESULTS": str(results),
+        "PATH": bin_dir() + os.pathsep + os.environ.get("PATH", ""),
+    })
     fqcn = "zkops.zookeeper." + os.path.basename(jt["playbook"])[:-4]
-    res = run_playbook(lab, fqcn, env=env, args=["-i", lab.inventory, "-i", site["inventory"]] + args)
-    print("%s: rc %d in %.1f s" % (name, res.rc, res.duration))
-    everything = res.stdout + res.stderr + json.dumps(res.records)
+    t0 = time.time()
+    r = ansible_runner.run(private_data_dir=str(private), ident=ident, playbook=fqcn,
+                           inventory=_inventory(lab, site, private), envvars=envvars,
+                           cmdline=" ".join(shlex.quote(a) for a in cmdline),
+                           ssh_key=site["machine_key"], quiet=True, timeout=840)
+    with r.stdout as f:
+        stdout = f.read()
+    records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] \
+        if results.exists() else []
+    res = PlaybookResult(r.rc, stdout, "", records, time.time() - t0)
+    print("%s: rc %d (%s) in %.1f s" % (name, res.rc, r.status, res.duration))
+    assert r.status in ("successful", "failed"), res.output()
+    # The key went to the agent through a fifo, and left nothing behind.
+    assert not os.path.exists(os.path.join(r.config.artifact_dir, "ssh_key_data"))
+    artifacts = ""
+    for root, _dirs, files in os.walk(r.config.artifact_dir):
+        for fn in files:
+            artifacts += pathlib.Path(root, fn).read_text(errors="replace")
+    events = json.dumps(list(r.events))
+    assert '"event": "playbook_on_stats"' in events or '"event":"playbook_on_stats"' in events.replace(" ", "")
+    everything = stdout + artifacts + events + json.dumps(res.records)
     leaked = [s for s in site["secrets"] if s in everything]
     assert leaked == [], "secrets in the output of %s" % name
     if not refused and res.rc == 0:
@@ -227,6 +303,13 @@ def test_backup_and_log_shipping(alab, installed, site):
     assert shipped["backup_id"] and shipped["kind"] == "logs"
 
 
+def test_info(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - info", {})
+    assert res.rc == 0, res.output()
+    runs = [r for m, status, r in module_runs(res) if m == "zk_info" and status == "ok"]
+    assert sorted(r["member"]["mode"] for r in runs) == ["follower", "follower", "leader"]
+
+
 def test_tree_export_over_tls_with_digest_auth(alab, installed, site):
     res = launch(alab, installed, site, "ZooKeeper - export the tree", {"zookeeper_tree_exclude": ""})
     assert res.rc == 0, res.output()
@@ -273,6 +356,18 @@ def test_restore_takes_blank_optional_answers(alab, installed, site):
     assert failed and failed[0]["task"].endswith("Check the confirmation"), res.output()
 
 
+def test_restore_drill_needs_the_typed_confirmation(alab, installed, site):
+    """Launched on the lab as its drill inventory: a wrong name stops it before anything."""
+    res = launch(alab, installed, site, "ZooKeeper - restore drill", {
+        "zookeeper_restore_backup_id": "", "zookeeper_restore_confirm": "not-" + alab.name}, refused=True)
+    failed = res.failed()
+    assert failed and failed[0]["task"].endswith("Check the confirmation"), res.output()
+    # Only the look-ups and the plan before the confirmation ran: nothing that stops, stages
+    # or restores a member.
+    ran = {m for m, _s, _r in module_runs(res)}
+    assert "zk_info" in ran and "zk_restore" not in ran, ran
+
+
 def test_restore_the_ensemble_to_a_point_in_time(alab, installed, site):
     zk = workload.client(alab)
     zk.create("/awx-after-ship", b"undone by the restore")
@@ -293,6 +388,36 @@ def test_rebuild_a_member_from_a_backup(alab, installed, site):
     alab.wait_quorum()
     assert alab.hosts["zk2"].mode() in ("leader", "follower")
     assert znode(alab, "/awx-after-backup")
+
+
+def _pids(lab):
+    return {h.name: h.sh("cat /run/zookeeper/zookeeper.pid").stdout.strip() for h in lab.members}
+
+
+def test_rolling_restart(alab, installed, site):
+    before = _pids(alab)
+    res = launch(alab, installed, site, "ZooKeeper - rolling restart", {"zookeeper_rolling_restart_force": "true"})
+    assert res.rc == 0, res.output()
+    alab.wait_quorum()
+    assert sorted(h.mode() for h in alab.members) == ["follower", "follower", "leader"]
+    after = _pids(alab)
+    assert all(before[n] and after[n] and before[n] != after[n] for n in before), (before, after)
+    assert znode(alab, "/awx-after-backup")
+
+
+def test_clean_up_after_restores(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - clean up after restores", {
+        "zookeeper_restore_keep_pre_restore": 0, "zookeeper_restore_confirm": alab.name})
+    assert res.rc == 0, res.output()
+    cleaned = [r for m, status, r in module_runs(res) if m == "zk_restore" and status in ("ok", "changed")]
+    assert len(cleaned) == 3
+    # The ensemble restore and the member rebuild left pre-restore copies: all removed.
+    assert sum(len(r["removed"]) for r in cleaned) >= 3, res.output()
+
+
+def test_every_template_whose_playbook_exists_was_launched():
+    assert sorted(set(STATE["launched"])) == sorted(LAUNCHED)
+    assert sorted(LAUNCHED) == sorted(jt["name"] for jt in JTS.values() if jt["playbook"] not in A.PLAYBOOKS_TO_COME)
 
 
 def test_every_promised_secret_reached_its_module():
