@@ -91,17 +91,24 @@ def playbook_sources(playbook):
     declared = set()
     with open(path) as f:
         plays = yaml.safe_load(f)
+    roles = []
     for play in plays:
         for role in play.get("roles", []):
-            name = role["role"] if isinstance(role, dict) else role
-            short = name.split(".")[-1]
-            rdir = os.path.join(REPO, "roles", short)
-            for sub in ("tasks", "defaults", "vars"):
-                d = os.path.join(rdir, sub)
-                for fn in sorted(os.listdir(d)) if os.path.isdir(d) else ():
-                    _task_files(os.path.join(d, fn), files)
-            with open(os.path.join(rdir, "meta", "argument_specs.yml")) as f:
-                declared.update(yaml.safe_load(f)["argument_specs"]["main"]["options"])
+            roles.append((role["role"] if isinstance(role, dict) else role, "main"))
+        # Roles the play's tasks import or include (by their entry point: tasks_from).
+        for t in play.get("tasks", []) or []:
+            for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+                if isinstance(t, dict) and isinstance(t.get(key), dict):
+                    roles.append((t[key]["name"], t[key].get("tasks_from", "main")))
+    for name, entry in roles:
+        short = name.split(".")[-1]
+        rdir = os.path.join(REPO, "roles", short)
+        for sub in ("tasks", "defaults", "vars"):
+            d = os.path.join(rdir, sub)
+            for fn in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+                _task_files(os.path.join(d, fn), files)
+        with open(os.path.join(rdir, "meta", "argument_specs.yml")) as f:
+            declared.update(yaml.safe_load(f)["argument_specs"][entry]["options"])
     text = ""
     for fn in sorted(files):
         with open(fn) as f:

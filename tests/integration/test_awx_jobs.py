@@ -52,7 +52,7 @@ STATE = {"fed": set(), "launched": []}
 # The job templates launched here: every one whose playbook the collection holds.
 LAUNCHED = [
     "ZooKeeper - back up", "ZooKeeper - ship logs", "ZooKeeper - info",
-    "ZooKeeper - export the tree", "ZooKeeper - import a tree export",
+    "ZooKeeper - check", "ZooKeeper - export the tree", "ZooKeeper - import a tree export",
     "ZooKeeper - restore the ensemble", "ZooKeeper - restore drill", "ZooKeeper - rebuild a member",
     "ZooKeeper - rolling restart", "ZooKeeper - clean up after restores",
 ]
@@ -308,6 +308,23 @@ def test_info(alab, installed, site):
     assert res.rc == 0, res.output()
     runs = [r for m, status, r in module_runs(res) if m == "zk_info" and status == "ok"]
     assert sorted(r["member"]["mode"] for r in runs) == ["follower", "follower", "leader"]
+
+
+def test_check_reads_every_backup_host(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - check", {})
+    runs = [r for m, status, r in module_runs(res) if m == "zk_backup_catalog"]
+    assert len(runs) == len(alab.backup_hosts), res.output()
+    for r in runs:
+        args = r["invocation"]["module_args"]
+        assert args["state"] == "check" and args["ssh_private_key"] == MASK and args["encryption_key"] == MASK
+        health = r["health"]
+        # The backup and the shipped logs above verify and are authenticated by the key from the
+        # credential; no restore has run on this ensemble yet, and that is the only problem.
+        assert health["facts"]["full"]["id"] == STATE["backup_id"], health
+        assert [(p["check"], p["severity"]) for p in health["problems"]] == [("restore", "critical")], health
+    # The run fails, one line per problem.
+    assert res.rc == 2, res.output()
+    assert res.output().count("CRITICAL %s on " % alab.name) >= len(alab.backup_hosts), res.output()
 
 
 def test_tree_export_over_tls_with_digest_auth(alab, installed, site):

@@ -4,6 +4,7 @@ import pathlib
 import re
 
 import pytest
+import yaml
 from dateutil import rrule
 
 import awx_format as A
@@ -34,12 +35,22 @@ def test_playbooks_to_come_are_exactly_the_missing_ones():
 def test_check_template_asks_for_every_threshold():
     jt = [j for j in JTS if j["playbook"] == "playbooks/check.yml"][0]
     spec = SURVEYS[jt["survey"]]["spec"]
-    assert [q["variable"] for q in spec] == [
-        "zookeeper_group", "zookeeper_check_max_backup_age_hours", "zookeeper_check_max_ship_lag_seconds",
-        "zookeeper_check_max_ship_lag_transactions", "zookeeper_check_max_used_percent",
-        "zookeeper_check_max_drill_age_days"]
+    # Every threshold of the backup role's check entry point, and only those, with its default.
+    specs = yaml.safe_load(pathlib.Path(A.REPO, "roles/backup/meta/argument_specs.yml").read_text())
+    options = specs["argument_specs"]["check"]["options"]
+    thresholds = sorted(name for name in options if name.startswith("zookeeper_check_max_"))
+    assert len(thresholds) == 5
+    assert [q["variable"] for q in spec] == ["zookeeper_group"] + [
+        "zookeeper_check_max_full_backup_age_hours", "zookeeper_check_max_ship_lag_seconds",
+        "zookeeper_check_max_ship_lag_transactions", "zookeeper_check_max_disk_used_percent",
+        "zookeeper_check_max_restore_age_hours"]
+    assert sorted(q["variable"] for q in spec[1:]) == thresholds
     assert all(q["type"] == "integer" and q["min"] >= 1 for q in spec[1:])
-    assert A.launch_vars(jt, SURVEYS[jt["survey"]], {})["zookeeper_check_max_used_percent"] == 85
+    defaults = yaml.safe_load(pathlib.Path(A.REPO, "roles/backup/defaults/main.yml").read_text())
+    launched = A.launch_vars(jt, SURVEYS[jt["survey"]], {})
+    for name in thresholds:
+        if defaults[name] not in ("", None):
+            assert launched[name] == defaults[name], name
 
 
 def test_workflows():
