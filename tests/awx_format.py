@@ -28,13 +28,6 @@ AWX = os.path.join(REPO, "awx")
 NOT_FED_BY_AWX = {
     ("zk_info", "tls_key_password"): "member-side TLS material lives on the members",
     ("zk_quiesce", "tls_key_password"): "member-side TLS material lives on the members",
-    # Imports by export id read the backup hosts; the AWX templates of the tree playbooks do
-    # not attach these credentials yet.
-    ("zk_tree_export", "signing_key"): "the tree export template has no signing key credential",
-    ("zk_tree_import", "ssh_private_key"): "the tree import template has no backup hosts SSH key credential",
-    ("zk_tree_import", "ssh_private_key_passphrase"): "the tree import template has no backup hosts SSH key credential",
-    ("zk_tree_import", "encryption_key"): "the tree import template has no backup encryption key credential",
-    ("zk_tree_import", "identities"): "the tree import template has no backup identity credential",
 }
 
 # awx/main/constants.py

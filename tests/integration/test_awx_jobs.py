@@ -341,6 +341,10 @@ def test_tree_export_over_tls_with_digest_auth(alab, installed, site):
     stored = alab.backup_hosts[0].sh("ls %s/%s/%s" % ("/srv/backups", alab.name, out["backup_id"])).stdout
     assert "SHA256SUMS" in stored
     STATE["export"] = out["dest"]
+    STATE["export_id"] = out["backup_id"]
+    # Stored encrypted with the backup encryption key from the credential.
+    assert args["encryption_key"] == MASK and args["signing_key"] == MASK
+    assert "tree.zktree.gz.enc" in stored.split()
 
 
 def test_tree_import_needs_the_typed_confirmation(alab, installed, site):
@@ -349,7 +353,9 @@ def test_tree_import_needs_the_typed_confirmation(alab, installed, site):
     zk.delete(victim)
     zk.stop()
     zk.close()
-    answers = {"zookeeper_tree_src": STATE["export"], "zookeeper_tree_root": "",
+    # By export id, as a job in a fresh container must: the survey's default, latest, is the
+    # export stored on the backup hosts above, encrypted with the key from the credential.
+    answers = {"zookeeper_tree_src": "", "zookeeper_tree_root": "",
                "zookeeper_tree_confirm": "not-" + alab.name}
     res = launch(alab, installed, site, "ZooKeeper - import a tree export", answers, refused=True)
     assert res.rc != 0 and "Nothing was done" in res.stdout
@@ -360,6 +366,11 @@ def test_tree_import_needs_the_typed_confirmation(alab, installed, site):
     assert res.rc == 0, res.output()
     out = task(res, "zk_tree_import")
     assert out["changed"] and out["counts"]["create"] == 1 and out["verified"]
+    args = out["invocation"]["module_args"]
+    assert args["export_id"] == "latest" and args["src"] is None
+    assert args["ssh_private_key"] == MASK and args["encryption_key"] == MASK
+    assert out["fetched"]["export_id"] == STATE["export_id"], out["fetched"]
+    assert out["fetched"]["encrypted"] and out["fetched"]["authenticated"], out["fetched"]
     assert znode(alab, victim)
 
 
