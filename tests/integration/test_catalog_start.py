@@ -9,7 +9,6 @@
   nothing; the run starts both, the quorum serves and the tree is intact; a second run changes
   nothing.
 """
-import json
 import os
 
 import pytest
