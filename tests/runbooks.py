@@ -15,7 +15,9 @@ block (docs/runbooks/README.md):
     ```
 
 ``<!-- step: NAME, may fail -->`` marks a step whose command exits non-zero in the
-situation it is for (a check that reports the damage).  Placeholders are ``<name>`` words
+situation it is for (a check that reports the damage).  The prose between the block before a
+step and its mark says which privileges the step needs, in a paragraph that begins
+``Privileges:`` (``Step.privileges``).  Placeholders are ``<name>`` words
 (``<ensemble>``, ``<member>``...), replaced from the values the test gives; in an expect
 block they match anything.  Every ``sh`` block of a runbook is a step.
 """
@@ -33,7 +35,7 @@ MARK = re.compile(r"^<!--\s*(step|expect):\s*([\w-]+)\s*(,\s*may fail)?\s*-->\s*
 FENCE = re.compile(r"^```(\w*)\s*$")
 PLACEHOLDER = re.compile(r"<([a-z][a-z0-9-]*)>")
 # The placeholders docs/runbooks/README.md documents.
-PLACEHOLDERS = ("ensemble", "member", "members", "backup-host", "backup-id", "time", "zxid",
+PLACEHOLDERS = ("ensemble", "member", "members", "backup-id", "time", "zxid",
                 "subtree", "export-file", "exports-dir", "source-member")
 
 
@@ -42,8 +44,9 @@ class RunbookError(Exception):
 
 
 class Step(object):
-    def __init__(self, name, text, may_fail, line):
+    def __init__(self, name, text, may_fail, line, privileges=None):
         self.name = name
+        self.privileges = privileges
         self.text = text
         self.may_fail = may_fail
         self.line = line
@@ -69,10 +72,11 @@ class Runbook(object):
         i = 0
         pending = None
         by_name = {}
+        prose = []          # the lines since the last fenced block
         while i < len(lines):
             m = MARK.match(lines[i].strip())
             if m:
-                pending = (m.group(1), m.group(2), bool(m.group(3)), i + 1)
+                pending = (m.group(1), m.group(2), bool(m.group(3)), i + 1, _privileges(prose))
                 i += 1
                 continue
             f = FENCE.match(lines[i].strip())
@@ -88,7 +92,7 @@ class Runbook(object):
                                            % (self.path, i + 1))
                     if pending[1] in by_name:
                         raise RunbookError("%s:%d: step %s again" % (self.path, i + 1, pending[1]))
-                    step = Step(pending[1], body, pending[2], pending[3])
+                    step = Step(pending[1], body, pending[2], pending[3], pending[4])
                     by_name[step.name] = step
                     self.steps.append(step)
                 elif pending is not None and pending[0] == "expect":
@@ -98,10 +102,12 @@ class Runbook(object):
                 elif pending is not None:
                     raise RunbookError("%s:%d: <!-- step --> before a %s block, not sh" % (self.path, i + 1, lang))
                 pending = None
+                prose = []
                 i = j + 1
                 continue
             if lines[i].strip():
                 pending = None      # a mark goes right before its block
+            prose.append(lines[i])
             i += 1
 
     def step(self, name):
@@ -117,6 +123,20 @@ class Runbook(object):
             for e in s.expect:
                 found.update(PLACEHOLDER.findall(e))
         return found
+
+
+def _privileges(prose):
+    """The paragraph of ``prose`` that begins with "Privileges:", as one line, or None."""
+    found = []
+    for line in prose:
+        text = line.strip()
+        if found and text:
+            found.append(text)
+        elif found:
+            break
+        elif text.startswith("Privileges:"):
+            found.append(text)
+    return " ".join(found) or None
 
 
 def runbooks():

@@ -29,6 +29,9 @@ pytestmark = pytest.mark.lab
 
 ZNODES = int(os.environ.get("ZKOPS_RUNBOOK_ZNODES", "10000"))
 CREDENTIAL = "admin:s3cret"          # the sample tree's digest ACLs grant it
+# The variables docs/runbooks/README.md ("Layouts") has a site set for Debian's package.
+LAYOUT = {"zookeeper_config_file": "/etc/zookeeper/conf/zoo.cfg", "zookeeper_service_name": "zookeeper",
+          "zookeeper_log_dir": "/var/log/zookeeper", "zookeeper_bin_dir": "/usr/share/zookeeper/bin"}
 RUNBOOKS = R.runbooks()
 # Which runbook each test covers: together, all of them.
 COVERED = {"member-corrupt", "quorum-lost", "total-loss", "subtree-deleted", "point-in-time",
@@ -64,6 +67,9 @@ def site_inventory(lab, path, members=None, name=None):
                         "zookeeper_backup_ssh_private_key": ssh_key,
                         "zookeeper_tree_ssh_known_hosts_file": lab.known_hosts,
                         "zookeeper_tree_dir": os.path.join(os.path.dirname(path), "exports")}, f)
+    # The layout of the members' ZooKeeper (docs/runbooks/README.md, "Layouts"): Debian's package.
+    with open(os.path.join(path, "group_vars", "zookeeper.yml"), "w") as f:
+        yaml.safe_dump(LAYOUT, f)
     return path
 
 
@@ -141,7 +147,7 @@ def rlab(tmp_path_factory):
 
 def runner(lab, name, values, workdir=None):
     env = lab.ansible_env({"ANSIBLE_CONFIG": lab.site["cfg"]})
-    values = dict({"ensemble": lab.name, "backup-host": lab.backup_hosts[0].name,
+    values = dict({"ensemble": lab.name,
                    "exports-dir": os.path.join(lab.site["dir"], "exports")}, **values)
     return R.Runner(RUNBOOKS[name], workdir or lab.site["dir"], env, values)
 
