@@ -52,7 +52,7 @@ STATE = {"fed": set(), "launched": []}
 # The job templates launched here: every one whose playbook the collection holds.
 LAUNCHED = [
     "ZooKeeper - back up", "ZooKeeper - ship logs", "ZooKeeper - info",
-    "ZooKeeper - check", "ZooKeeper - export the tree", "ZooKeeper - import a tree export",
+    "ZooKeeper - check", "ZooKeeper - catalog", "ZooKeeper - start members", "ZooKeeper - export the tree", "ZooKeeper - import a tree export",
     "ZooKeeper - restore the ensemble", "ZooKeeper - restore drill", "ZooKeeper - rebuild a member",
     "ZooKeeper - rolling restart", "ZooKeeper - clean up after restores",
 ]
@@ -325,6 +325,32 @@ def test_check_reads_every_backup_host(alab, installed, site):
     # The run fails, one line per problem.
     assert res.rc == 2, res.output()
     assert res.output().count("CRITICAL %s on " % alab.name) >= len(alab.backup_hosts), res.output()
+
+
+def test_catalog_reads_every_backup_host(alab, installed, site):
+    res = launch(alab, installed, site, "ZooKeeper - catalog", {"zookeeper_catalog_verify": "true"})
+    assert res.rc == 0, res.output()
+    catalog = res.result("Gather the catalogs as zookeeper_catalog (one entry per backup host)")[
+        "ansible_facts"]["zookeeper_catalog"]
+    assert sorted(catalog) == sorted(h.name for h in alab.backup_hosts)
+    for entry in catalog.values():
+        # Read with the key from the credential; every file checked against the sums.
+        assert STATE["backup_id"] in [b["id"] for b in entry["backups"]], entry
+        assert all(b["verified"] is True for b in entry["backups"]), entry
+    runs = [r for m, _status, r in module_runs(res) if m == "zk_backup_catalog"]
+    assert len(runs) == len(alab.backup_hosts)
+    assert all(r["invocation"]["module_args"]["ssh_private_key"] == MASK for r in runs)
+
+
+def test_start_members_starts_a_stopped_member(alab, installed, site):
+    victim = alab.members[0]
+    victim.kill_zk()
+    assert not victim.zk_running()
+    res = launch(alab, installed, site, "ZooKeeper - start members", {"zookeeper_start_timeout": 120})
+    assert res.rc == 0, res.output()
+    report = res.result("Report what was started")["msg"]
+    assert report["started"] == [victim.name] and victim.zk_running(), report
+    assert report["serving_voters"] == "3 of 3", report
 
 
 def test_tree_export_over_tls_with_digest_auth(alab, installed, site):

@@ -96,12 +96,16 @@ def test_survey_is_valid_for_awx(name):
 def test_the_checks_reject_what_awx_rejects():
     """The validators are not vacuous: each rule fails on a definition that breaks it."""
     good = SURVEYS["tree_import.json"]
+
+    def question(variable):
+        return [q for q in good["spec"] if q["variable"] == variable][0]
+
     broken = [
         dict(good, spec=[]),
         dict(good, spec=[dict(good["spec"][0], type="boolean")]),
         dict(good, spec=[good["spec"][0], good["spec"][0]]),
-        dict(good, spec=[dict(good["spec"][2], default="overwrite")]),
-        dict(good, spec=[dict(good["spec"][4], default="10")]),
+        dict(good, spec=[dict(question("zookeeper_tree_import_mode"), default="overwrite")]),
+        dict(good, spec=[dict(question("zookeeper_tree_rate_limit"), default="10")]),
         dict(good, spec=[dict(good["spec"][0], required="yes")]),
         {k: v for k, v in good.items() if k != "description"},
     ]
@@ -276,7 +280,7 @@ def test_docs_schedule_everything_a_job_template_runs():
         assert name in text, name
 
 
-def test_identity_credential_feeds_restores_only(tmp_path):
+def test_identity_credential_feeds_restores_and_tree_imports_only(tmp_path):
     ct = CTYPES["ZooKeeper backup identity"]
     ev, _env, _files = A.inject(ct, {"identity": "PEM A"}, str(tmp_path))
     # the empty previous identity is dropped by the restore role (select)
@@ -284,4 +288,5 @@ def test_identity_credential_feeds_restores_only(tmp_path):
     ev, _env, _files = A.inject(ct, {"identity": "PEM A", "previous_identity": "PEM B"}, str(tmp_path))
     assert ev == {"zookeeper_backup_identities": ["PEM A", "PEM B"]}
     takers = sorted(jt["name"] for jt in JTS if "ZooKeeper backup identity" in jt["credential_types"])
-    assert takers == ["ZooKeeper - rebuild a member", "ZooKeeper - restore drill", "ZooKeeper - restore the ensemble"]
+    assert takers == ["ZooKeeper - import a tree export", "ZooKeeper - rebuild a member", "ZooKeeper - restore drill",
+                      "ZooKeeper - restore the ensemble"]
