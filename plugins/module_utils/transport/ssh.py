@@ -19,6 +19,7 @@ __metaclass__ = type
 import copy
 import io
 import os
+import shutil
 import socket
 import struct
 import traceback
@@ -190,13 +191,58 @@ def open_socket(host, port, timeout, stall):
     return sock
 
 
-class SshSession:
-    """One authenticated SSH connection: ``sftp`` and ``run()``."""
+# Characters OpenSSH takes apart in a path given as an option (whitespace splits a list of
+# files, quotes group, '%' and a leading '~' are expanded): such paths go through paramiko.
+_OPENSSH_UNSAFE = set(' \t\n\r"\'%\\')
 
-    def __init__(self, label, client, timeout):
+
+def openssh_argv(params, user, host, port):
+    """(argv, None) of OpenSSH's ``ssh`` client logging in to ``host`` as ``paramiko`` does
+    (the same known_hosts file and strict host key checking, the same key file, no
+    configuration file, no agent, no forwarding), the remote command to be appended; or
+    (None, why) when the options need paramiko: no ``ssh`` program, a key given as text or
+    with a passphrase, host key checking off, or a path OpenSSH would take apart."""
+    program = shutil.which("ssh")
+    if program is None:
+        return None, "this host has no ssh program (OpenSSH client)"
+    if not params.get("ssh_host_key_checking", True):
+        return None, "ssh_host_key_checking is off"
+    if params.get("ssh_private_key") or params.get("ssh_private_key_passphrase"):
+        return None, "the private key is given as text or with a passphrase"
+    known = os.path.expanduser(params.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")
+    key_file = params.get("ssh_private_key_file")
+    key_file = os.path.expanduser(key_file) if key_file else None
+    for path in (known, key_file):
+        if path is not None and (_OPENSSH_UNSAFE & set(path) or not os.path.isabs(path)):
+            return None, "the path %s holds characters OpenSSH would expand or split" % path
+    if host.startswith("-") or _OPENSSH_UNSAFE & set(host) or _OPENSSH_UNSAFE & set(user) or user.startswith("-"):
+        return None, "the host or user name holds characters OpenSSH would take apart"
+    connect_timeout = int(max(1, params.get("ssh_connect_timeout") or 10.0))
+    # A host cut off is noticed after about ssh_timeout: keepalives every third of it, three unanswered.
+    alive = int(max(1, (params.get("ssh_timeout") or 60.0) / 3))
+    argv = [program, "-F", "/dev/null", "-T", "-x", "-a", "-q",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=%s" % known, "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no", "-o", "IdentitiesOnly=yes",
+            "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+            "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "ClearAllForwardings=yes",
+            "-o", "Compression=no", "-o", "ConnectTimeout=%d" % connect_timeout,
+            "-o", "ServerAliveInterval=%d" % alive, "-o", "ServerAliveCountMax=3"]
+    if key_file:
+        argv += ["-i", key_file]
+    argv += ["-p", str(port), "-l", user, "--", host]
+    return argv, None
+
+
+class SshSession:
+    """One authenticated SSH connection: ``sftp`` and ``run()``; ``openssh``, when set, is the
+    command line of OpenSSH's ssh client to the same host (openssh_argv)."""
+
+    def __init__(self, label, client, timeout, openssh=None):
         self.label = label
         self.client = client
         self.timeout = timeout
+        self.openssh = openssh
         self._sftp = None
         self._more_sftp = []
         self._sftp_refused = False
@@ -375,7 +421,15 @@ def connect(params, target, warnings=None):
     if not params.get("ssh_host_key_checking", True) and warnings is not None and policy.accepted:
         warnings.append("%s: host key checking is off; accepted the host key %s without checking it"
                         % (label, policy.accepted[0][:80]))
-    return SshSession(label, client, params.get("ssh_timeout") or 60.0)
+    openssh = None
+    if params.get("transfer_client") in ("auto", "openssh"):
+        openssh, why = openssh_argv(params, user, host, port)
+        if openssh is None and params.get("transfer_client") == "openssh":
+            client.close()
+            raise SshError(label, "transfer_client is openssh, but %s: give ssh_private_key_file without a "
+                                  "passphrase and keep ssh_host_key_checking on, or use transfer_client auto"
+                           % why)
+    return SshSession(label, client, params.get("ssh_timeout") or 60.0, openssh)
 
 
 def connect_all(params, targets, warnings=None):

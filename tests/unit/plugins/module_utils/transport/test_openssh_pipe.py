@@ -1,0 +1,161 @@
+"""A file sent through OpenSSH's ssh client (push._PipeLane): the bytes arrive exactly, in
+order, through a real process and pipe (a local shell stands in for ssh and runs the very
+command the storage host runs); a failing writer on the host, a client that never logs in
+and a killed client are failures that name themselves, or a fall-back to SFTP where allowed.
+openssh_argv: the same known_hosts, key and strict checking as paramiko, or no OpenSSH."""
+import os
+import random
+
+import pytest
+
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
+
+from test_ssh_push import Disk, FakePush, FakeSession
+
+
+class LocalSession(FakeSession):
+    """A session whose 'ssh client' is a local shell running the host's command."""
+
+    def __init__(self, disk, openssh, label="backup1"):
+        FakeSession.__init__(self, disk, label=label)
+        self.openssh = openssh
+        self.sftp = self.sftps[0]
+
+
+SHELL = ["/bin/sh", "-c"]
+
+
+def send(tmp_path, openssh, data, fallback=True, name="archive.tar"):
+    disk = Disk()
+    session = LocalSession(disk, openssh)
+    push = FakePush([session], 2)
+    push.fallback = fallback
+    path = str(tmp_path / name)
+    push.dests[0].staging = str(tmp_path)
+    f = ssh_push.FanOutFile(push, name, bulk=True)
+    for block in data:
+        f.write(block)
+    return push, f, path, disk
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_blocks_arrive_exactly_and_in_order(tmp_path, seed):
+    rnd = random.Random(seed)
+    data = [os.urandom(rnd.choice([0, 1, 4095, 32768, 1 << 20, 3 << 20])) for _i in range(rnd.randrange(0, 12))]
+    push, f, path, disk = send(tmp_path, SHELL, data)
+    assert isinstance(push.dests[0].lanes[0], ssh_push._PipeLane)
+    digest = f.close()
+    assert push.failed == [] and push.notes == []
+    with open(path, "rb") as out:
+        got = out.read()
+    assert got == b"".join(data)
+    assert digest == push.files["archive.tar"]
+    assert disk.files == {}            # nothing went through SFTP
+
+
+def test_an_empty_file_is_created(tmp_path):
+    push, f, path, _disk = send(tmp_path, SHELL, [])
+    f.close()
+    assert push.failed == [] and os.path.getsize(path) == 0
+
+
+def test_a_small_file_goes_through_sftp(tmp_path):
+    disk = Disk()
+    push = FakePush([LocalSession(disk, SHELL)], 2)
+    push.put("SHA256SUMS", b"abc")
+    assert disk.files["/srv/b/.x.partial-1/SHA256SUMS"] == b"abc"
+
+
+def test_a_failing_writer_on_the_host_fails_the_file_with_its_message(tmp_path):
+    # The path's directory does not exist: the host's cat cannot create the file.
+    disk = Disk()
+    push = FakePush([LocalSession(disk, SHELL), FakeSession(Disk(), label="backup2")], 2, required=1)
+    push.dests[0].staging = str(tmp_path / "missing")
+    f = push.open("archive.tar", bulk=True)
+    f.write(os.urandom(1 << 20))
+    f.close()
+    assert [d.session.label for d in push.dests] == ["backup2"]
+    failed, = push.failed
+    assert failed["host"] == "backup1"
+    assert "OpenSSH's ssh client failed (exit code" in failed["reason"], failed["reason"]
+    assert "cannot create" in failed["reason"] and "missing/archive.tar" in failed["reason"], failed["reason"]
+
+
+@pytest.mark.parametrize("client", [["/bin/false"], ["/bin/sh", "-c", "echo not-ready; cat >/dev/null"]])
+def test_a_client_that_never_logs_in_falls_back_to_sftp(tmp_path, client):
+    data = [os.urandom(40000), os.urandom(5)]
+    push, f, path, disk = send(tmp_path, client, data)
+    f.close()
+    assert push.failed == []
+    assert disk.files[path] == b"".join(data)
+    note, = push.notes
+    assert note.startswith("backup1: OpenSSH's ssh client could not start the transfer") and "paramiko" in note
+
+
+def test_without_fallback_a_client_that_never_logs_in_fails_the_host(tmp_path):
+    client = ["/bin/sh", "-c", "echo 'Host key verification failed.' >&2; exit 255"]
+    with pytest.raises(ssh_push.TooFewHosts) as err:
+        push, f, path, disk = send(tmp_path, client, [os.urandom(100)], fallback=False)
+        f.close()
+    assert "could not start the transfer: Host key verification failed." in str(err.value)
+
+
+def test_a_client_killed_mid_transfer_fails_the_file(tmp_path):
+    disk = Disk()
+    push = FakePush([LocalSession(disk, SHELL), FakeSession(Disk(), label="backup2")], 2, required=1)
+    push.dests[0].staging = str(tmp_path)
+    f = push.open("archive.tar", bulk=True)
+    f.write(os.urandom(1 << 20))
+    lane = push.dests[0].lanes[0]
+    lane.proc.kill()
+    for _i in range(8):
+        f.write(os.urandom(1 << 20))
+    f.close()
+    assert [d.session.label for d in push.dests] == ["backup2"]
+    assert push.failed[0]["host"] == "backup1"
+
+
+PARAMS = {"ssh_known_hosts_file": "/etc/zk/known_hosts", "ssh_private_key_file": "/etc/zk/id_ed25519",
+          "ssh_host_key_checking": True, "ssh_connect_timeout": 7.0, "ssh_timeout": 30.0}
+
+
+def test_openssh_logs_in_as_paramiko_does(monkeypatch):
+    monkeypatch.setattr(ssh_transport.shutil, "which", lambda name: "/usr/bin/ssh")
+    argv, why = ssh_transport.openssh_argv(PARAMS, "backup", "b1.example.com", 2222)
+    assert why is None
+    text = " ".join(argv)
+    for needle in ("-F /dev/null", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/etc/zk/known_hosts",
+                   "GlobalKnownHostsFile=/dev/null", "BatchMode=yes", "IdentitiesOnly=yes",
+                   "-i /etc/zk/id_ed25519", "-p 2222", "-l backup", "ConnectTimeout=7", "ServerAliveInterval=10"):
+        assert needle in text, needle
+    assert argv[0] == "/usr/bin/ssh" and argv[-2:] == ["--", "b1.example.com"]
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"ssh_host_key_checking": False}, "ssh_host_key_checking is off"),
+    ({"ssh_private_key": "-----BEGIN", "ssh_private_key_file": None}, "given as text"),
+    ({"ssh_private_key_passphrase": "x"}, "passphrase"),
+    ({"ssh_known_hosts_file": "/etc/my hosts"}, "would expand or split"),
+    ({"ssh_private_key_file": "/etc/zk/%h"}, "would expand or split"),
+])
+def test_options_openssh_cannot_honour_leave_it_to_paramiko(monkeypatch, change, why):
+    monkeypatch.setattr(ssh_transport.shutil, "which", lambda name: "/usr/bin/ssh")
+    argv, reason = ssh_transport.openssh_argv(dict(PARAMS, **change), "root", "b1", 22)
+    assert argv is None and why in reason
+
+
+def test_no_ssh_program_leaves_it_to_paramiko(monkeypatch):
+    monkeypatch.setattr(ssh_transport.shutil, "which", lambda name: None)
+    argv, reason = ssh_transport.openssh_argv(PARAMS, "root", "b1", 22)
+    assert argv is None and "no ssh program" in reason
+
+
+def test_what_the_shell_prints_before_the_command_is_skipped(tmp_path):
+    chatty = ["/bin/sh", "-c", 'echo "Welcome"; echo; echo "zkops-ready-not"; eval "$0"']
+    data = [os.urandom(70000)]
+    push, f, path, disk = send(tmp_path, chatty, data)
+    f.close()
+    assert push.notes == [] and disk.files == {}
+    with open(path, "rb") as out:
+        assert out.read() == data[0]
