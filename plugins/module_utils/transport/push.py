@@ -119,6 +119,9 @@ def explain_io(session, path, exc, what):
     if isinstance(exc, socket.timeout):
         return SshError(session.label, "no progress for %ss while %s: the backup host stopped answering "
                                        "(down, cut off, or overloaded)" % (session.timeout, what))
+    if getattr(exc, "lost", False):
+        return SshError(session.label, "%s while %s: the backup host stopped answering (down, cut off, or "
+                                       "overloaded) for %ss" % (exc, what, session.timeout))
     if _connection_lost(session, exc):
         return SshError(session.label, "the connection broke while %s: the backup host stopped answering "
                                        "(down, cut off, or overloaded) for %ss" % (what, session.timeout))
@@ -380,7 +383,12 @@ class _Lane:
 
 
 class _ClientFailed(IOError):
-    """OpenSSH's ssh client failed, said with its exit code or message."""
+    """OpenSSH's ssh client failed, said with its exit code or message; ``lost`` when it lost
+    the connection after the transfer had begun (exit code 255: the host stopped answering)."""
+
+    def __init__(self, message, lost=False):
+        IOError.__init__(self, message)
+        self.lost = lost
 
 
 class _PipeLane(_Lane):
@@ -481,7 +489,7 @@ class _PipeLane(_Lane):
         if rc == 0:
             return exc
         return _ClientFailed("the transfer through OpenSSH's ssh client failed (exit code %d): %s"
-                             % (rc, self._stderr() or "no message"))
+                             % (rc, self._stderr() or "no message"), lost=rc == 255)
 
     def finish(self):
         """Wait until every block is written and the host's ``cat`` ended well (the file is
@@ -513,7 +521,8 @@ class _PipeLane(_Lane):
         if rc != 0:
             why = self._stderr() or "no message"
             self._close_pipes()
-            raise _ClientFailed("the transfer through OpenSSH's ssh client failed (exit code %d): %s" % (rc, why))
+            raise _ClientFailed("the transfer through OpenSSH's ssh client failed (exit code %d): %s" % (rc, why),
+                                lost=rc == 255)
         self._close_pipes()
 
     def cancel(self):

@@ -220,7 +220,7 @@ def openssh_argv(params, user, host, port):
     connect_timeout = int(max(1, params.get("ssh_connect_timeout") or 10.0))
     # A host cut off is noticed after about ssh_timeout: keepalives every third of it, three unanswered.
     alive = int(max(1, (params.get("ssh_timeout") or 60.0) / 3))
-    argv = [program, "-F", "/dev/null", "-T", "-x", "-a", "-q",
+    argv = [program, "-F", "/dev/null", "-T", "-x", "-a",
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", "UserKnownHostsFile=%s" % known, "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no", "-o", "IdentitiesOnly=yes",

@@ -21,6 +21,10 @@ class LocalSession(FakeSession):
         FakeSession.__init__(self, disk, label=label)
         self.openssh = openssh
         self.sftp = self.sftps[0]
+        self.closed = False
+
+    def close(self):
+        self.closed = True
 
 
 SHELL = ["/bin/sh", "-c"]
@@ -159,3 +163,20 @@ def test_what_the_shell_prints_before_the_command_is_skipped(tmp_path):
     assert push.notes == [] and disk.files == {}
     with open(path, "rb") as out:
         assert out.read() == data[0]
+
+
+def test_a_client_that_loses_the_connection_marks_the_host_as_not_answering(tmp_path):
+    # Exit code 255 once the transfer began: the connection is gone, nothing is cleaned up
+    # over it (the staging directory is named as left over).
+    client = ["/bin/sh", "-c", 'echo zkops-ready; head -c 1000 >/dev/null; echo "Timeout, server not responding" >&2; '
+                               'exit 255']
+    disk = Disk()
+    push = FakePush([LocalSession(disk, client), FakeSession(Disk(), label="backup2")], 2, required=1)
+    f = push.open("archive.tar", bulk=True)
+    for _i in range(4):
+        f.write(os.urandom(1 << 20))
+    f.close()
+    failed, = push.failed
+    assert "(exit code 255): Timeout, server not responding" in failed["reason"], failed["reason"]
+    assert "stopped answering" in failed["reason"] and failed["leftover"] == "/srv/b/.x.partial-1"
+    assert push.notes == []
