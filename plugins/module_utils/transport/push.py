@@ -43,13 +43,12 @@ import shlex
 import socket
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 
 import queue
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import PIPE_READY, SshError
 
 CHECKSUMS = "SHA256SUMS"
 CMD_STATUS = 101                      # SSH_FXP_STATUS
@@ -65,10 +64,6 @@ LANE_QUEUE = 4                        # blocks waiting for each channel
 EARLY_FLUSH = 64 << 20                # bytes sent between two flushes while sending
 PARTIAL_MARK = ".partial-"
 CLEANUP_TIMEOUT = 10.0
-# What OpenSSH's ssh runs on the storage host for a file sent through it: say that the
-# login worked, read the file's path from the first line, then write the rest to it.
-PIPE_READY = b"zkops-ready"
-PIPE_COMMAND = 'echo zkops-ready && IFS= read -r p && exec cat > "$p"'
 
 
 class TooFewHosts(SshError):
@@ -395,8 +390,9 @@ class _PipeLane(_Lane):
     """Writes the blocks of one file, in order, through OpenSSH's ssh client (a process of
     its own: its encryption runs outside Python and beside it) into ``cat`` on the storage
     host.  The client logs in as the session did (transport/ssh.py, openssh_argv: the same
-    known_hosts file, strict host key checking, the same key); the host says when it is
-    ready, then gets the file's path and the data.
+    known_hosts file, strict host key checking, the same key), usually started when the
+    session connected (SshSession.pipe); the host says when it is ready (after what the
+    user's shell prints), then gets the file's path and the data.
 
     When the client cannot log in and ``fallback`` is set, the file goes through one SFTP
     channel of the session instead, and ``note`` says why.  A failure later (the host's
@@ -408,9 +404,7 @@ class _PipeLane(_Lane):
         self.fallback = fallback
         self.note = None
         self.written = 0
-        self._errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(list(session.openssh) + [PIPE_COMMAND], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._errors, close_fds=True)
+        self.proc, self._errors = session.pipe()
         self._sink = None
 
     def _stderr(self):

@@ -22,6 +22,8 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import traceback
 
 PARAMIKO_IMP_ERR = None
@@ -191,6 +193,12 @@ def open_socket(host, port, timeout, stall):
     return sock
 
 
+# What OpenSSH's ssh runs on the storage host to receive a file (transport/push.py,
+# _PipeLane): say that the login worked, read the file's path from the first line, then
+# write the rest to it.
+PIPE_READY = b"zkops-ready"
+PIPE_COMMAND = 'echo zkops-ready && IFS= read -r p && exec cat > "$p"'
+
 # Characters OpenSSH takes apart in a path given as an option (whitespace splits a list of
 # files, quotes group, '%' and a leading '~' are expanded): such paths go through paramiko.
 _OPENSSH_UNSAFE = set(' \t\n\r"\'%\\')
@@ -243,6 +251,7 @@ class SshSession:
         self.client = client
         self.timeout = timeout
         self.openssh = openssh
+        self._pipe = None
         self._sftp = None
         self._more_sftp = []
         self._sftp_refused = False
@@ -313,7 +322,47 @@ class SshSession:
             raise SshError(self.label, "the connection failed while running a command: %s" % exc)
         return (rc, b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace"))
 
+    def start_pipe(self):
+        """Start OpenSSH's ssh client running PIPE_COMMAND on the host, so that its login is
+        done before a file goes through it (see pipe())."""
+        if self.openssh and self._pipe is None:
+            self._pipe = self._new_pipe()
+
+    def _new_pipe(self):
+        errors = tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen(list(self.openssh) + [PIPE_COMMAND], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errors, close_fds=True)
+        except BaseException:
+            errors.close()
+            raise
+        return proc, errors
+
+    def pipe(self):
+        """(process, its stderr file) of an ssh client running PIPE_COMMAND on the host: the one
+        start_pipe() started, else a new one.  The caller owns both."""
+        pipe, self._pipe = self._pipe, None
+        return pipe if pipe is not None else self._new_pipe()
+
+    def _end_pipe(self):
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        proc, errors = pipe
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (proc.stdin, proc.stdout, errors):
+            try:
+                f.close()
+            except (IOError, OSError):
+                pass
+
     def close(self):
+        self._end_pipe()
         for thing in self._more_sftp + [self._sftp, self.client]:
             if thing is not None:
                 try:
@@ -429,7 +478,15 @@ def connect(params, target, warnings=None):
             raise SshError(label, "transfer_client is openssh, but %s: give ssh_private_key_file without a "
                                   "passphrase and keep ssh_host_key_checking on, or use transfer_client auto"
                            % why)
-    return SshSession(label, client, params.get("ssh_timeout") or 60.0, openssh)
+    session = SshSession(label, client, params.get("ssh_timeout") or 60.0, openssh)
+    if openssh is not None:
+        # Its login goes on while the caller prepares what it sends.
+        try:
+            session.start_pipe()
+        except (OSError, ValueError) as exc:
+            session.close()
+            raise SshError(label, "cannot start OpenSSH's ssh client (%s): %s" % (openssh[0], exc))
+    return session
 
 
 def connect_all(params, targets, warnings=None):

@@ -22,6 +22,11 @@ class LocalSession(FakeSession):
         self.openssh = openssh
         self.sftp = self.sftps[0]
         self.closed = False
+        self._pipe = None
+
+    start_pipe = ssh_transport.SshSession.start_pipe
+    pipe = ssh_transport.SshSession.pipe
+    _new_pipe = ssh_transport.SshSession._new_pipe
 
     def close(self):
         self.closed = True
@@ -180,3 +185,25 @@ def test_a_client_that_loses_the_connection_marks_the_host_as_not_answering(tmp_
     assert "(exit code 255): Timeout, server not responding" in failed["reason"], failed["reason"]
     assert "stopped answering" in failed["reason"] and failed["leftover"] == "/srv/b/.x.partial-1"
     assert push.notes == []
+
+
+def test_the_client_started_at_connection_carries_the_file(tmp_path):
+    disk = Disk()
+    session = LocalSession(disk, SHELL)
+    session.start_pipe()
+    started = session._pipe[0]
+    push = FakePush([session], 2)
+    push.dests[0].staging = str(tmp_path)
+    f = push.open("archive.tar", bulk=True)
+    assert push.dests[0].lanes[0].proc is started and session._pipe is None
+    f.write(b"x" * 100000)
+    f.close()
+    assert started.returncode == 0 and os.path.getsize(str(tmp_path / "archive.tar")) == 100000
+
+
+def test_closing_a_session_ends_a_client_nothing_went_through():
+    session = ssh_transport.SshSession("backup1", None, 5, openssh=["/bin/sh", "-c", 'exec sleep 60 # "$0"'])
+    session.start_pipe()
+    proc = session._pipe[0]
+    session.close()
+    assert proc.returncode is not None and session._pipe is None
