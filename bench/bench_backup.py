@@ -19,7 +19,7 @@ bytes each sent, the data's apparent and real size and zk_backup's peak resident
 From the repository root:
 
   .venv/bin/python bench/bench_backup.py [--znodes 500000] [--value-size 390] [--rounds 5]
-      [--values both|json|random] [--transfer-client auto|openssh|paramiko]
+      [--values both|json|random] [--transfer-client auto|openssh|paramiko] [--also paramiko]
       [--output bench/results/backup.json]
 """
 import argparse
@@ -147,7 +147,19 @@ def measure(a, kind, extra):
               % (kind, a.znodes, took, member.name, apparent / 1e6, real / 1e6))
         baseline = ("tar cf - -C %s version-2 -C %s version-2 | ssh %s 'cat > /srv/backups/bench.tar'"
                     % (lab.data_dir, lab.data_log_dir, backup.name))
-        ours = "env %s" % module_runner(lab, member, backup, extra).replace(" /usr/bin/python3 ", " /usr/bin/time -f %M -o /tmp/bench-rss /usr/bin/python3 ", 1)
+        ours = "env %s" % module_runner(lab, member, backup, extra).replace(
+            " /usr/bin/python3 ", " /usr/bin/time -f %M -o /tmp/bench-rss /usr/bin/python3 ", 1)
+        # Other transfer clients, timed in the same rounds (their own arguments file).
+        others = {}
+        for client in a.also:
+            args = os.path.join(member.path("/tmp"), "bench-args-%s.json" % client)
+            with open(os.path.join(member.path("/tmp"), "bench-args.json")) as f:
+                spec = json.load(f)
+            spec["ANSIBLE_MODULE_ARGS"]["transfer_client"] = client
+            with open(args, "w") as f:
+                json.dump(spec, f)
+            others[client] = ours.replace("/tmp/bench-args.json", "/tmp/bench-args-%s.json" % client)
+        other_t = {c: [] for c in others}
         tar_t, zk_t, tar_bytes, results, rss = [], [], [], [], []
         for i in range(a.rounds):
             backup.sh("rm -rf /srv/backups/bench.tar /srv/backups/%s" % lab.name)
@@ -162,6 +174,14 @@ def measure(a, kind, extra):
             zk_t.append(t)
             results.append(res)
             rss.append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
+            for client, command in others.items():
+                backup.sh("rm -rf /srv/backups/%s" % lab.name)
+                t2, out2 = timed(member, command)
+                if json.loads(out2).get("failed"):
+                    raise SystemExit("zk_backup (transfer_client %s) failed: %s" % (client, out2[-3000:]))
+                other_t[client].append(t2)
+                print("%s round %d: zk_backup with transfer_client %s %.3f s (ratio %.2f)"
+                      % (kind, i + 1, client, t2, t2 / tar_t[-1]))
             print("%s round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, peak RSS %.1f MiB, "
                   "phases %s%s" % (kind, i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6,
                                    rss[-1] / 2.0 ** 20, res["phases"],
@@ -178,11 +198,15 @@ def measure(a, kind, extra):
             "zk_backup_bytes_raw": last["bytes_raw"], "compression": last["compression"],
             "zk_backup_peak_rss": max(rss), "phases": last["phases"],
             "load_average": os.getloadavg(),
+            "also": {c: {"seconds": v, "median": statistics.median(v), "ratio": statistics.median(v) / tar_med}
+                     for c, v in other_t.items()},
             "target": {"ratio_max": 1.2, "bytes_sent_max": real},
         }
         report["pass"] = report["ratio"] <= 1.2 and report["zk_backup_bytes_sent"] <= real
         print("%s values, median: tar|ssh %.3f s, zk_backup %.3f s, ratio %.2f (target <= 1.2)"
               % (kind, tar_med, zk_med, report["ratio"]))
+        for c, v in report["also"].items():
+            print("%s values, median with transfer_client %s: %.3f s, ratio %.2f" % (kind, c, v["median"], v["ratio"]))
         print("%s values, bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent; "
               "zk_backup's peak RSS %.1f MiB" % (kind, report["tar_ssh_bytes_sent"] / 1e6,
                                                   report["zk_backup_bytes_sent"] / 1e6, report["compression"],
@@ -203,8 +227,14 @@ def main():
                          "the other, each on a lab of its own, in this invocation")
     ap.add_argument("--transfer-client", choices=["auto", "openssh", "paramiko"], default="auto",
                     help="zk_backup's transfer_client")
+    ap.add_argument("--also", default="",
+                    help="other transfer_client values (comma-separated) timed in the same rounds, "
+                         "for instance paramiko")
     ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "backup.json"))
     a = ap.parse_args()
+    a.also = [c for c in a.also.split(",") if c]
+    if set(a.also) - {"auto", "openssh", "paramiko"}:
+        ap.error("--also takes auto, openssh or paramiko")
 
     kinds = ["json", "random"] if a.values == "both" else [a.values]
     reports = {k: measure(a, k, {"transfer_client": a.transfer_client}) for k in kinds}
