@@ -208,9 +208,9 @@ def measure(a, kind, extra):
         for c, v in report["also"].items():
             print("%s values, median with transfer_client %s: %.3f s, ratio %.2f" % (kind, c, v["median"], v["ratio"]))
         print("%s values, bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent; "
-              "zk_backup's peak RSS %.1f MiB" % (kind, report["tar_ssh_bytes_sent"] / 1e6,
-                                                  report["zk_backup_bytes_sent"] / 1e6, report["compression"],
-                                                  real / 1e6, apparent / 1e6, max(rss) / 2.0 ** 20))
+              "zk_backup's peak RSS %.1f MiB"
+              % (kind, report["tar_ssh_bytes_sent"] / 1e6, report["zk_backup_bytes_sent"] / 1e6,
+                 report["compression"], real / 1e6, apparent / 1e6, max(rss) / 2.0 ** 20))
         return report
     finally:
         lab.down()
@@ -244,9 +244,9 @@ def main():
     for k in kinds:
         r = reports[k]
         print("%-6s values: ratio %.2f (zk_backup %.3f s / tar|ssh %.3f s), sent %.1f MB of %.1f MB real, "
-              "peak RSS %.1f MiB: %s" % (k, r["ratio"], r["zk_backup_median"], r["tar_ssh_median"],
-                                       r["zk_backup_bytes_sent"] / 1e6, r["real_bytes"] / 1e6,
-                                       r["zk_backup_peak_rss"] / 2.0 ** 20, "PASS" if r["pass"] else "FAIL"))
+              "peak RSS %.1f MiB: %s"
+              % (k, r["ratio"], r["zk_backup_median"], r["tar_ssh_median"], r["zk_backup_bytes_sent"] / 1e6,
+                 r["real_bytes"] / 1e6, r["zk_backup_peak_rss"] / 2.0 ** 20, "PASS" if r["pass"] else "FAIL"))
     ok = all(r["pass"] for r in reports.values())
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
