@@ -176,7 +176,7 @@ options:
       - What carries the archive to the backup hosts. Everything else (directories, the
         manifest, the checksums, the verification, the rename) goes through paramiko.
       - V(openssh) sends it through OpenSSH's C(ssh) client on the member, which encrypts
-        outside Python (about twice the rate of paramiko for data that does not compress).
+        outside Python, with less than half of paramiko's CPU time per byte.
         It logs in as paramiko does, with O(ssh_known_hosts_file), strict host key checking,
         O(ssh_private_key_file) (or the usual keys in C(~/.ssh)), no configuration file and no
         agent; the run fails when the member has no C(ssh), or the key is given as
