@@ -563,7 +563,7 @@ class FanOutFile:
         for d in list(push.dests):
             path = posixpath.join(d.staging, name)
             try:
-                if bulk and getattr(d.session, "openssh", None):
+                if bulk and getattr(d.session, "openssh", None) and "\n" not in path:
                     d.lanes = [_PipeLane(d.session, path, push.fallback)]
                     continue
                 d.lanes = [_Lane(sftp, path, i == 0)

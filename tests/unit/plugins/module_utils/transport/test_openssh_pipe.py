@@ -207,3 +207,14 @@ def test_closing_a_session_ends_a_client_nothing_went_through():
     proc = session._pipe[0]
     session.close()
     assert proc.returncode is not None and session._pipe is None
+
+
+def test_a_path_with_a_line_break_goes_through_sftp(tmp_path):
+    disk = Disk()
+    push = FakePush([LocalSession(disk, SHELL)], 2)
+    push.dests[0].staging = "/srv/b/odd\nname/.x.partial-1"
+    f = push.open("archive.tar", bulk=True)
+    assert not isinstance(push.dests[0].lanes[0], ssh_push._PipeLane)
+    f.write(b"abc")
+    f.close()
+    assert disk.files["/srv/b/odd\nname/.x.partial-1/archive.tar"] == b"abc"
