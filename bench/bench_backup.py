@@ -160,6 +160,7 @@ def measure(a, kind, extra):
                 json.dump(spec, f)
             others[client] = ours.replace("/tmp/bench-args.json", "/tmp/bench-args-%s.json" % client)
         other_t = {c: [] for c in others}
+        other_rss = {c: [] for c in others}
         tar_t, zk_t, tar_bytes, results, rss = [], [], [], [], []
         for i in range(a.rounds):
             backup.sh("rm -rf /srv/backups/bench.tar /srv/backups/%s" % lab.name)
@@ -174,18 +175,19 @@ def measure(a, kind, extra):
             zk_t.append(t)
             results.append(res)
             rss.append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
+            print("%s round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, peak RSS %.1f MiB, "
+                  "phases %s%s" % (kind, i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6,
+                                   rss[-1] / 2.0 ** 20, res["phases"],
+                                   "; warnings: %s" % res["warnings"] if res.get("warnings") else ""))
             for client, command in others.items():
                 backup.sh("rm -rf /srv/backups/%s" % lab.name)
                 t2, out2 = timed(member, command)
                 if json.loads(out2).get("failed"):
                     raise SystemExit("zk_backup (transfer_client %s) failed: %s" % (client, out2[-3000:]))
                 other_t[client].append(t2)
-                print("%s round %d: zk_backup with transfer_client %s %.3f s (ratio %.2f)"
-                      % (kind, i + 1, client, t2, t2 / tar_t[-1]))
-            print("%s round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, peak RSS %.1f MiB, "
-                  "phases %s%s" % (kind, i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6,
-                                   rss[-1] / 2.0 ** 20, res["phases"],
-                                   "; warnings: %s" % res["warnings"] if res.get("warnings") else ""))
+                other_rss[client].append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
+                print("%s round %d: zk_backup with transfer_client %s %.3f s (ratio %.2f), peak RSS %.1f MiB"
+                      % (kind, i + 1, client, t2, t2 / tar_t[-1], other_rss[client][-1] / 2.0 ** 20))
         tar_med, zk_med = statistics.median(tar_t), statistics.median(zk_t)
         last = results[-1]
         report = {
@@ -198,8 +200,8 @@ def measure(a, kind, extra):
             "zk_backup_bytes_raw": last["bytes_raw"], "compression": last["compression"],
             "zk_backup_peak_rss": max(rss), "phases": last["phases"],
             "load_average": os.getloadavg(),
-            "also": {c: {"seconds": v, "median": statistics.median(v), "ratio": statistics.median(v) / tar_med}
-                     for c, v in other_t.items()},
+            "also": {c: {"seconds": v, "median": statistics.median(v), "ratio": statistics.median(v) / tar_med,
+                         "peak_rss": max(other_rss[c])} for c, v in other_t.items()},
             "target": {"ratio_max": 1.2, "bytes_sent_max": real},
         }
         report["pass"] = report["ratio"] <= 1.2 and report["zk_backup_bytes_sent"] <= real
