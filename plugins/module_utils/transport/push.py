@@ -391,8 +391,8 @@ class _PipeLane(_Lane):
     its own: its encryption runs outside Python and beside it) into ``cat`` on the storage
     host.  The client logs in as the session did (transport/ssh.py, openssh_argv: the same
     known_hosts file, strict host key checking, the same key), usually started when the
-    session connected (SshSession.pipe); the host says when it is ready (after what the
-    user's shell prints), then gets the file's path and the data.
+    session connected (SshSession.pipe); the host gets the file's path, says that it is
+    ready (after whatever the user's shell prints), then gets the data.
 
     When the client cannot log in and ``fallback`` is set, the file goes through one SFTP
     channel of the session instead, and ``note`` says why.  A failure later (the host's
@@ -440,8 +440,13 @@ class _PipeLane(_Lane):
         return False
 
     def _open_sink(self):
-        if self._wait_ready():
+        try:
             self.proc.stdin.write(self.path.encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+            ready = self._wait_ready()
+        except (IOError, OSError):     # the client ended: it could not log in
+            ready = False
+        if ready:
             return self.proc.stdin.write
         why = self._stderr() or "no answer"
         self._kill()

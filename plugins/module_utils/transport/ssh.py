@@ -194,10 +194,10 @@ def open_socket(host, port, timeout, stall):
 
 
 # What OpenSSH's ssh runs on the storage host to receive a file (transport/push.py,
-# _PipeLane): say that the login worked, read the file's path from the first line, then
-# write the rest to it.
+# _PipeLane): read the file's path from the first line, say that the login worked and the
+# path came, then write the rest to the file.
 PIPE_READY = b"zkops-ready"
-PIPE_COMMAND = 'echo zkops-ready && IFS= read -r p && exec cat > "$p"'
+PIPE_COMMAND = 'IFS= read -r p && echo zkops-ready && exec cat > "$p"'
 
 # Characters OpenSSH takes apart in a path given as an option (whitespace splits a list of
 # files, quotes group, '%' and a leading '~' are expanded): such paths go through paramiko.

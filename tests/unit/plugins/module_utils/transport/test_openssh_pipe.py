@@ -91,7 +91,8 @@ def test_a_failing_writer_on_the_host_fails_the_file_with_its_message(tmp_path):
     assert "cannot create" in failed["reason"] and "missing/archive.tar" in failed["reason"], failed["reason"]
 
 
-@pytest.mark.parametrize("client", [["/bin/false"], ["/bin/sh", "-c", "echo not-ready; cat >/dev/null"]])
+@pytest.mark.parametrize("client", [["/bin/false"], ["/bin/sh", "-c", "echo not-ready; cat >/dev/null"],
+                                    ["/bin/sh", "-c", "echo 'read: Command not found.' >&2; exit 1"]])
 def test_a_client_that_never_logs_in_falls_back_to_sftp(tmp_path, client):
     data = [os.urandom(40000), os.urandom(5)]
     push, f, path, disk = send(tmp_path, client, data)
@@ -173,8 +174,8 @@ def test_what_the_shell_prints_before_the_command_is_skipped(tmp_path):
 def test_a_client_that_loses_the_connection_marks_the_host_as_not_answering(tmp_path):
     # Exit code 255 once the transfer began: the connection is gone, nothing is cleaned up
     # over it (the staging directory is named as left over).
-    client = ["/bin/sh", "-c", 'echo zkops-ready; head -c 1000 >/dev/null; echo "Timeout, server not responding" >&2; '
-                               'exit 255']
+    client = ["/bin/sh", "-c", 'read -r p; echo zkops-ready; head -c 1000 >/dev/null; '
+                               'echo "Timeout, server not responding" >&2; exit 255']
     disk = Disk()
     push = FakePush([LocalSession(disk, client), FakeSession(Disk(), label="backup2")], 2, required=1)
     f = push.open("archive.tar", bulk=True)
