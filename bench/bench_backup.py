@@ -1,22 +1,26 @@
 """Benchmark: zk_backup against `tar cf - version-2 | ssh backup 'cat > f'` on one member.
 
-Builds a lab (3 members, 1 backup host, dataLogDir apart), loads --znodes znodes in
-batched multi transactions (values of --value-size bytes: JSON-like text with random ids),
-then, on the same follower and in the same run, alternates for --rounds rounds:
+For each kind of values (--values both, the default: JSON-like text with random ids, then
+random bytes), builds a lab (3 members, 1 backup host, dataLogDir apart), loads --znodes
+znodes in batched multi transactions (values of --value-size bytes), then, on the same
+follower and in the same run, alternates for --rounds rounds:
 
   baseline   tar cf - -C <dataDir> version-2 -C <dataLogDir> version-2
                | ssh backup1 'cat > /srv/backups/bench.tar'
   zk_backup  the module itself, run on the member by the member's /usr/bin/python3 with
              Debian's libraries (paramiko 2.12, zstandard), kind full, hot, default
-             compression, remote SHA-256 verification and fsync on the backup host
+             compression, remote SHA-256 verification and fsync on the backup host,
+             transfer_client --transfer-client (auto: the archive through OpenSSH's ssh)
 
 Both are timed on the member from process start to exit (python start-up and imports
-included for zk_backup).  Reports the medians, their ratio, the bytes each sent and the
-data's apparent and real size; writes bench/results/backup.json.  Needs root (the lab).
+included for zk_backup).  Reports, for each kind of values, the medians, their ratio, the
+bytes each sent, the data's apparent and real size and zk_backup's peak resident memory
+(GNU time's maximum RSS); writes bench/results/backup.json.  Needs root (the lab).
 From the repository root:
 
   .venv/bin/python bench/bench_backup.py [--znodes 500000] [--value-size 390] [--rounds 5]
-      [--values json|random] [--output bench/results/backup.json]
+      [--values both|json|random] [--transfer-client auto|openssh|paramiko] [--also paramiko]
+      [--output bench/results/backup.json]
 """
 import argparse
 import json
@@ -94,7 +98,7 @@ def _copy_tree(src, dst):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def module_runner(lab, host, backup):
+def module_runner(lab, host, backup, extra=None):
     """A python path on the member with ansible's module_utils and this collection, and the
     args file.
 
@@ -121,38 +125,43 @@ def module_runner(lab, host, backup):
     args = {"ANSIBLE_MODULE_ARGS": {
         "ensemble": lab.name, "backup_hosts": [backup.name], "kind": "full", "force": True,
         "ssh_private_key_file": "/root/.ssh/id_ed25519", "ssh_known_hosts_file": "/root/.ssh/known_hosts"}}
+    args["ANSIBLE_MODULE_ARGS"].update(extra or {})
     with open(os.path.join(host.path("/tmp"), "bench-args.json"), "w") as f:
         json.dump(args, f)
     return ("PYTHONPATH=/tmp/bench-pp /usr/bin/python3 -m "
             "ansible_collections.zkops.zookeeper.plugins.modules.zk_backup /tmp/bench-args.json")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--znodes", type=int, default=500000)
-    ap.add_argument("--value-size", type=int, default=390)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--values", choices=["json", "random"], default="json",
-                    help="json: JSON-like text with random ids (compresses about 11:1 with zstd); "
-                         "random: incompressible bytes (the worst case for the archive)")
-    ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "backup.json"))
-    a = ap.parse_args()
-
+def measure(a, kind, extra):
+    """One lab loaded with ``kind`` values; the rounds of tar | ssh and zk_backup alternated."""
     lab = Lab(name="bench-backup", members=3, backups=1, separate_datalog=True, heap="1g")
     lab.up()
     try:
-        took = load(lab, a.znodes, a.value_size, a.values)
+        took = load(lab, a.znodes, a.value_size, kind)
         lab.wait_zxid_agree()
         member = lab.followers()[0]
         backup = lab.backup_hosts[0]
         dirs = ["%s/version-2" % lab.data_dir, "%s/version-2" % lab.data_log_dir]
         apparent, real = du(member, dirs, True), du(member, dirs, False)
-        print("loaded %d znodes in %.1f s; %s: %.1f MB apparent, %.1f MB real"
-              % (a.znodes, took, member.name, apparent / 1e6, real / 1e6))
+        print("%s values: loaded %d znodes in %.1f s; %s: %.1f MB apparent, %.1f MB real"
+              % (kind, a.znodes, took, member.name, apparent / 1e6, real / 1e6))
         baseline = ("tar cf - -C %s version-2 -C %s version-2 | ssh %s 'cat > /srv/backups/bench.tar'"
                     % (lab.data_dir, lab.data_log_dir, backup.name))
-        ours = module_runner(lab, member, backup)
-        tar_t, zk_t, tar_bytes, results = [], [], [], []
+        ours = "env %s" % module_runner(lab, member, backup, extra).replace(
+            " /usr/bin/python3 ", " /usr/bin/time -f %M -o /tmp/bench-rss /usr/bin/python3 ", 1)
+        # Other transfer clients, timed in the same rounds (their own arguments file).
+        others = {}
+        for client in a.also:
+            args = os.path.join(member.path("/tmp"), "bench-args-%s.json" % client)
+            with open(os.path.join(member.path("/tmp"), "bench-args.json")) as f:
+                spec = json.load(f)
+            spec["ANSIBLE_MODULE_ARGS"]["transfer_client"] = client
+            with open(args, "w") as f:
+                json.dump(spec, f)
+            others[client] = ours.replace("/tmp/bench-args.json", "/tmp/bench-args-%s.json" % client)
+        other_t = {c: [] for c in others}
+        other_rss = {c: [] for c in others}
+        tar_t, zk_t, tar_bytes, results, rss = [], [], [], [], []
         for i in range(a.rounds):
             backup.sh("rm -rf /srv/backups/bench.tar /srv/backups/%s" % lab.name)
             t, _out = timed(member, baseline)
@@ -165,32 +174,84 @@ def main():
                 raise SystemExit("zk_backup failed: %s" % out[-3000:])
             zk_t.append(t)
             results.append(res)
-            print("round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, phases %s"
-                  % (i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6, res["phases"]))
+            rss.append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
+            print("%s round %d: tar|ssh %.3f s, zk_backup %.3f s (ratio %.2f), sent %.1f MB, peak RSS %.1f MiB, "
+                  "phases %s%s" % (kind, i + 1, tar_t[-1], t, t / tar_t[-1], res["bytes_sent"] / 1e6,
+                                   rss[-1] / 2.0 ** 20, res["phases"],
+                                   "; warnings: %s" % res["warnings"] if res.get("warnings") else ""))
+            for client, command in others.items():
+                backup.sh("rm -rf /srv/backups/%s" % lab.name)
+                t2, out2 = timed(member, command)
+                if json.loads(out2).get("failed"):
+                    raise SystemExit("zk_backup (transfer_client %s) failed: %s" % (client, out2[-3000:]))
+                other_t[client].append(t2)
+                other_rss[client].append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
+                print("%s round %d: zk_backup with transfer_client %s %.3f s (ratio %.2f), peak RSS %.1f MiB"
+                      % (kind, i + 1, client, t2, t2 / tar_t[-1], other_rss[client][-1] / 2.0 ** 20))
         tar_med, zk_med = statistics.median(tar_t), statistics.median(zk_t)
         last = results[-1]
         report = {
-            "znodes": a.znodes, "value_size": a.value_size, "values": a.values, "member": member.name,
+            "znodes": a.znodes, "value_size": a.value_size, "values": kind, "member": member.name,
+            "module_options": extra,
             "apparent_bytes": apparent, "real_bytes": real, "rounds": a.rounds,
             "tar_ssh_seconds": tar_t, "zk_backup_seconds": zk_t,
             "tar_ssh_median": tar_med, "zk_backup_median": zk_med, "ratio": zk_med / tar_med,
             "tar_ssh_bytes_sent": statistics.median(tar_bytes), "zk_backup_bytes_sent": last["bytes_sent"],
             "zk_backup_bytes_raw": last["bytes_raw"], "compression": last["compression"],
-            "phases": last["phases"],
+            "zk_backup_peak_rss": max(rss), "phases": last["phases"],
+            "load_average": os.getloadavg(),
+            "also": {c: {"seconds": v, "median": statistics.median(v), "ratio": statistics.median(v) / tar_med,
+                         "peak_rss": max(other_rss[c])} for c, v in other_t.items()},
             "target": {"ratio_max": 1.2, "bytes_sent_max": real},
         }
         report["pass"] = report["ratio"] <= 1.2 and report["zk_backup_bytes_sent"] <= real
-        os.makedirs(os.path.dirname(a.output), exist_ok=True)
-        with open(a.output, "w") as f:
-            json.dump(report, f, indent=1)
-        print("median: tar|ssh %.3f s, zk_backup %.3f s, ratio %.2f (target <= 1.2)" % (tar_med, zk_med, report["ratio"]))
-        print("bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent"
-              % (report["tar_ssh_bytes_sent"] / 1e6, report["zk_backup_bytes_sent"] / 1e6, report["compression"],
-                 real / 1e6, apparent / 1e6))
-        print("PASS" if report["pass"] else "FAIL")
-        return 0 if report["pass"] else 1
+        print("%s values, median: tar|ssh %.3f s, zk_backup %.3f s, ratio %.2f (target <= 1.2)"
+              % (kind, tar_med, zk_med, report["ratio"]))
+        for c, v in report["also"].items():
+            print("%s values, median with transfer_client %s: %.3f s, ratio %.2f" % (kind, c, v["median"], v["ratio"]))
+        print("%s values, bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent; "
+              "zk_backup's peak RSS %.1f MiB"
+              % (kind, report["tar_ssh_bytes_sent"] / 1e6, report["zk_backup_bytes_sent"] / 1e6,
+                 report["compression"], real / 1e6, apparent / 1e6, max(rss) / 2.0 ** 20))
+        return report
     finally:
         lab.down()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--znodes", type=int, default=500000)
+    ap.add_argument("--value-size", type=int, default=390)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--values", choices=["both", "json", "random"], default="both",
+                    help="json: JSON-like text with random ids (compresses about 11:1 with zstd); "
+                         "random: incompressible bytes (the worst case for the archive); both: one after "
+                         "the other, each on a lab of its own, in this invocation")
+    ap.add_argument("--transfer-client", choices=["auto", "openssh", "paramiko"], default="auto",
+                    help="zk_backup's transfer_client")
+    ap.add_argument("--also", default="",
+                    help="other transfer_client values (comma-separated) timed in the same rounds, "
+                         "for instance paramiko")
+    ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "backup.json"))
+    a = ap.parse_args()
+    a.also = [c for c in a.also.split(",") if c]
+    if set(a.also) - {"auto", "openssh", "paramiko"}:
+        ap.error("--also takes auto, openssh or paramiko")
+
+    kinds = ["json", "random"] if a.values == "both" else [a.values]
+    reports = {k: measure(a, k, {"transfer_client": a.transfer_client}) for k in kinds}
+    os.makedirs(os.path.dirname(a.output), exist_ok=True)
+    with open(a.output, "w") as f:
+        json.dump(reports, f, indent=1)
+    for k in kinds:
+        r = reports[k]
+        print("%-6s values: ratio %.2f (zk_backup %.3f s / tar|ssh %.3f s), sent %.1f MB of %.1f MB real, "
+              "peak RSS %.1f MiB: %s"
+              % (k, r["ratio"], r["zk_backup_median"], r["tar_ssh_median"], r["zk_backup_bytes_sent"] / 1e6,
+                 r["real_bytes"] / 1e6, r["zk_backup_peak_rss"] / 2.0 ** 20, "PASS" if r["pass"] else "FAIL"))
+    ok = all(r["pass"] for r in reports.values())
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ two backup hosts.
 - A full and an unreachable backup host: the backup is kept on the other one when
   zookeeper_backup_required_hosts allows it, the host is named, and the run fails when the
   hosts required are not met.
+- The link to one backup host cut while the archive goes to both through OpenSSH's ssh
+  client: the run fails naming it, and neither host holds anything that looks complete.
 - A backup and a restore staging killed with SIGKILL on the member: the playbook notices
   within seconds, says what the step was doing, tries the next member (backup), and no
   secret (SSH private key, encryption key) is left on the member's disk, killed or not.
@@ -165,6 +167,47 @@ def test_a_full_and_an_unreachable_backup_host(hlab):
         assert Z.backup_dirs(b1, hlab.name, complete=False) == []
     finally:
         b2.boot()
+
+
+def test_a_transfer_cut_mid_way_through_openssh_leaves_nothing_that_looks_complete(hlab):
+    """The archive goes to each backup host through OpenSSH's ssh client (a connection of its
+    own beside paramiko's); the first host's link is cut while it is sent."""
+    b1, b2 = hlab.backup_hosts
+    Z.bulk(hlab)
+    before = {h.name: (stored(hlab, h), Z.backup_dirs(h, hlab.name, complete=False)) for h in (b1, b2)}
+    ev = {"zookeeper_backup_bandwidth_limit": "300KB", "zookeeper_backup_compression": "none",
+          "zookeeper_backup_transfer_client": "openssh", "zookeeper_backup_ssh_timeout": 3,
+          "zookeeper_progress_interval": 1}
+    t, box = in_thread(role, hlab, ev)
+    source, state = wait_progress(hlab, lambda s: s.get("stage") == "send" and (s.get("done") or 0) > 300000)
+    # Both hosts' archives come through an ssh client process of the module.
+    clients = source.sh("pgrep -f -a '^/usr/bin/ssh .*zkops-ready' || true").stdout
+    assert b1.ip in clients and b2.ip in clients, clients
+    b1.cut_off()
+    cut = time.time()
+    try:
+        t.join(300)
+    finally:
+        b1.reconnect()
+    res = box["res"]
+    print("the run ended %.1f s after the cut" % (time.time() - cut))
+    assert res.rc != 0
+    failed, = attempts(res)
+    assert "destinations" not in failed
+    assert "not stored on enough backup hosts" in failed["msg"] and b1.ip in failed["msg"], failed["msg"]
+    assert "OpenSSH's ssh client failed (exit code 255)" in failed["msg"] or "stopped answering" in failed["msg"], \
+        failed["msg"]
+    # Nothing new that looks complete on either host; the second host's staging directory is
+    # gone, the first one's (cut off) is a hidden partial directory at most.
+    assert stored(hlab, b1) == before[b1.name][0] and stored(hlab, b2) == before[b2.name][0]
+    assert Z.backup_dirs(b2, hlab.name, complete=False) == before[b2.name][1]
+    left = [os.path.basename(d) for d in Z.backup_dirs(b1, hlab.name, complete=False)
+            if d not in before[b1.name][1]]
+    assert all(n.startswith(".") and ".partial-" in n for n in left), left
+    for d in Z.backup_dirs(b1, hlab.name, complete=False):
+        shutil.rmtree(d)
+    # No ssh client of the module is left behind.
+    assert source.sh("pgrep -f -a '[z]kops-ready' || true").stdout == ""
 
 
 def test_a_killed_backup_is_noticed_the_next_member_tried_and_no_secret_stays(hlab):

@@ -249,7 +249,7 @@ def stream_archive(push, plan, manifest, codec, level, key, rate, threads=0, che
     name = archive_mod.archive_name(codec, key is not None or bool(recipients))
     context = {"backup_id": manifest["backup_id"], "ensemble": manifest["ensemble"], "kind": manifest["kind"],
                "zxid": manifest.get("zxid")}
-    out = push.open(name)
+    out = push.open(name, bulk=True)
     throttle = _Throttle(rate)
     box = {}
     next_check = time.time() + check_every
@@ -331,9 +331,11 @@ def _run(params, check_mode, warnings, tracker):
         created = times.iso(time.time())
         manifest = build_manifest(backup_id, params, local, st, mode, plan, digest, created)
         push = ssh_push.Push(sessions, root, [ensemble], backup_id, sync=params.get("sync", True),
-                             required=required, failed=failed_hosts).begin()
+                             required=required, failed=failed_hosts,
+                             fallback=params.get("transfer_client") != "openssh").begin()
         section, sidecar = _send(push, params, local, mode, plan, manifest, codec, key, recipients, signing_key,
                                  tracker, phases)
+        warnings.extend(push.notes)
         destinations = push.commit()
         failed_hosts = push.failed
         push = None

@@ -38,14 +38,17 @@ import binascii
 import hashlib
 import os
 import posixpath
+import select
 import shlex
 import socket
 import stat
+import subprocess
 import threading
+import time
 
 import queue
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import PIPE_READY, SshError
 
 CHECKSUMS = "SHA256SUMS"
 CMD_STATUS = 101                      # SSH_FXP_STATUS
@@ -111,6 +114,9 @@ def explain_io(session, path, exc, what):
     if isinstance(exc, socket.timeout):
         return SshError(session.label, "no progress for %ss while %s: the backup host stopped answering "
                                        "(down, cut off, or overloaded)" % (session.timeout, what))
+    if getattr(exc, "lost", False):
+        return SshError(session.label, "%s while %s: the backup host stopped answering (down, cut off, or "
+                                       "overloaded) for %ss" % (exc, what, session.timeout))
     if _connection_lost(session, exc):
         return SshError(session.label, "the connection broke while %s: the backup host stopped answering "
                                        "(down, cut off, or overloaded) for %ss" % (what, session.timeout))
@@ -371,12 +377,189 @@ class _Lane:
             pass
 
 
+class _ClientFailed(IOError):
+    """OpenSSH's ssh client failed, said with its exit code or message; ``lost`` when it lost
+    the connection after the transfer had begun (exit code 255: the host stopped answering)."""
+
+    def __init__(self, message, lost=False):
+        IOError.__init__(self, message)
+        self.lost = lost
+
+
+class _PipeLane(_Lane):
+    """Writes the blocks of one file, in order, through OpenSSH's ssh client (a process of
+    its own: its encryption runs outside Python and beside it) into ``cat`` on the storage
+    host.  The client logs in as the session did (transport/ssh.py, openssh_argv: the same
+    known_hosts file, strict host key checking, the same key), usually started when the
+    session connected (SshSession.pipe); the host gets the file's path, says that it is
+    ready (after whatever the user's shell prints), then gets the data.
+
+    When the client cannot log in and ``fallback`` is set, the file goes through one SFTP
+    channel of the session instead, and ``note`` says why.  A failure later (the host's
+    disk full, the link cut) is the file's failure, as with SFTP."""
+
+    def __init__(self, session, path, fallback):
+        _Lane.__init__(self, None, path, False)
+        self.session = session
+        self.fallback = fallback
+        self.note = None
+        self.written = 0
+        self.proc, self._errors = session.pipe()
+        self._sink = None
+
+    def _stderr(self):
+        try:
+            self._errors.seek(0)
+            text = self._errors.read(4096).decode("utf-8", "replace")
+        except (IOError, OSError, ValueError):
+            return ""
+        return " ".join(text.split())
+
+    def _wait_ready(self):
+        """True once the host said it is ready; False when the client gave up first."""
+        deadline = time.time() + (self.session.timeout or 60.0)
+        line = b""
+        seen = 0
+        out = self.proc.stdout
+        while time.time() < deadline and not self._stop:
+            ready, _w, _x = select.select([out], [], [], 0.2)
+            if not ready:
+                continue
+            byte = os.read(out.fileno(), 1)
+            if not byte:
+                return False
+            if byte != b"\n":
+                line += byte
+            elif line == PIPE_READY:
+                return True
+            else:                     # what the user's shell start-up files print
+                seen += len(line) + 1
+                line = b""
+            if seen + len(line) > 16384:
+                return False
+        return False
+
+    def _open_sink(self):
+        try:
+            self.proc.stdin.write(self.path.encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+            ready = self._wait_ready()
+        except (IOError, OSError):     # the client ended: it could not log in
+            ready = False
+        if ready:
+            return self.proc.stdin.write
+        why = self._stderr() or "no answer"
+        self._kill()
+        if not self.fallback:
+            raise _ClientFailed("OpenSSH's ssh client could not start the transfer: %s" % why)
+        self.note = ("%s: OpenSSH's ssh client could not start the transfer (%s); sent through paramiko"
+                     % (self.session.label, why))
+        self.sftp = self.session.sftp
+        self.file = _open_for_writing(self.sftp, self.path, "wb")
+
+        def write(data):
+            self.file.write(data)
+            acknowledge(self.file, OUTSTANDING)
+        return write
+
+    def _run(self):
+        try:
+            if self._sink is None:
+                self._sink = self._open_sink()
+            while True:
+                item = self._queue.get()
+                if item is None or self._stop:
+                    return
+                if item[0] != self.written:
+                    raise IOError("a block for offset %d came at %d" % (item[0], self.written))
+                self._sink(item[1])
+                self.written += len(item[1])
+        except BaseException as exc:  # handed to the writing thread
+            self.error = self._client_error(exc)
+
+    def _client_error(self, exc):
+        """The client's own failure behind a broken pipe (its exit code and message), else ``exc``."""
+        if self.file is not None or isinstance(exc, _ClientFailed) or not isinstance(exc, (IOError, OSError)):
+            return exc
+        try:
+            rc = self.proc.wait(timeout=CLEANUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return exc
+        if rc == 0:
+            return exc
+        return _ClientFailed("the transfer through OpenSSH's ssh client failed (exit code %d): %s"
+                             % (rc, self._stderr() or "no message"), lost=rc == 255)
+
+    def finish(self):
+        """Wait until every block is written and the host's ``cat`` ended well (the file is
+        then written in full, not yet flushed or verified)."""
+        if self._thread is None:                 # nothing was written: an empty file
+            self.put(0, b"")
+        self._offer(None)
+        self._thread.join()
+        self._thread = None
+        if self.error is not None:
+            self._kill()
+            self._close_pipes()
+            raise self.error
+        if self.file is not None:               # the SFTP fallback
+            self._close_pipes()
+            f, self.file = self.file, None
+            acknowledge(f, 0)
+            f.close()
+            return
+        try:
+            self.proc.stdin.close()
+        except (IOError, OSError):
+            pass
+        try:
+            rc = self.proc.wait(timeout=self.session.timeout or 60.0)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise socket.timeout()
+        if rc != 0:
+            why = self._stderr() or "no message"
+            self._close_pipes()
+            raise _ClientFailed("the transfer through OpenSSH's ssh client failed (exit code %d): %s" % (rc, why),
+                                lost=rc == 255)
+        self._close_pipes()
+
+    def cancel(self):
+        _Lane.cancel(self)
+        self._kill()
+        self._close_pipes()
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=CLEANUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except (IOError, OSError):
+                pass
+
+    def _close_pipes(self):
+        for pipe in (self.proc.stdin, self.proc.stdout, self._errors):
+            try:
+                pipe.close()
+            except (IOError, OSError):
+                pass
+
+
 class FanOutFile:
     """A file being written to every destination; tracks size and SHA-256.
 
-    Each write is one block, sent to every host through the next of its lanes."""
+    Each write is one block, sent to every host through the next of its lanes.  A ``bulk``
+    file goes through OpenSSH's ssh client to the hosts whose session has one (_PipeLane)."""
 
-    def __init__(self, push, name):
+    def __init__(self, push, name, bulk=False):
         self.push = push
         self.name = name
         self.size = 0
@@ -385,6 +568,9 @@ class FanOutFile:
         for d in list(push.dests):
             path = posixpath.join(d.staging, name)
             try:
+                if bulk and getattr(d.session, "openssh", None) and "\n" not in path:
+                    d.lanes = [_PipeLane(d.session, path, push.fallback)]
+                    continue
                 d.lanes = [_Lane(sftp, path, i == 0)
                            for i, sftp in enumerate(d.session.sftp_channels(push.lanes))]
             except Exception as exc:   # IOError, socket.timeout, paramiko.SSHException, EOFError
@@ -415,6 +601,8 @@ class FanOutFile:
             try:
                 for lane in lanes:
                     lane.finish()
+                    if getattr(lane, "note", None):
+                        self.push.notes.append(lane.note)
             except Exception as exc:
                 for lane in lanes:
                     lane.cancel()
@@ -429,10 +617,14 @@ class Push:
     """A new directory ``root/parent.../name`` written to every session's host."""
 
     def __init__(self, sessions, root, parent_parts, name, checksums=CHECKSUMS, sync=True,
-                 lanes=LANES, required=None, failed=None):
+                 lanes=LANES, required=None, failed=None, fallback=True):
         """``required``: how many hosts must receive the directory (None: every one);
-        ``failed``: hosts already known to be out (connection failures), counted against it."""
+        ``failed``: hosts already known to be out (connection failures), counted against it;
+        ``fallback``: a bulk file goes through SFTP to a host where OpenSSH's ssh client cannot
+        log in (else that host fails).  ``notes`` collects what was done instead."""
         self.lanes = max(1, lanes)
+        self.fallback = fallback
+        self.notes = []
         self.failed = list(failed or [])
         self.total = len(sessions) + len(self.failed)
         self.required = self.total if not required else int(required)
@@ -495,8 +687,9 @@ class Push:
         self.failed.append(entry)
         self._check_enough(err)
 
-    def open(self, name):
-        return FanOutFile(self, name)
+    def open(self, name, bulk=False):
+        """A new file of the directory; ``bulk`` for a large one (see FanOutFile)."""
+        return FanOutFile(self, name, bulk)
 
     def put(self, name, data):
         f = self.open(name)

@@ -19,8 +19,11 @@ __metaclass__ = type
 import copy
 import io
 import os
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import traceback
 
 PARAMIKO_IMP_ERR = None
@@ -190,13 +193,65 @@ def open_socket(host, port, timeout, stall):
     return sock
 
 
-class SshSession:
-    """One authenticated SSH connection: ``sftp`` and ``run()``."""
+# What OpenSSH's ssh runs on the storage host to receive a file (transport/push.py,
+# _PipeLane): read the file's path from the first line, say that the login worked and the
+# path came, then write the rest to the file.
+PIPE_READY = b"zkops-ready"
+PIPE_COMMAND = 'IFS= read -r p && echo zkops-ready && exec cat > "$p"'
 
-    def __init__(self, label, client, timeout):
+# Characters OpenSSH takes apart in a path given as an option (whitespace splits a list of
+# files, quotes group, '%' and a leading '~' are expanded): such paths go through paramiko.
+_OPENSSH_UNSAFE = set(' \t\n\r"\'%\\')
+
+
+def openssh_argv(params, user, host, port):
+    """(argv, None) of OpenSSH's ``ssh`` client logging in to ``host`` as ``paramiko`` does
+    (the same known_hosts file and strict host key checking, the same key file, no
+    configuration file, no agent, no forwarding), the remote command to be appended; or
+    (None, why) when the options need paramiko: no ``ssh`` program, a key given as text or
+    with a passphrase, host key checking off, or a path OpenSSH would take apart."""
+    program = shutil.which("ssh")
+    if program is None:
+        return None, "this host has no ssh program (OpenSSH client)"
+    if not params.get("ssh_host_key_checking", True):
+        return None, "ssh_host_key_checking is off"
+    if params.get("ssh_private_key") or params.get("ssh_private_key_passphrase"):
+        return None, "the private key is given as text or with a passphrase"
+    known = os.path.expanduser(params.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")
+    key_file = params.get("ssh_private_key_file")
+    key_file = os.path.expanduser(key_file) if key_file else None
+    for path in (known, key_file):
+        if path is not None and (_OPENSSH_UNSAFE & set(path) or not os.path.isabs(path)):
+            return None, "the path %s holds characters OpenSSH would expand or split" % path
+    if host.startswith("-") or _OPENSSH_UNSAFE & set(host) or _OPENSSH_UNSAFE & set(user) or user.startswith("-"):
+        return None, "the host or user name holds characters OpenSSH would take apart"
+    connect_timeout = int(max(1, params.get("ssh_connect_timeout") or 10.0))
+    # A host cut off is noticed after about ssh_timeout: keepalives every third of it, three unanswered.
+    alive = int(max(1, (params.get("ssh_timeout") or 60.0) / 3))
+    argv = [program, "-F", "/dev/null", "-T", "-x", "-a",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=%s" % known, "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no", "-o", "IdentitiesOnly=yes",
+            "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+            "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "ClearAllForwardings=yes",
+            "-o", "Compression=no", "-o", "ConnectTimeout=%d" % connect_timeout,
+            "-o", "ServerAliveInterval=%d" % alive, "-o", "ServerAliveCountMax=3"]
+    if key_file:
+        argv += ["-i", key_file]
+    argv += ["-p", str(port), "-l", user, "--", host]
+    return argv, None
+
+
+class SshSession:
+    """One authenticated SSH connection: ``sftp`` and ``run()``; ``openssh``, when set, is the
+    command line of OpenSSH's ssh client to the same host (openssh_argv)."""
+
+    def __init__(self, label, client, timeout, openssh=None):
         self.label = label
         self.client = client
         self.timeout = timeout
+        self.openssh = openssh
+        self._pipe = None
         self._sftp = None
         self._more_sftp = []
         self._sftp_refused = False
@@ -267,7 +322,47 @@ class SshSession:
             raise SshError(self.label, "the connection failed while running a command: %s" % exc)
         return (rc, b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace"))
 
+    def start_pipe(self):
+        """Start OpenSSH's ssh client running PIPE_COMMAND on the host, so that its login is
+        done before a file goes through it (see pipe())."""
+        if self.openssh and self._pipe is None:
+            self._pipe = self._new_pipe()
+
+    def _new_pipe(self):
+        errors = tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen(list(self.openssh) + [PIPE_COMMAND], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errors, close_fds=True)
+        except BaseException:
+            errors.close()
+            raise
+        return proc, errors
+
+    def pipe(self):
+        """(process, its stderr file) of an ssh client running PIPE_COMMAND on the host: the one
+        start_pipe() started, else a new one.  The caller owns both."""
+        pipe, self._pipe = self._pipe, None
+        return pipe if pipe is not None else self._new_pipe()
+
+    def _end_pipe(self):
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        proc, errors = pipe
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (proc.stdin, proc.stdout, errors):
+            try:
+                f.close()
+            except (IOError, OSError):
+                pass
+
     def close(self):
+        self._end_pipe()
         for thing in self._more_sftp + [self._sftp, self.client]:
             if thing is not None:
                 try:
@@ -375,7 +470,23 @@ def connect(params, target, warnings=None):
     if not params.get("ssh_host_key_checking", True) and warnings is not None and policy.accepted:
         warnings.append("%s: host key checking is off; accepted the host key %s without checking it"
                         % (label, policy.accepted[0][:80]))
-    return SshSession(label, client, params.get("ssh_timeout") or 60.0)
+    openssh = None
+    if params.get("transfer_client") in ("auto", "openssh"):
+        openssh, why = openssh_argv(params, user, host, port)
+        if openssh is None and params.get("transfer_client") == "openssh":
+            client.close()
+            raise SshError(label, "transfer_client is openssh, but %s: give ssh_private_key_file without a "
+                                  "passphrase and keep ssh_host_key_checking on, or use transfer_client auto"
+                           % why)
+    session = SshSession(label, client, params.get("ssh_timeout") or 60.0, openssh)
+    if openssh is not None:
+        # Its login goes on while the caller prepares what it sends.
+        try:
+            session.start_pipe()
+        except (OSError, ValueError) as exc:
+            session.close()
+            raise SshError(label, "cannot start OpenSSH's ssh client (%s): %s" % (openssh[0], exc))
+    return session
 
 
 def connect_all(params, targets, warnings=None):
