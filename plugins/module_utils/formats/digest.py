@@ -26,7 +26,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import heapq
 import struct
+import tempfile
 
 DIGEST_VERSION = 1
 
@@ -158,3 +160,106 @@ def in_subtree(path, root):
     if root in ("", "/"):
         return True
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class SortedTreeDigest:
+    """The digest of TreeDigest, equal byte for byte, with memory bounded by ``run``
+    znodes whatever the tree's size: znodes are added once each, in any order (never
+    discarded); every ``run`` of them is sorted by path and written to a temporary file
+    in ``spill_dir`` (the system's temporary directory by default; about
+    ``70 + len(path)`` bytes per znode, removed at once), and ``result()`` merges the
+    runs in path order.  A tree of at most ``run`` znodes never touches the disk.
+    """
+
+    def __init__(self, include_ephemeral=False, typed=True, run=131072, spill_dir=None):
+        self.include_ephemeral = include_ephemeral
+        self.typed = typed
+        self.run = max(1, int(run))
+        self.spill_dir = spill_dir
+        self._buf = []
+        self._runs = []
+        self._count = 0
+
+    def add(self, path, data, acl, kind=PERSISTENT, ttl=0, acl_bytes=None):
+        """Add one znode.  Returns False when the znode does not count (excluded)."""
+        if kind not in _KIND_CODE:
+            raise ValueError("unknown znode kind %r for %s" % (kind, path))
+        if path.startswith(SYSTEM_ROOT) and is_system_path(path):
+            return False
+        if kind == EPHEMERAL and not self.include_ephemeral:
+            return False
+        if acl_bytes is None:
+            acl_bytes = encode_acl(acl)
+        vh, th = node_hashes(data, acl_bytes, kind, ttl)
+        self._buf.append((path.encode("utf-8"), vh + th))
+        self._count += 1
+        if len(self._buf) >= self.run:
+            self._spill()
+        return True
+
+    def __len__(self):
+        return self._count
+
+    def _spill(self):
+        buf, self._buf = self._buf, []
+        buf.sort()
+        f = tempfile.TemporaryFile(prefix="zkops-digest-", dir=self.spill_dir)
+        try:
+            write = f.write
+            pack = _U32.pack
+            for p, h in buf:
+                write(pack(len(p)))
+                write(p)
+                write(h)
+            f.flush()
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        self._runs.append(f)
+
+    @staticmethod
+    def _read_run(f):
+        read = f.read
+        unpack = _U32.unpack
+        while True:
+            head = read(4)
+            if not head:
+                return
+            n = unpack(head)[0]
+            p = read(n)
+            h = read(64)
+            if len(p) != n or len(h) != 64:
+                raise IOError("a temporary run of the tree digest is truncated")
+            yield p, h
+
+    def close(self):
+        runs, self._runs = self._runs, []
+        for f in runs:
+            f.close()
+        self._buf = []
+
+    def result(self):
+        """{'count', 'digest', 'typed_digest', 'version'} of what was added."""
+        visible = hashlib.sha256()
+        typed = hashlib.sha256() if self.typed else None
+        try:
+            self._buf.sort()
+            if self._runs:
+                items = heapq.merge(self._buf, *[self._read_run(f) for f in self._runs])
+            else:
+                items = self._buf
+            pack = _U32.pack
+            for p, h in items:
+                head = pack(len(p)) + p
+                visible.update(head + h[:32])
+                if typed is not None:
+                    typed.update(head + h[32:])
+        finally:
+            self.close()
+        return {
+            "version": DIGEST_VERSION,
+            "count": self._count,
+            "digest": visible.hexdigest(),
+            "typed_digest": typed.hexdigest() if typed is not None else None,
+        }
