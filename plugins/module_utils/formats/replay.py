@@ -20,7 +20,8 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.datatree i
     DataTree, kind_of, owner_of)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError)
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import (
+    SnapshotInfo, read_snapshot)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import LogReader
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
@@ -286,17 +287,24 @@ def _touch(op, rec, client_id, paths, sessions):
             _touch(sub_op, sub, client_id, paths, sessions)
 
 
-def touched_by_logs(log_paths, target_zxid=None, limit=DEFAULT_LIMIT):
+def touched_by_logs(log_paths, target_zxid=None, limit=DEFAULT_LIMIT, snap_zxid=None):
     """(paths, sessions): every path that a transaction of the logs (up to
     ``target_zxid``) creates, deletes or changes, with the parents of those it creates or
-    deletes, and every session it closes.  A superset of what the replay changes: the
-    nodes a replay may touch, whatever it skips.  A damaged record ends a log here; the
-    replay reports it."""
+    deletes, and every session it closes.  With ``snap_zxid``, the transactions at or
+    below it at the start of the logs are passed over, as the replay skips them (a log
+    that began long before the snapshot does not make its whole content kept).  A
+    superset of what the replay changes.  A damaged record ends a log here; the replay
+    reports it."""
     paths, sessions = set(), set()
+    started = snap_zxid is None
     for path in log_paths:
         for txn in LogReader(path, limit=limit, stop_after=target_zxid):
             if target_zxid is not None and txn.zxid > target_zxid:
                 break
+            if not started:
+                if txn.zxid <= snap_zxid:
+                    continue
+                started = True
             _touch(txn.type, txn.record, txn.client_id, paths, sessions)
     return paths, sessions
 
@@ -356,7 +364,8 @@ def replay_summary(snapshot_path, log_paths, target_zxid=None, target_time=None,
     (their paths, and the nodes at those paths) plus ``run`` znodes of the digest's sort,
     whatever the snapshot holds.  The logs are read twice (their paths first, then their
     transactions); the snapshot once.  Raises FormatError as replay() does."""
-    paths, sessions = touched_by_logs(log_paths, target_zxid, limit)
+    paths, sessions = touched_by_logs(log_paths, target_zxid, limit,
+                                      SnapshotInfo(snapshot_path).zxid or 0)
     digest = tree_digest.SortedTreeDigest(include_ephemeral=include_ephemeral,
                                           run=run, spill_dir=spill_dir)
     try:

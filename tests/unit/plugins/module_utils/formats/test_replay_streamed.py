@@ -214,6 +214,9 @@ def test_touched_paths_and_sessions(tmp_path):
     paths, sessions = replay.touched_by_logs([log], target_zxid=E + 4)
     assert paths == {"/a/b", "/a", "/x/y", "/m/n", "/m", "/s", "/t", "/e/f", "/e"}
     assert sessions == {0x77}
+    # What the replay skips at the start of the logs (at or below the snapshot) is not kept.
+    paths, sessions = replay.touched_by_logs([log], snap_zxid=E + 3)
+    assert paths == {"/e/f", "/e", "/late", "/"} and sessions == {0x77}
 
 
 def test_damaged_snapshot_raises_as_in_memory(tmp_path):
