@@ -298,13 +298,18 @@ def touched_by_logs(log_paths, target_zxid=None, limit=DEFAULT_LIMIT, snap_zxid=
     paths, sessions = set(), set()
     started = snap_zxid is None
     for path in log_paths:
-        for txn in LogReader(path, limit=limit, stop_after=target_zxid):
-            if target_zxid is not None and txn.zxid > target_zxid:
+        for raw in LogReader(path, limit=limit, decode=False, stop_after=target_zxid):
+            zxid = T.peek_header(raw)[2]
+            if target_zxid is not None and zxid > target_zxid:
                 break
             if not started:
-                if txn.zxid <= snap_zxid:
-                    continue
+                if zxid <= snap_zxid:
+                    continue           # not even decoded
                 started = True
+            try:
+                txn = T.decode_txn(raw, limit=limit)
+            except FormatError:
+                break
             _touch(txn.type, txn.record, txn.client_id, paths, sessions)
     return paths, sessions
 
