@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, each against its baseline in the same run.
 
-  .venv/bin/python bench/run.py [--quick] [--only formats,tree,backup,restore]
+  .venv/bin/python bench/run.py [--quick] [--only formats,tree,backup,restore,memory]
 
 Each benchmark builds its own lab, measures its baseline and this collection's code in the
 same invocation, prints its table and writes bench/results/. --quick runs each on a small
@@ -22,6 +22,7 @@ BENCHES = {
     "tree": ("bench_tree.py", [], ["--small", "5000", "--large", "20000", "--versions-znodes", "5000"]),
     "backup": ("bench_backup.py", [], ["--znodes", "20000", "--rounds", "2"]),
     "restore": ("bench_restore.py", [], ["--znodes", "20000", "--rounds", "1"]),
+    "memory": ("bench_memory.py", [], ["--znodes", "20000,50000"]),
 }
 
 

@@ -132,8 +132,9 @@ options:
   deep:
     description:
       - Replay the archived snapshot and logs up to the archive's last zxid before sending, and
-        record the znode count and tree digest in the manifest. Costs a full read of the data
-        and memory for every znode; ignored for O(kind=logs).
+        record the znode count and tree digest in the manifest. Costs a full read of the data;
+        memory holds only the znodes the logs touch (see O(zkops.zookeeper.zk_verify#module:deep)).
+        Ignored for O(kind=logs).
     type: bool
     default: false
   force:

@@ -153,7 +153,8 @@ options:
   deep:
     description:
       - Replay the staged files and return the znode count and tree digest they give
-        (RV(expected)). Costs a full read of the data and memory for every znode.
+        (RV(expected)). Costs a full read of the data; memory holds only the znodes the logs
+        touch (see O(zkops.zookeeper.zk_verify#module:deep)).
     type: bool
     default: false
   server_id:

@@ -64,7 +64,9 @@ options:
   deep:
     description:
       - Replay the restorable set and return the znode count and the tree digests.
-      - Holds the whole tree in memory, about 185 bytes per znode plus its path and data.
+      - Keeps in memory only the znodes that the transaction logs after the snapshot
+        touch, whatever the tree's size; the digest sorts in temporary files in the system's
+        temporary directory (about 80 bytes plus the path per znode, removed at once).
     type: bool
     default: false
   target_zxid:

@@ -146,13 +146,13 @@ def newest_full(session, root, ensemble):
 def deep_digest(plan):
     """Replay the archived files up to the archive's last zxid: znode count and digests."""
     try:
-        tree, res = replay.replay(plan.snapshot_path, plan.log_paths, target_zxid=plan.last_zxid)
+        out, res = replay.replay_summary(plan.snapshot_path, plan.log_paths,
+                                         target_zxid=plan.last_zxid)
     except FormatError as exc:
         raise BackupError("the replay of the files to back up failed: %s" % exc)
     if res["last_zxid"] != hexzxid(plan.last_zxid):
         raise BackupError("the replay of the files to back up ended at %s, not at the archive's last zxid %s"
                           % (res["last_zxid"], hexzxid(plan.last_zxid)))
-    out = replay.summarize(tree)
     out["zxid"] = hexzxid(plan.last_zxid)
     return out
 

@@ -351,10 +351,10 @@ def verify_files(paths, limit=DEFAULT_LIMIT, scope="restorable", deep=False, tar
     damage or a gap stops the logs.
 
     A ``Loader`` given as ``loader`` builds the replay of the restorable set while the
-    files are verified (``deep`` uses one of its own): each file is read once.
+    files are verified: each file is read once, and the whole tree is in memory.
+    Without one, ``deep`` replays with replay.replay_summary() once the files are
+    verified: memory follows what the logs touch, not the tree.
     """
-    if deep and loader is None:
-        loader = Loader(limit, zk_digest)
     files = _Files(paths, limit, loader)
     rep = {
         "files": [], "restorable": False, "reasons": [], "warnings": [],
@@ -501,18 +501,22 @@ def _check_the_rest(files, chosen, needed, reasons, warnings):
 def _deep(rep, snapshot_path, log_paths, target, include_ephemeral, zk_digest, limit, loader):
     """Replay the restorable set and add what the tree holds."""
     try:
-        got = loader.finish(log_paths, target)
-        if got is None:
-            got = _replay.replay(snapshot_path, log_paths, target_zxid=target,
-                                 zk_digest=zk_digest, limit=limit)
+        got = loader.finish(log_paths, target) if loader is not None else None
+        if got is not None:
+            tree, res = got
+            summary = _replay.summarize(tree, include_ephemeral=include_ephemeral)
+            del tree, got
+        else:
+            summary, res = _replay.replay_summary(
+                snapshot_path, log_paths, target_zxid=target, zk_digest=zk_digest,
+                limit=limit, include_ephemeral=include_ephemeral)
     except FormatError as exc:
         rep["reasons"].append("replay failed: %s" % exc)
         rep["restorable"] = False
         return
-    tree, res = got
     res.pop("snapshot_info")
     rep["replay"] = res
-    rep.update(_replay.summarize(tree, include_ephemeral=include_ephemeral))
+    rep.update(summary)
     zd = res["zk_digest"]
     if zd and zd["mismatches"]:
         rep["warnings"].append("ZooKeeper's own digest differs from the replay at %d of %d checked "

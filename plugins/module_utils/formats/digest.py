@@ -26,7 +26,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import heapq
 import struct
+import tempfile
 
 DIGEST_VERSION = 1
 
@@ -40,6 +42,7 @@ _KIND_CODE = {PERSISTENT: 0, EPHEMERAL: 1, CONTAINER: 2, TTL: 3}
 _U32 = struct.Struct(">I")
 _ACL = struct.Struct(">I")
 _TTL = struct.Struct(">q")
+_RUN_HEAD = struct.Struct(">IQ")   # a sorted run's entry: path length, order added
 
 SYSTEM_ROOT = "/zookeeper"
 
@@ -158,3 +161,121 @@ def in_subtree(path, root):
     if root in ("", "/"):
         return True
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class SortedTreeDigest:
+    """TreeDigest's result, equal byte for byte (a path added again replaces the earlier
+    one, as there), with memory bounded by ``run`` znodes whatever the tree's size: every
+    ``run`` znodes added are sorted by path and written to a temporary file in
+    ``spill_dir`` (the system's temporary directory by default, as TMPDIR says; about
+    ``80 + len(path)`` bytes per znode, removed as soon as the result is made), and
+    ``result()`` merges the runs in path order.  A tree of at most ``run`` znodes never
+    touches the disk.  No discard().
+    """
+
+    def __init__(self, include_ephemeral=False, typed=True, run=131072, spill_dir=None):
+        self.include_ephemeral = include_ephemeral
+        self.typed = typed
+        self.run = max(1, int(run))
+        self.spill_dir = spill_dir
+        self._buf = []
+        self._runs = []
+        self._seq = 0
+        self._result = None
+
+    def add(self, path, data, acl, kind=PERSISTENT, ttl=0, acl_bytes=None):
+        """Add one znode.  Returns False when the znode does not count (excluded)."""
+        if self._result is not None:
+            raise ValueError("the digest is made: no znode can be added to it")
+        if kind not in _KIND_CODE:
+            raise ValueError("unknown znode kind %r for %s" % (kind, path))
+        if path.startswith(SYSTEM_ROOT) and is_system_path(path):
+            return False
+        if kind == EPHEMERAL and not self.include_ephemeral:
+            return False
+        if acl_bytes is None:
+            acl_bytes = encode_acl(acl)
+        vh, th = node_hashes(data, acl_bytes, kind, ttl)
+        self._seq += 1
+        self._buf.append((path.encode("utf-8"), self._seq, vh + th))
+        if len(self._buf) >= self.run:
+            self._spill()
+        return True
+
+    def _spill(self):
+        buf, self._buf = self._buf, []
+        buf.sort()
+        f = tempfile.TemporaryFile(prefix="zkops-digest-", dir=self.spill_dir)
+        try:
+            write = f.write
+            pack = _RUN_HEAD.pack
+            for p, seq, h in buf:
+                write(pack(len(p), seq))
+                write(p)
+                write(h)
+            f.flush()
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        self._runs.append(f)
+
+    @staticmethod
+    def _read_run(f):
+        read = f.read
+        unpack = _RUN_HEAD.unpack
+        size = _RUN_HEAD.size
+        while True:
+            head = read(size)
+            if not head:
+                return
+            n, seq = unpack(head)
+            p = read(n)
+            h = read(64)
+            if len(p) != n or len(h) != 64:
+                raise IOError("a temporary run of the tree digest is truncated")
+            yield p, seq, h
+
+    def close(self):
+        """Drop what was added and remove the temporary files (result() does it too)."""
+        runs, self._runs = self._runs, []
+        for f in runs:
+            f.close()
+        self._buf = []
+
+    def result(self):
+        """{'count', 'digest', 'typed_digest', 'version'} of what was added (made once)."""
+        if self._result is not None:
+            return dict(self._result)
+        visible = hashlib.sha256()
+        typed = hashlib.sha256() if self.typed else None
+        count = 0
+        try:
+            self._buf.sort()
+            if self._runs:
+                items = heapq.merge(self._buf, *[self._read_run(f) for f in self._runs])
+            else:
+                items = iter(self._buf)
+            pack = _U32.pack
+            last = next(items, None)
+            while last is not None:
+                item = next(items, None)
+                if item is not None and item[0] == last[0]:
+                    last = item            # added again: the later one counts
+                    continue
+                p, _seq, h = last
+                head = pack(len(p)) + p
+                visible.update(head + h[:32])
+                if typed is not None:
+                    typed.update(head + h[32:])
+                count += 1
+                last = item
+        finally:
+            self.close()
+        self._result = {
+            "version": DIGEST_VERSION,
+            "count": count,
+            "digest": visible.hexdigest(),
+            "typed_digest": typed.hexdigest() if typed is not None else None,
+        }
+        return dict(self._result)

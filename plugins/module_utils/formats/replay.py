@@ -14,10 +14,14 @@ differ from what the server had.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.datatree import DataTree
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import digest as tree_digest
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txn as T
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.datatree import (
+    DataTree, kind_of, owner_of)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.jute import (
     DEFAULT_LIMIT, FormatError)
-from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import read_snapshot
+from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.snapshot import (
+    SnapshotInfo, read_snapshot)
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats.txnlog import LogReader
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.zxid import to_hex as hexzxid
 
@@ -254,3 +258,153 @@ def summarize(tree, include_ephemeral=False):
         "digest_version": d["version"],
         "include_ephemeral": include_ephemeral,
     }
+
+
+# --- Replay with memory bounded by what the logs touch ----------------------------------
+#
+# Both digests are sums or sorts over the nodes, so a snapshot can be streamed once: the
+# logs are read first for the paths they change (and the parents whose cversion and pzxid
+# change with them) and the sessions they close; the snapshot's other nodes go straight
+# into the canonical digest (SortedTreeDigest: sorted runs on disk) and into ZooKeeper's
+# (the snapshot reader's sum), and only the touched ones are kept, as a DataTree that the
+# logs are then applied to, as replay() applies them to the whole tree.
+
+def _touch(op, rec, client_id, paths, sessions):
+    if op in (T.CREATE, T.CREATE2, T.CREATE_TTL, T.CREATE_CONTAINER, T.DELETE,
+              T.DELETE_CONTAINER):
+        path = rec.path
+        paths.add(path)
+        paths.add(path[:path.rfind("/")] or "/")
+    elif op in (T.SET_DATA, T.RECONFIG, T.SET_ACL):
+        paths.add(rec.path)
+    elif op == T.CLOSE_SESSION:
+        sessions.add(client_id)
+        for path in (rec.paths if rec is not None and rec.paths else ()):
+            paths.add(path)
+            paths.add(path[:path.rfind("/")] or "/")
+    elif op == T.MULTI:
+        for sub_op, sub in rec.ops:
+            _touch(sub_op, sub, client_id, paths, sessions)
+
+
+def touched_by_logs(log_paths, target_zxid=None, limit=DEFAULT_LIMIT, snap_zxid=None):
+    """(paths, sessions): every path that a transaction of the logs (up to
+    ``target_zxid``) creates, deletes or changes, with the parents of those it creates or
+    deletes, and every session it closes.  With ``snap_zxid``, the transactions at or
+    below it at the start of the logs are passed over, as the replay skips them (a log
+    that began long before the snapshot does not make its whole content kept).  A
+    superset of what the replay changes.  A damaged record ends a log here; the replay
+    reports it."""
+    paths, sessions = set(), set()
+    started = snap_zxid is None
+    for path in log_paths:
+        for raw in LogReader(path, limit=limit, decode=False, stop_after=target_zxid):
+            zxid = T.peek_header(raw)[2]
+            if target_zxid is not None and zxid > target_zxid:
+                break
+            if not started:
+                if zxid <= snap_zxid:
+                    continue           # not even decoded
+                started = True
+            try:
+                txn = T.decode_txn(raw, limit=limit)
+            except FormatError:
+                break
+            _touch(txn.type, txn.record, txn.client_id, paths, sessions)
+    return paths, sessions
+
+
+class _Streamed:
+    """What read_snapshot() stores into, depth-first: the kept nodes go into ``kept``,
+    every other node into the digest once its subtree has been read (while it is an
+    ancestor of the node being read, an ephemeral child of a closed session may still
+    need it kept: the session's close changes its pzxid)."""
+
+    def __init__(self, paths, sessions, digest):
+        self.paths = paths
+        self.sessions = sessions
+        self.digest = digest
+        self.kept = {}
+        self.stack = []            # [path, node, kept] of the ancestors of the last node
+        self.count = 0             # the nodes that went into the digest (counted or not)
+        self.ephemeral = 0         # ... and the ephemeral ones among them
+
+    def __setitem__(self, path, node):
+        stack = self.stack
+        parent = path[:path.rfind("/")] or "/" if path != "/" else None
+        while stack and stack[-1][0] != parent:
+            self._emit(stack.pop())
+        keep = path in self.paths
+        if self.sessions:
+            owner = owner_of(node[2])
+            if owner in self.sessions and kind_of(owner)[0] == tree_digest.EPHEMERAL:
+                keep = True
+                if stack and not stack[-1][2]:
+                    stack[-1][2] = True
+                    self.kept[parent] = stack[-1][1]
+        if keep:
+            self.kept[path] = node
+        stack.append([path, node, keep])
+
+    def _emit(self, entry):
+        if entry[2]:
+            return
+        data, acl, stat = entry[1]
+        kind, ttl = kind_of(owner_of(stat))
+        self.count += 1
+        if kind == tree_digest.EPHEMERAL:
+            self.ephemeral += 1
+        self.digest.add(entry[0], data, None, kind, ttl, acl_bytes=acl)
+
+    def finish(self):
+        while self.stack:
+            self._emit(self.stack.pop())
+
+
+def replay_summary(snapshot_path, log_paths, target_zxid=None, target_time=None,
+                   zk_digest=True, limit=DEFAULT_LIMIT, include_ephemeral=False,
+                   spill_dir=None, run=131072):
+    """(summarize() of the tree, result) of replay() over the same files and target,
+    equal to them, without the whole tree in memory: memory follows what the logs touch
+    (their paths, and the nodes at those paths) plus ``run`` znodes of the digest's sort,
+    whatever the snapshot holds.  The logs are read twice (their paths first, then their
+    transactions); the snapshot once.  Raises FormatError as replay() does."""
+    paths, sessions = touched_by_logs(log_paths, target_zxid, limit,
+                                      SnapshotInfo(snapshot_path).zxid or 0)
+    digest = tree_digest.SortedTreeDigest(include_ephemeral=include_ephemeral,
+                                          run=run, spill_dir=spill_dir)
+    try:
+        sink = _Streamed(paths, sessions, digest)
+        tree = DataTree(zk_digest=zk_digest)
+        info = read_snapshot(snapshot_path, nodes=sink, acl_encoder=tree.snapshot_acl_encoder,
+                             limit=limit, zk_digest=zk_digest, depth_first=True)
+        if info.errors:
+            e = info.errors[0]
+            raise FormatError(e["message"], e["offset"], snapshot_path)
+        sink.finish()
+        del paths
+        tree.nodes = sink.kept
+        tree.sessions = dict(info.sessions)
+        tree.index_ephemerals()
+        if zk_digest:
+            tree.zk_digest = info.zk_digest
+        tree.last_zxid = info.zxid or 0
+        rp = Replayer(tree, info, target_zxid, target_time, zk_digest)
+        rp.read_logs(log_paths, limit)
+        res = rp.result()
+        for path, (data, acl, stat) in tree.nodes.items():
+            kind, ttl = kind_of(owner_of(stat))
+            digest.add(path, data, None, kind, ttl, acl_bytes=acl)
+        d = digest.result()
+    finally:
+        digest.close()
+    summary = {
+        "znodes": sink.count + len(tree.nodes),
+        "znode_count": d["count"],
+        "ephemeral_znodes": sink.ephemeral + sum(len(v) for v in tree.ephemerals.values()),
+        "digest": d["digest"],
+        "typed_digest": d["typed_digest"],
+        "digest_version": d["version"],
+        "include_ephemeral": include_ephemeral,
+    }
+    return summary, res

@@ -236,7 +236,7 @@ class TreeWriter(object):
         self._buf = [_MAGIC_HEAD.pack(MAGIC, FORMAT_VERSION),
                      _json_frame(FRAME_HEADER, self.header)]
         self._buffered = 0
-        self.digest = tree_digest.TreeDigest(include_ephemeral=False, typed=self.kinds_exact)
+        self.digest = tree_digest.SortedTreeDigest(include_ephemeral=False, typed=self.kinds_exact)
         self.count = 0
         self.bytes_in = 0
         self._acl_blocks = {}
@@ -305,6 +305,7 @@ class TreeWriter(object):
     def abort(self):
         """Stop without a trailer (the stream then reads as truncated)."""
         self._finished = True
+        self.digest.close()
         self._out.abort()
 
 
@@ -405,7 +406,7 @@ class TreeReader(object):
         if self._iterated:
             raise ValueError("a TreeReader can be iterated once")
         self._iterated = True
-        digest = tree_digest.TreeDigest(include_ephemeral=False, typed=self.kinds_exact) \
+        digest = tree_digest.SortedTreeDigest(include_ephemeral=False, typed=self.kinds_exact) \
             if self.verify else None
         while True:
             kind, payload = self._frame()
