@@ -102,6 +102,20 @@ def node_hashes(data, acl_bytes, kind, ttl=0):
     return vh, hashlib.sha256(b"".join((head, length, data, acl_bytes))).digest()
 
 
+def _counted_hashes(path, data, acl, kind, ttl, acl_bytes, include_ephemeral):
+    """node_hashes() of a znode the digest counts, None for one it excludes (the system
+    znodes, and ephemerals unless ``include_ephemeral``); ValueError for an unknown kind."""
+    if kind not in _KIND_CODE:
+        raise ValueError("unknown znode kind %r for %s" % (kind, path))
+    if path.startswith(SYSTEM_ROOT) and is_system_path(path):
+        return None
+    if kind == EPHEMERAL and not include_ephemeral:
+        return None
+    if acl_bytes is None:
+        acl_bytes = encode_acl(acl)
+    return node_hashes(data, acl_bytes, kind, ttl)
+
+
 class TreeDigest:
     """Accumulates znodes in any order; ``result()`` sorts by path and hashes.
 
@@ -116,15 +130,10 @@ class TreeDigest:
 
     def add(self, path, data, acl, kind=PERSISTENT, ttl=0, acl_bytes=None):
         """Add one znode.  Returns False when the znode does not count (excluded)."""
-        if kind not in _KIND_CODE:
-            raise ValueError("unknown znode kind %r for %s" % (kind, path))
-        if path.startswith(SYSTEM_ROOT) and is_system_path(path):
+        hashes = _counted_hashes(path, data, acl, kind, ttl, acl_bytes, self.include_ephemeral)
+        if hashes is None:
             return False
-        if kind == EPHEMERAL and not self.include_ephemeral:
-            return False
-        if acl_bytes is None:
-            acl_bytes = encode_acl(acl)
-        self._nodes[path] = node_hashes(data, acl_bytes, kind, ttl)
+        self._nodes[path] = hashes
         return True
 
     def discard(self, path):
@@ -187,15 +196,10 @@ class SortedTreeDigest:
         """Add one znode.  Returns False when the znode does not count (excluded)."""
         if self._result is not None:
             raise ValueError("the digest is made: no znode can be added to it")
-        if kind not in _KIND_CODE:
-            raise ValueError("unknown znode kind %r for %s" % (kind, path))
-        if path.startswith(SYSTEM_ROOT) and is_system_path(path):
+        hashes = _counted_hashes(path, data, acl, kind, ttl, acl_bytes, self.include_ephemeral)
+        if hashes is None:
             return False
-        if kind == EPHEMERAL and not self.include_ephemeral:
-            return False
-        if acl_bytes is None:
-            acl_bytes = encode_acl(acl)
-        vh, th = node_hashes(data, acl_bytes, kind, ttl)
+        vh, th = hashes
         self._seq += 1
         self._buf.append((path.encode("utf-8"), self._seq, vh + th))
         if len(self._buf) >= self.run:

@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
-import shlex
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import prometheus
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
@@ -27,7 +26,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import ship_state
-from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push
 
 CRITICAL = "critical"
 UNKNOWN = "unknown"
@@ -57,22 +56,7 @@ def _usable(b):
 def disk_usage(session, path):
     """{size_bytes, used_bytes, avail_bytes, used_percent} of the file system of ``path`` on
     the host, or None when ``df`` cannot tell."""
-    try:
-        rc, out, _err = session.run("df -Pk -- %s" % shlex.quote(path), timeout=DF_TIMEOUT)
-    except SshError:
-        return None
-    lines = out.strip().splitlines()
-    if rc != 0 or len(lines) < 2:
-        return None
-    try:
-        fields = lines[-1].split()
-        size, used, avail = (int(fields[i]) * 1024 for i in (1, 2, 3))
-    except (IndexError, ValueError):
-        return None
-    # df's own rounding: used / (used + available), what "Use%" shows.
-    total = used + avail
-    return {"size_bytes": size, "used_bytes": used, "avail_bytes": avail,
-            "used_percent": round(100.0 * used / total, 2) if total else 0.0}
+    return push.disk_usage(session, path, timeout=DF_TIMEOUT)
 
 
 def restore_ok(result):

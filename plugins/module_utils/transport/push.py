@@ -92,19 +92,31 @@ def _q(path):
     return shlex.quote(path)
 
 
-def free_space(session, path):
-    """Free bytes on the file system of ``path`` on the host (None when unknown)."""
+def disk_usage(session, path, timeout=CLEANUP_TIMEOUT):
+    """{size_bytes, used_bytes, avail_bytes, used_percent} of the file system of ``path`` on
+    the host, or None when ``df`` cannot tell."""
     try:
-        rc, out, _err = session.run("df -Pk -- %s" % _q(path), timeout=CLEANUP_TIMEOUT)
+        rc, out, _err = session.run("df -Pk -- %s" % _q(path), timeout=timeout)
     except SshError:
         return None
     lines = out.strip().splitlines()
     if rc != 0 or len(lines) < 2:
         return None
     try:
-        return int(lines[-1].split()[3]) * 1024
+        fields = lines[-1].split()
+        size, used, avail = (int(fields[i]) * 1024 for i in (1, 2, 3))
     except (IndexError, ValueError):
         return None
+    # df's own rounding: used / (used + available), what "Use%" shows.
+    total = used + avail
+    return {"size_bytes": size, "used_bytes": used, "avail_bytes": avail,
+            "used_percent": round(100.0 * used / total, 2) if total else 0.0}
+
+
+def free_space(session, path):
+    """Free bytes on the file system of ``path`` on the host (None when unknown)."""
+    usage = disk_usage(session, path)
+    return None if usage is None else usage["avail_bytes"]
 
 
 def explain_io(session, path, exc, what):
