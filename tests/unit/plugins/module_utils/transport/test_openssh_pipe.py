@@ -5,6 +5,7 @@ and a killed client are failures that name themselves, or a fall-back to SFTP wh
 openssh_argv: the same known_hosts, key and strict checking as paramiko, or no OpenSSH."""
 import os
 import random
+import time
 
 import pytest
 
@@ -118,6 +119,12 @@ def test_a_client_killed_mid_transfer_fails_the_file(tmp_path):
     f = push.open("archive.tar", bulk=True)
     f.write(os.urandom(1 << 20))
     lane = push.dests[0].lanes[0]
+    # Killed only once the host said it is ready: a client that dies before that could not
+    # log in, and the file rightly goes through SFTP instead (the test above).
+    deadline = time.time() + 30
+    while lane._sink is None and lane.error is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert lane._sink is not None and lane.file is None, (lane.error, lane.note)
     lane.proc.kill()
     for _i in range(8):
         f.write(os.urandom(1 << 20))
