@@ -288,6 +288,7 @@ health:
 """
 
 import os
+import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -433,6 +434,10 @@ def check(module, keys):
         facts = health_mod.gather(session, p["backup_root"], p["ensemble"], keys)
     except (ssh_transport.SshError, names.NameRefused) as exc:
         facts = health_mod.unreachable(exc)
+    except (IOError, OSError, socket.timeout, ValueError) as exc:
+        # A listing or a read that fails part way: the host could not be checked, which is a
+        # problem of its own (unknown), not a module failure that leaves the old metrics behind.
+        facts = health_mod.unreachable("%s: reading %s failed: %s" % (p["backup_host"], p["backup_root"], exc))
     finally:
         if session is not None:
             session.close()

@@ -70,7 +70,9 @@ def gather(session, root, ensemble, keys=None):
     cannot be read."""
     backups, _debris = catalog.list_backups(session, root, ensemble, keys=keys)
     fulls = [b for b in reversed(backups) if b.get("kind") == "full"]
-    newest = backups[-1] if backups else None
+    # The newest backup a restore would use: tree exports stored beside the backups are not.
+    restorable = [b for b in backups if b.get("kind") in ("full", "logs")]
+    newest = restorable[-1] if restorable else None
     if newest is not None and newest.get("verified") is None:
         catalog.verify(session, newest)
     full, failing = None, []
@@ -179,6 +181,9 @@ def evaluate(facts, thresholds, live_zxid, now):
                                       "zkops.zookeeper.ship_logs regularly, after a full backup")
         elif live_zxid is None:
             add("ship_lag", UNKNOWN, "cannot compare log shipping with the live ensemble: no member gave its zxid")
+        elif ship_lag(facts, live_zxid, now)[0] is None:
+            add("ship_lag", UNKNOWN, "cannot compare log shipping with the live ensemble: the shipping state on "
+                                     "the backup host records no zxid")
         else:
             txns, secs = ship_lag(facts, live_zxid, now)
             limit_t, limit_s = t["max_ship_lag_transactions"], t["max_ship_lag_seconds"]

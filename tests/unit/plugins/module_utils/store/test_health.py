@@ -196,3 +196,38 @@ def test_bad_names_and_values_are_refused_or_rendered_exactly():
     assert fam.render() == ""
     assert [prometheus.format_value(v) for v in (True, 0, 1.5, 2.0, float("inf"), float("nan"))] == \
         ["1", "0", "1.5", "2", "+Inf", "NaN"]
+
+
+def test_a_shipping_state_without_a_zxid_is_unknown_not_an_error():
+    probs = H.evaluate(facts(ship={"last_zxid": None, "updated": "x", "updated_ts": NOW, "backup_id": None}),
+                       ALL, E + 1000, NOW)
+    assert checks(probs) == [("ship_lag", "unknown")]
+    assert "records no zxid" in probs[0]["message"]
+
+
+class _Catalog:
+    """The catalog's answers for gather(): backups oldest first, as list_backups() returns them."""
+
+    def __init__(self, backups):
+        self.backups, self.verified = backups, []
+
+    def list_backups(self, session, root, ensemble, keys=None):
+        return list(self.backups), []
+
+    def verify(self, session, b):
+        self.verified.append(b["id"])
+        b["verified"] = True
+
+
+def test_the_newest_backup_checked_is_never_a_tree_export(monkeypatch):
+    cat = _Catalog([{"id": "F1", "kind": "full", "verified": None, "zxid": {"last": "0x500000010"}},
+                    {"id": "L2", "kind": "logs", "verified": None, "zxid": {"last": "0x500000020"}},
+                    {"id": "T3", "kind": "tree", "verified": None, "zxid": {"last": "0x500000030"}}])
+    monkeypatch.setattr(H.catalog, "list_backups", cat.list_backups)
+    monkeypatch.setattr(H.catalog, "verify", cat.verify)
+    monkeypatch.setattr(H.ship_state, "read", lambda session, edir: None)
+    monkeypatch.setattr(H.catalog, "restore_reports", lambda session, root, ensemble: [])
+    monkeypatch.setattr(H, "disk_usage", lambda session, root: None)
+    got = H.gather(object(), "/srv/backups", "e")
+    assert got["newest"]["id"] == "L2" and got["full"]["id"] == "F1"
+    assert cat.verified == ["L2", "F1"]
