@@ -18,6 +18,15 @@ pytestmark = pytest.mark.lab
 
 EV = {"zookeeper_backup_install_packages": False, "zookeeper_backup_ssh_connect_timeout": 3}
 SUMMARY = "zkops.zookeeper.backup : Summary of the ensembles"
+# The tasks of playbooks/plays/members.yml.
+FIRST_PLAY = {"Check that ansible-core is a release the collection runs on",
+              "Check that the inventory group of the members has hosts",
+              "Check that every member of several ensembles names its ensemble",
+              "Check that the ensembles asked for are in the inventory",
+              "Check that the limit leaves members to work on",
+              "Tell each member its ensemble, the ensemble's selected members and the first of them",
+              "Note the selected ensembles and their members",
+              "Put the members in the group the next play targets"}
 
 
 class Fleet:
@@ -156,3 +165,26 @@ def test_a_failed_ensemble_does_not_stop_the_other(fleet):
     assert "the ensemble has no healthy quorum" in res.stdout, res.output()
     gate = res.result("Stop unless every member of the ensemble is still in the run", "fleet-a-zk2")
     assert gate.get("failed"), gate
+
+
+def test_info_shows_each_ensemble_once(fleet):
+    res = fleet.run("zkops.zookeeper.info")
+    assert res.rc == 0, res.output()
+    shown = {r["host"]: r["result"]["msg"]["ensemble"] for r in res.tasks("Show the ensemble") if r["status"] == "ok"}
+    assert shown == {"fleet-a-zk1": "fleet-a", "fleet-b-zk1": "fleet-b"}, res.output()
+
+
+@pytest.mark.parametrize("playbook", ["restore", "rolling_restart", "tree_export", "tree_import"])
+def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
+    a, b = fleet.labs
+    pids = {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members}
+    res = fleet.run("zkops.zookeeper." + playbook, extra={
+        "zookeeper_restore_confirm": "fleet-a", "zookeeper_tree_confirm": "fleet-a",
+        "zookeeper_tree_src": "/nonexistent.json"})
+    assert res.rc != 0, res.output()
+    assert ("the members of this run belong to 2 ensembles (fleet-a, fleet-b), and zkops.zookeeper.%s acts on "
+            "one ensemble at a time. Pick one with -e zookeeper_ensembles=<name>" % playbook) in res.stdout, res.output()
+    # Nothing but the first play and the refusal ran; every server runs as before.
+    second = [r["task"] for r in res.records if r["task"] not in FIRST_PLAY]
+    assert second == ["Check that the run selects exactly one ensemble"], res.output()
+    assert {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members} == pids
