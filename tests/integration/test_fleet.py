@@ -163,8 +163,11 @@ def test_a_failed_ensemble_does_not_stop_the_other(fleet):
     assert "fleet-a-zk1, fleet-a-zk2 failed before the backup started" in out["failed"]["fleet-a"]["reason"], out
     # The failed task says why, and the other member of the ensemble stopped without a step of its own.
     assert "the ensemble has no healthy quorum" in res.stdout, res.output()
-    gate = res.result("Stop unless every member of the ensemble is still in the run", "fleet-a-zk2")
-    assert gate.get("failed"), gate
+    gate, = res.tasks("Stop unless every member of the ensemble is still in the run", "fleet-a-zk2")
+    assert gate["status"] == "failed", gate
+    assert gate["result"]["msg"] == "Nothing was done on the ensemble fleet-a: its member fleet-a-zk1 failed above."
+    # Nothing else ran on the failed ensemble's members after that.
+    assert not res.tasks("Install the Python libraries the backup needs on the members", "fleet-a-zk2")
 
 
 def test_info_shows_each_ensemble_once(fleet):
