@@ -3,8 +3,8 @@
 Two labs make the fleet (the 2-member ensembles "fleet-a" and "fleet-b", each with its own
 backup host), joined in one inventory the way docs/fleets.md describes it: a group per
 ensemble naming it with zookeeper_ensemble_name, both children of the group "zookeeper".
-The module's tests share them and leave them serving (about 5 minutes on a loaded machine,
-2 to 3 on a quiet one).
+The module's tests share them and leave them serving (about 1.5 minutes on a quiet machine,
+5 on a loaded one).
 """
 import json
 import os
