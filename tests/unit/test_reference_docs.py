@@ -35,7 +35,8 @@ def tool(name, *args, cwd=REPO, check=True):
 @pytest.mark.parametrize("kind,names", [
     ("module", ["zkops.zookeeper." + m for m in MODULES]),
     ("role", ["zkops.zookeeper." + r for r in ROLES]),
-    ("filter", ["zkops.zookeeper.backup_candidates", "zkops.zookeeper.catalog_by_host", "zkops.zookeeper.quorum_first",
+    ("filter", ["zkops.zookeeper.backup_candidates", "zkops.zookeeper.backup_outcome",
+                "zkops.zookeeper.catalog_by_host", "zkops.zookeeper.quorum_first",
                 "zkops.zookeeper.quorum_holds", "zkops.zookeeper.restore_check"]),
 ])
 def test_ansible_doc_renders_cleanly(kind, names):

@@ -1,0 +1,194 @@
+"""A fleet: two ensembles in one inventory, backed up by one run of the backup playbook.
+
+Two labs make the fleet (the 2-member ensembles "fleet-a" and "fleet-b", each with its own
+backup host), joined in one inventory the way docs/fleets.md describes it: a group per
+ensemble naming it with zookeeper_ensemble_name, both children of the group "zookeeper".
+The module's tests share them and leave them serving (about 1.5 minutes on a quiet machine,
+5 on a loaded one).
+"""
+import json
+import os
+
+import pytest
+
+import zkbackup as Z
+from lab import Lab
+from lab.ansible import run_playbook
+
+pytestmark = pytest.mark.lab
+
+EV = {"zookeeper_backup_install_packages": False, "zookeeper_backup_ssh_connect_timeout": 3}
+SUMMARY = "zkops.zookeeper.backup : Summary of the ensembles"
+# The tasks of playbooks/plays/members.yml.
+FIRST_PLAY = {"Check that ansible-core is a release the collection runs on",
+              "Check that the inventory group of the members has hosts",
+              "Check that every member of several ensembles names its ensemble",
+              "Check that the ensembles asked for are in the inventory",
+              "Check that the limit leaves members to work on",
+              "Tell each member its ensemble, the ensemble's selected members and the first of them",
+              "Note the selected ensembles and their members",
+              "Put the members in the group the next play targets"}
+
+
+class Fleet:
+    def __init__(self, labs, directory):
+        self.labs = labs
+        self.dir = directory
+        groups, known = {}, []
+        for lab in labs:
+            with open(lab.known_hosts) as f:
+                known.append(f.read())
+            groups["zk_" + lab.name.replace("-", "_")] = {
+                "vars": {"zookeeper_ensemble_name": lab.name,
+                         "ansible_ssh_private_key_file": lab.key,
+                         "zookeeper_backup_hosts": [self.host(lab, b) for b in lab.backup_hosts]},
+                "hosts": {self.host(lab, h): {"ansible_host": h.ip, "zookeeper_myid": h.myid}
+                          for h in lab.members}}
+        backups = {self.host(lab, b): {"ansible_host": b.ip, "ansible_ssh_private_key_file": lab.key}
+                   for lab in labs for b in lab.backup_hosts}
+        inv = {"all": {"vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                                "zookeeper_client_port": labs[0].client_port},
+                       "children": {"zookeeper": {"children": groups},
+                                    "zookeeper_backup_hosts": {"hosts": backups}}}}
+        os.makedirs(directory, exist_ok=True)
+        self.inventory = os.path.join(directory, "inventory.json")
+        with open(self.inventory, "w") as f:
+            json.dump(inv, f, indent=1)
+        known_hosts = os.path.join(directory, "known_hosts")
+        with open(known_hosts, "w") as f:
+            f.write("".join(known))
+        with open(labs[0].ansible_cfg) as f:
+            cfg = f.read().replace(labs[0].known_hosts, known_hosts).replace(labs[0].inventory, self.inventory)
+        self.cfg = os.path.join(directory, "ansible.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg)
+
+    @staticmethod
+    def host(lab, h):
+        """The inventory name of a lab host: its lab's name and its own (both labs have a zk1)."""
+        return "%s-%s" % (lab.name, h.name)
+
+    def run(self, playbook="zkops.zookeeper.backup", extra=None, **kw):
+        ev = dict(EV)
+        ev.update(extra or {})
+        res = run_playbook(self.labs[0], playbook, extra_vars=ev, inventory=self.inventory,
+                           env={"ANSIBLE_CONFIG": self.cfg}, **kw)
+        print("%s: rc %d in %.1f s" % (playbook, res.rc, res.duration))
+        return res
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    labs = []
+    try:
+        for name, members in (("fleet-a", 2), ("fleet-b", 2)):
+            lab = Lab(name=name, members=members, backups=1)
+            labs.append(lab)
+            lab.up()
+        yield Fleet(labs, str(tmp_path_factory.mktemp("fleet")))
+    finally:
+        for lab in labs:
+            lab.down()
+
+
+def backups(lab):
+    return [os.path.basename(d) for d in Z.backup_dirs(lab.backup_hosts[0], lab.name)]
+
+
+def summary(res):
+    rec, = [r for r in res.tasks(SUMMARY) if r["status"] == "ok"]
+    return rec["result"]["msg"]
+
+
+def test_one_run_backs_up_every_ensemble_each_with_its_report(fleet):
+    a, b = fleet.labs
+    res = fleet.run()
+    assert res.rc == 0, res.output()
+    for lab in (a, b):
+        taken = backups(lab)
+        assert len(taken) == 1, (lab.name, taken)
+        # Each ensemble's report, next to its own backup, names its own members only.
+        with open(os.path.join(lab.backup_hosts[0].path(Z.ROOT), lab.name, taken[0], "report.json")) as f:
+            stored = json.load(f)
+        assert stored["ensemble"] == stored["report"]["ensemble"] == lab.name
+        assert stored["report"]["source_member"].startswith(lab.name + "-zk"), stored
+    # The 2-member ensemble backs up from its follower: each ensemble chose its own source.
+    follower, = a.followers()
+    assert summary(res)["succeeded"]["fleet-a"]["source_member"].startswith(fleet.host(a, follower) + " ")
+    assert summary(res)["succeeded"]["fleet-b"]["backup_id"] == backups(b)[0]
+    assert summary(res)["failed"] == {}
+    # The ensembles' steps ran on the first member of each, at the same time: one task, two hosts.
+    starts = [r for r in res.records if r["task"].split(" : ")[-1].startswith("Start the backup on ")
+              and r["status"] == "ok"]
+    assert sorted(r["host"] for r in starts) == ["fleet-a-zk1", "fleet-b-zk1"], res.output()
+
+
+def test_a_limit_or_the_variable_selects_one_ensemble(fleet):
+    a, b = fleet.labs
+    before = {lab.name: backups(lab) for lab in (a, b)}
+    res = fleet.run(limit=fleet.host(b, b.members[0]), extra={"zookeeper_backup_force": True})
+    assert res.rc == 0, res.output()
+    assert backups(a) == before["fleet-a"]
+    assert len(backups(b)) == len(before["fleet-b"]) + 1
+    # One ensemble in the run: no summary of ensembles.
+    assert not [r for r in res.tasks(SUMMARY) if r["status"] == "ok"], res.output()
+
+    res = fleet.run(extra={"zookeeper_ensembles": "fleet-a", "zookeeper_backup_force": True})
+    assert res.rc == 0, res.output()
+    assert len(backups(a)) == len(before["fleet-a"]) + 1
+    assert len(backups(b)) == len(before["fleet-b"]) + 1
+
+    # A name the inventory does not hold is refused before anything is done.
+    res = fleet.run(extra={"zookeeper_ensembles": ["fleet-a", "fleet-c"]})
+    assert res.rc != 0
+    assert "zookeeper_ensembles names fleet-c, but the inventory group 'zookeeper' holds the ensembles fleet-a, fleet-b" \
+        in res.stdout, res.output()
+    assert not res.tasks(host="fleet-a-zk1", action="zkops.zookeeper.zk_info")
+
+
+def test_a_failed_ensemble_does_not_stop_the_other(fleet):
+    a, b = fleet.labs
+    before = {lab.name: backups(lab) for lab in (a, b)}
+    # Without its second member the 2-member ensemble has no quorum.
+    a.members[1].stop_zk()
+    try:
+        res = fleet.run(extra={"zookeeper_backup_force": True})
+    finally:
+        a.members[1].start_zk()
+        a.wait_quorum()
+    assert res.rc != 0, res.output()
+    assert backups(a) == before["fleet-a"]
+    assert len(backups(b)) == len(before["fleet-b"]) + 1
+    out = summary(res)
+    assert list(out["failed"]) == ["fleet-a"] and list(out["succeeded"]) == ["fleet-b"], out
+    assert "fleet-a-zk1, fleet-a-zk2 failed before the backup started" in out["failed"]["fleet-a"]["reason"], out
+    # The failed task says why, and the other member of the ensemble stopped without a step of its own.
+    assert "the ensemble has no healthy quorum" in res.stdout, res.output()
+    gate, = res.tasks("Stop unless every member of the ensemble is still in the run", "fleet-a-zk2")
+    assert gate["status"] == "failed", gate
+    assert gate["result"]["msg"] == "Nothing was done on the ensemble fleet-a: its member fleet-a-zk1 failed above."
+    # Nothing else ran on the failed ensemble's members after that.
+    assert not res.tasks("Install the Python libraries the backup needs on the members", "fleet-a-zk2")
+
+
+def test_info_shows_each_ensemble_once(fleet):
+    res = fleet.run("zkops.zookeeper.info")
+    assert res.rc == 0, res.output()
+    shown = {r["host"]: r["result"]["msg"]["ensemble"] for r in res.tasks("Show the ensemble") if r["status"] == "ok"}
+    assert shown == {"fleet-a-zk1": "fleet-a", "fleet-b-zk1": "fleet-b"}, res.output()
+
+
+@pytest.mark.parametrize("playbook", ["restore", "rolling_restart", "tree_export", "tree_import"])
+def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
+    a, b = fleet.labs
+    pids = {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members}
+    res = fleet.run("zkops.zookeeper." + playbook, extra={
+        "zookeeper_restore_confirm": "fleet-a", "zookeeper_tree_confirm": "fleet-a",
+        "zookeeper_tree_src": "/nonexistent.json"})
+    assert res.rc != 0, res.output()
+    assert ("the members of this run belong to 2 ensembles (fleet-a, fleet-b), and zkops.zookeeper.%s acts on "
+            "one ensemble at a time. Pick one with -e zookeeper_ensembles=<name>" % playbook) in res.stdout, res.output()
+    # Nothing but the first play and the refusal ran; every server runs as before.
+    second = [r["task"] for r in res.records if r["task"] not in FIRST_PLAY]
+    assert second == ["Check that the run selects exactly one ensemble"], res.output()
+    assert {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members} == pids
