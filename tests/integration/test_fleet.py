@@ -192,3 +192,49 @@ def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
     second = [r["task"] for r in res.records if r["task"] not in FIRST_PLAY]
     assert second == ["Check that the run selects exactly one ensemble"], res.output()
     assert {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members} == pids
+
+
+CHECKED = "Check the backups on every backup host"
+# No log shipping and no restore drill in this fleet: those checks are left out.
+CHECK_EV = {"zookeeper_check_max_ship_lag_seconds": "", "zookeeper_check_max_ship_lag_transactions": "",
+            "zookeeper_check_max_restore_age_hours": "", "zookeeper_check_metrics_dir": "/root/textfile"}
+
+
+def test_check_checks_every_ensemble_and_fails_for_the_one_with_a_problem(fleet):
+    a, b = fleet.labs
+    for lab in (a, b):
+        os.makedirs(lab.members[0].path("/root/textfile"), exist_ok=True)
+    res = fleet.run("zkops.zookeeper.check", extra=CHECK_EV)
+    assert res.rc == 0, res.output()
+    # Each ensemble's backup host checked once, from the ensemble's own first member.
+    checked = {r["host"]: [(i["__zookeeper_check_target"], i["health"]["status"]) for i in r["result"]["results"]]
+               for r in res.tasks(CHECKED) if r["status"] == "ok"}
+    assert checked == {fleet.host(lab, lab.members[0]): [(fleet.host(lab, lab.backup_hosts[0]), "ok")]
+                       for lab in (a, b)}, res.output()
+    for lab in (a, b):
+        assert os.listdir(lab.members[0].path("/root/textfile")) == [
+            "zookeeper_backup_%s_%s.prom" % (lab.name, fleet.host(lab, lab.backup_hosts[0]))]
+
+    # A byte flipped in fleet-b's newest full backup: fleet-b's check fails, fleet-a's passes.
+    d = sorted(p for p in Z.backup_dirs(b.backup_hosts[0], b.name) if "-full-" in os.path.basename(p))[-1]
+    archive = os.path.join(d, Z.sidecar(d)["archive"]["file"])
+    with open(archive, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    try:
+        res = fleet.run("zkops.zookeeper.check", extra=CHECK_EV)
+    finally:
+        with open(archive, "r+b") as f:
+            f.seek(100)
+            f.write(byte)
+    assert res.rc != 0, res.output()
+    status = {r["host"]: [i["health"]["status"] for i in r["result"]["results"]]
+              for r in res.tasks(CHECKED) if r["status"] == "ok"}
+    assert status == {"fleet-a-zk1": ["ok"], "fleet-b-zk1": ["critical"]}, res.output()
+    failed = res.tasks("Fail with one line per problem")
+    assert [r["host"] for r in failed if r["status"] == "failed"] == ["fleet-b-zk1"], res.output()
+    lines = [i["msg"] for r in failed for i in r["result"].get("results", [r["result"]]) if i.get("msg")]
+    assert lines and all(line.startswith("CRITICAL fleet-b on fleet-b-backup") for line in lines), lines
+    assert any("fails its sums" in line for line in lines), lines
