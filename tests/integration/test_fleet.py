@@ -178,7 +178,7 @@ def test_info_shows_each_ensemble_once(fleet):
     assert shown == {"fleet-a-zk1": "fleet-a", "fleet-b-zk1": "fleet-b"}, res.output()
 
 
-@pytest.mark.parametrize("playbook", ["restore", "rolling_restart", "tree_export", "tree_import"])
+@pytest.mark.parametrize("playbook", ["restore", "rolling_restart", "tree_export", "tree_import", "catalog"])
 def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
     a, b = fleet.labs
     pids = {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members}
@@ -238,3 +238,23 @@ def test_check_checks_every_ensemble_and_fails_for_the_one_with_a_problem(fleet)
     lines = [i["msg"] for r in failed for i in r["result"].get("results", [r["result"]]) if i.get("msg")]
     assert lines and all(line.startswith("CRITICAL fleet-b on fleet-b-backup") for line in lines), lines
     assert any("fails its sums" in line for line in lines), lines
+
+
+def test_start_starts_the_stopped_members_of_every_ensemble(fleet):
+    a, b = fleet.labs
+    stopped = [a.members[1], b.members[0]]
+    for h in stopped:
+        h.kill_zk()
+    res = fleet.run("zkops.zookeeper.start", extra={"zookeeper_start_timeout": 120})
+    assert res.rc == 0, res.output()
+    assert all(h.zk_running() for lab in (a, b) for h in lab.members)
+    # One report per ensemble, from its first member, naming its own members only.
+    reports = {r["host"]: r["result"]["msg"] for r in res.tasks("Report what was started")}
+    assert sorted(reports) == ["fleet-a-zk1", "fleet-b-zk1"], res.output()
+    for lab, h in zip((a, b), stopped):
+        report = reports[fleet.host(lab, lab.members[0])]
+        assert report["ensemble"] == lab.name, report
+        assert report["started"] == [fleet.host(lab, h)], report
+        assert report["serving_voters"] == "2 of 2" and report["quorum"] is True, report
+    for lab in (a, b):
+        lab.wait_quorum()
