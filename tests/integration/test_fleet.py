@@ -3,6 +3,8 @@
 Two labs make the fleet (the 2-member ensembles "fleet-a" and "fleet-b", each with its own
 backup host), joined in one inventory the way docs/fleets.md describes it: a group per
 ensemble naming it with zookeeper_ensemble_name, both children of the group "zookeeper".
+Backups, info, the health check and start work on both ensembles in one run; the playbooks that
+act on one ensemble refuse the two.
 The module's tests share them and leave them serving (about 1.5 minutes on a quiet machine,
 5 on a loaded one).
 """
