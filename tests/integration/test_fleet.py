@@ -3,7 +3,7 @@
 Two labs make the fleet (the 2-member ensembles "fleet-a" and "fleet-b", each with its own
 backup host), joined in one inventory the way docs/fleets.md describes it: a group per
 ensemble naming it with zookeeper_ensemble_name, both children of the group "zookeeper".
-Backups, info, the health check and start work on both ensembles in one run; the playbooks that
+Backups, info, the health check, start and the rolling restart work on both ensembles in one run; the playbooks that
 act on one ensemble refuse the two.
 The module's tests share them and leave them serving (about 1.5 minutes on a quiet machine,
 5 on a loaded one).
@@ -73,24 +73,35 @@ class Fleet:
     def run(self, playbook="zkops.zookeeper.backup", extra=None, **kw):
         ev = dict(EV)
         ev.update(extra or {})
-        res = run_playbook(self.labs[0], playbook, extra_vars=ev, inventory=self.inventory,
-                           env={"ANSIBLE_CONFIG": self.cfg}, **kw)
+        kw.setdefault("inventory", self.inventory)
+        res = run_playbook(self.labs[0], playbook, extra_vars=ev, env={"ANSIBLE_CONFIG": self.cfg}, **kw)
         print("%s: rc %d in %.1f s" % (playbook, res.rc, res.duration))
         return res
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
+def make_fleet(tmp_path_factory, ensembles, backups=1):
     labs = []
     try:
-        for name, members in (("fleet-a", 2), ("fleet-b", 2)):
-            lab = Lab(name=name, members=members, backups=1)
+        for name, members in ensembles:
+            lab = Lab(name=name, members=members, backups=backups)
             labs.append(lab)
             lab.up()
         yield Fleet(labs, str(tmp_path_factory.mktemp("fleet")))
     finally:
         for lab in labs:
             lab.down()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    yield from make_fleet(tmp_path_factory, (("fleet-a", 2), ("fleet-b", 2)))
+
+
+@pytest.fixture
+def fleet3(tmp_path_factory):
+    """Two ensembles of three members (a 2-member ensemble cannot lose a member to a restart
+    and keep its quorum), without backup hosts."""
+    yield from make_fleet(tmp_path_factory, (("roll-a", 3), ("roll-b", 3)), backups=0)
 
 
 def backups(lab):
@@ -180,7 +191,7 @@ def test_info_shows_each_ensemble_once(fleet):
     assert shown == {"fleet-a-zk1": "fleet-a", "fleet-b-zk1": "fleet-b"}, res.output()
 
 
-@pytest.mark.parametrize("playbook", ["restore", "rolling_restart", "tree_export", "tree_import", "catalog"])
+@pytest.mark.parametrize("playbook", ["restore", "tree_export", "tree_import", "catalog"])
 def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
     a, b = fleet.labs
     pids = {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members}
@@ -260,3 +271,67 @@ def test_start_starts_the_stopped_members_of_every_ensemble(fleet):
         assert report["serving_voters"] == "2 of 2" and report["quorum"] is True, report
     for lab in (a, b):
         lab.wait_quorum()
+
+
+STOP = "zkops.zookeeper.rolling_restart : Take the member out of service"
+START = "zkops.zookeeper.rolling_restart : Bring the member back and wait until it has caught up with the leader"
+RESTART_SUMMARY = "zkops.zookeeper.rolling_restart : Summary of the ensembles"
+
+
+def restart_steps(res):
+    """The stops and starts in the order they ended, grouped by step: [(task, {hosts})]."""
+    steps = []
+    for r in res.records:
+        if r["task"] in (STOP, START) and r["status"] != "skipped":
+            if steps and steps[-1][0] == r["task"]:
+                steps[-1][1].add(r["host"])
+            else:
+                steps.append((r["task"], {r["host"]}))
+    return steps
+
+
+def test_rolling_restart_restarts_every_ensemble_side_by_side_and_a_failure_stops_its_own(fleet3, tmp_path):
+    fleet = fleet3
+    a, b = fleet.labs
+
+    def pids():
+        return {fleet.host(lab, h): h.zk_pid() for lab in (a, b) for h in lab.members}
+
+    before = pids()
+    leaders = {fleet.host(lab, lab.leader()) for lab in (a, b)}
+    res = fleet.run("zkops.zookeeper.rolling_restart", extra={"zookeeper_rolling_restart_force": True})
+    assert res.rc == 0, res.output()
+    after = pids()
+    assert all(after[h] != before[h] for h in before), (before, after)
+    # Each step holds one member of each ensemble: the ensembles restart side by side, and
+    # never two members of one ensemble at once.
+    steps = restart_steps(res)
+    assert [task for task, _hosts in steps] == [STOP, START] * 3, steps
+    for _task, hosts in steps:
+        assert sorted(h.split("-zk")[0] for h in hosts) == ["roll-a", "roll-b"], steps
+    assert steps[-1][1] == leaders, (steps, leaders)          # each ensemble's leader last
+    for lab in (a, b):
+        lab.wait_quorum()
+    summary_rec, = [r for r in res.tasks(RESTART_SUMMARY) if r["status"] == "ok"]
+    assert summary_rec["result"]["msg"] == {"succeeded": ["roll-a", "roll-b"], "failed": []}, res.output()
+
+    # roll-b's second member does not pass its checks (its inventory names another server
+    # id): roll-b restarts nothing, roll-a restarts as before, the run fails naming roll-b.
+    with open(fleet.inventory) as f:
+        inv = json.load(f)
+    inv["all"]["children"]["zookeeper"]["children"]["zk_roll_b"]["hosts"]["roll-b-zk2"]["zookeeper_myid"] = 9
+    broken = str(tmp_path / "inventory.json")
+    with open(broken, "w") as f:
+        json.dump(inv, f)
+    before = pids()
+    res = fleet.run("zkops.zookeeper.rolling_restart", extra={"zookeeper_rolling_restart_force": True},
+                    inventory=broken)
+    assert res.rc != 0, res.output()
+    after = pids()
+    for h in before:
+        assert (after[h] != before[h]) == h.startswith("roll-a"), (h, before, after)
+    assert {h for _task, hosts in restart_steps(res) for h in hosts} == {"roll-a-zk1", "roll-a-zk2", "roll-a-zk3"}
+    assert sorted(r["host"] for r in res.failed()) == ["roll-b-zk1", "roll-b-zk2", "roll-b-zk3"], res.output()
+    summary_rec, = [r for r in res.tasks(RESTART_SUMMARY) if r["status"] == "ok"]
+    assert summary_rec["result"]["msg"] == {"succeeded": ["roll-a"], "failed": ["roll-b"]}, res.output()
+    a.wait_quorum()
