@@ -13,7 +13,8 @@ Every run takes a full backup (zookeeper_backup_force).  Each playbook runs in a
 child of this process, so that the child's RUSAGE_CHILDREN holds the ansible-playbook
 process tree alone: its CPU (user + sys of every process it waited for: the controller, its
 workers and their ssh clients; not an ssh ControlMaster that outlives the run) and the
-largest peak RSS among those processes.  The load average is read before every run.
+largest peak RSS among those processes.  The load average is read before every run, and
+the slowest tasks of every run are printed (from the times of the task results).
 Prints the median of each side, the ratio all / one (target: at most 1.5) for every forks
 value, and writes bench/results/fleet.json.  Needs root (the labs).  From the repository
 root:
@@ -91,6 +92,30 @@ def format_summary(summary, target=TARGET):
     return lines
 
 
+def task_times(records, top=8):
+    """Where a run spent its time: the ``top`` tasks by duration, [(seconds, task, hosts)].
+
+    ``records`` are the results of tests/lab/callback/zkops_results.py in the order they
+    came, each with its "time".  Ansible runs a task on every host before the next one
+    starts, so a task lasts from the last result of the task before it to its own last
+    result (the first task's start is unknown: it counts from its first result)."""
+    spans = []  # [task, first, last, hosts], in the order the tasks ran
+    for r in records:
+        if "time" not in r:
+            continue
+        if spans and spans[-1][0] == r["task"]:
+            spans[-1][2] = r["time"]
+            spans[-1][3].add(r["host"])
+        else:
+            spans.append([r["task"], r["time"], r["time"], {r["host"]}])
+    out = []
+    for i, (task, first, last, hosts) in enumerate(spans):
+        start = spans[i - 1][2] if i else first
+        out.append((round(last - start, 2), task, len(hosts)))
+    out.sort(key=lambda t: -t[0])
+    return out[:top]
+
+
 def fleet_inventory(labs, directory):
     """One inventory and ansible.cfg for every lab: a group per ensemble (docs/fleets.md)."""
     groups, known = {}, []
@@ -136,9 +161,10 @@ def measured_playbook(lab, inventory, cfg, extra, forks):
                                env={"ANSIBLE_CONFIG": cfg}, args=("--forks", str(forks)), timeout=1800)
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = {"rc": res.rc, "wall": res.duration, "cpu": ru.ru_utime + ru.ru_stime,
-                   "maxrss_kib": ru.ru_maxrss, "tail": res.output()[-3000:] if res.rc else ""}
+                   "maxrss_kib": ru.ru_maxrss, "tail": res.output()[-3000:] if res.rc else "",
+                   "slowest": task_times(res.records)}
         except BaseException as e:  # noqa: BLE001 - reported to the parent
-            out = {"rc": -1, "wall": 0, "cpu": 0, "maxrss_kib": 0, "tail": repr(e)}
+            out = {"rc": -1, "wall": 0, "cpu": 0, "maxrss_kib": 0, "tail": repr(e), "slowest": []}
             code = 1
         with os.fdopen(w, "w") as f:
             json.dump(out, f)
@@ -196,10 +222,12 @@ def main():
                     if res["rc"]:
                         raise SystemExit("round %d, %s, forks %d failed\n%s" % (rnd, side, forks, res["tail"]))
                     run = {"round": rnd, "forks": forks, "side": side, "wall": res["wall"], "cpu": res["cpu"],
-                           "maxrss_kib": res["maxrss_kib"], "load": load}
+                           "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"]}
                     runs.append(run)
                     print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f"
                           % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load), flush=True)
+                    print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % t for t in res["slowest"][:5]),
+                          flush=True)
         summary = summarize(runs)
         report = {"ensembles": a.ensembles, "members": a.members, "znodes": a.znodes, "heap": a.heap,
                   "rounds": a.rounds, "runs": runs, "summary": {str(k): v for k, v in summary.items()},

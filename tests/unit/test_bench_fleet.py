@@ -54,3 +54,13 @@ def test_summary_of_one_side_only_has_no_ratio():
     s = bench_fleet.summarize([run(16, "one", 20.0)])
     assert "ratio" not in s[16] and "pass" not in s[16]
     assert bench_fleet.format_summary(s) == ["forks 16: incomplete (one)"]
+
+
+def test_task_times_spans_each_task_from_the_end_of_the_one_before():
+    recs = [{"task": "a", "host": "h1", "time": 100.0}, {"task": "a", "host": "h2", "time": 101.0},
+            {"task": "b", "host": "h1", "time": 101.5}, {"task": "b", "host": "h2", "time": 109.0},
+            {"task": "c", "host": "h1", "time": 110.0},
+            {"task": "no time", "host": "h1"}]
+    assert bench_fleet.task_times(recs) == [(8.0, "b", 2), (1.0, "a", 2), (1.0, "c", 1)]
+    assert bench_fleet.task_times(recs, top=1) == [(8.0, "b", 2)]
+    assert bench_fleet.task_times([]) == []
