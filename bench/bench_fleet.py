@@ -14,7 +14,8 @@ child of this process, so that the child's RUSAGE_CHILDREN holds the ansible-pla
 process tree alone: its CPU (user + sys of every process it waited for: the controller, its
 workers and their ssh clients; not an ssh ControlMaster that outlives the run) and the
 largest peak RSS among those processes.  The load average is read before every run, and
-the slowest tasks of every run are printed (from the times of the task results).
+the slowest tasks of every run are printed (from the times of the task results), with the
+number of task results and how busy the machine's CPUs were during the run (/proc/stat).
 Prints the median of each side, the ratio all / one (target: at most 1.5) for every forks
 value, and writes bench/results/fleet.json.  Needs root (the labs).  From the repository
 root:
@@ -148,6 +149,14 @@ def fleet_inventory(labs, directory):
     return inventory, cfg_path
 
 
+def cpu_times():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
 def measured_playbook(lab, inventory, cfg, extra, forks):
     """Run the backup playbook in a forked child; return (rc, wall, cpu, maxrss_kib, tail)."""
     from lab.ansible import run_playbook
@@ -162,9 +171,9 @@ def measured_playbook(lab, inventory, cfg, extra, forks):
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = {"rc": res.rc, "wall": res.duration, "cpu": ru.ru_utime + ru.ru_stime,
                    "maxrss_kib": ru.ru_maxrss, "tail": res.output()[-3000:] if res.rc else "",
-                   "slowest": task_times(res.records)}
+                   "slowest": task_times(res.records), "results": len(res.records)}
         except BaseException as e:  # noqa: BLE001 - reported to the parent
-            out = {"rc": -1, "wall": 0, "cpu": 0, "maxrss_kib": 0, "tail": repr(e), "slowest": []}
+            out = {"rc": -1, "wall": 0, "cpu": 0, "maxrss_kib": 0, "tail": repr(e), "slowest": [], "results": 0}
             code = 1
         with os.fdopen(w, "w") as f:
             json.dump(out, f)
@@ -218,14 +227,20 @@ def main():
                 order = ("one", "all") if rnd % 2 else ("all", "one")
                 for side in order:
                     load = os.getloadavg()[0]
+                    busy0, total0 = cpu_times()
                     res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
+                    busy1, total1 = cpu_times()
                     if res["rc"]:
                         raise SystemExit("round %d, %s, forks %d failed\n%s" % (rnd, side, forks, res["tail"]))
                     run = {"round": rnd, "forks": forks, "side": side, "wall": res["wall"], "cpu": res["cpu"],
-                           "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"]}
+                           "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"],
+                           "task_results": res["results"],
+                           "machine_busy": (busy1 - busy0) / float(max(total1 - total0, 1))}
                     runs.append(run)
-                    print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f"
-                          % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load), flush=True)
+                    print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f, %d task results, "
+                          "the machine's CPUs %.0f%% busy"
+                          % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load,
+                             res["results"], 100 * run["machine_busy"]), flush=True)
                     print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % t for t in res["slowest"][:5]),
                           flush=True)
         summary = summarize(runs)
