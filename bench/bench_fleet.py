@@ -241,7 +241,7 @@ def main():
                           "the machine's CPUs %.0f%% busy"
                           % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load,
                              res["results"], 100 * run["machine_busy"]), flush=True)
-                    print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % t for t in res["slowest"][:5]),
+                    print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % tuple(t) for t in res["slowest"][:5]),
                           flush=True)
         summary = summarize(runs)
         report = {"ensembles": a.ensembles, "members": a.members, "znodes": a.znodes, "heap": a.heap,
