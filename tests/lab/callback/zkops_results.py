@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test-only callback: writes every task result as one JSON line to $ZKOPS_RESULTS."""
+"""Test-only callback: writes every task result as one JSON line to $ZKOPS_RESULTS, with the
+time it arrived (bench/bench_fleet.py reads where a run spends its time from it)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -17,6 +18,7 @@ requirements:
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -39,7 +41,7 @@ class CallbackModule(CallbackBase):
         except Exception:  # pragma: no cover
             res = {}
         rec = {"host": result._host.get_name(), "task": result._task.get_name(),
-               "action": result._task.action, "status": status, "result": res}
+               "action": result._task.action, "status": status, "time": time.time(), "result": res}
         with open(self._path, "a") as f:
             f.write(json.dumps(rec, default=str) + "\n")
 

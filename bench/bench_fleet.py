@@ -1,0 +1,261 @@
+"""Benchmark: one run of the backup playbook over a fleet of ensembles against one ensemble.
+
+Builds --ensembles labs of --members members each (real ZooKeeper JVMs with --heap heaps,
+one backup host per lab), joined in one inventory the way docs/fleets.md describes it (a
+group per ensemble naming it with zookeeper_ensemble_name, all children of "zookeeper"),
+loads --znodes znodes into every ensemble, then alternates for --rounds rounds, for each
+value of --forks:
+
+  one   ansible-playbook zkops.zookeeper.backup -e zookeeper_ensembles=<first ensemble>
+  all   ansible-playbook zkops.zookeeper.backup (every ensemble)
+
+Every run takes a full backup (zookeeper_backup_force).  Each playbook runs in a forked
+child of this process, so that the child's RUSAGE_CHILDREN holds the ansible-playbook
+process tree alone: its CPU (user + sys of every process it waited for: the controller, its
+workers and their ssh clients; not an ssh ControlMaster that outlives the run) and the
+largest peak RSS among those processes.  The load average is read before every run, and
+the slowest tasks of every run are printed (from the times of the task results), with the
+number of task results and how busy the machine's CPUs were during the run (/proc/stat).
+Prints the median of each side, the ratio all / one (target: at most 1.5) for every forks
+value, and writes bench/results/fleet.json.  Needs root (the labs).  From the repository
+root:
+
+  .venv/bin/python bench/bench_fleet.py [--ensembles 5] [--znodes 20000] [--rounds 3] [--forks 5,16]
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+TARGET = 1.5
+EXTRA = {"zookeeper_backup_install_packages": False, "zookeeper_backup_force": True}
+
+
+def forks_list(text):
+    """"5,16" -> [5, 16]: the forks values to measure, each a positive integer."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("--forks takes positive integers separated by commas, such as 5,16: %r"
+                                         % text) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("--forks takes positive integers separated by commas, such as 5,16: %r"
+                                         % text)
+    return values
+
+
+def summarize(runs, target=TARGET):
+    """Medians and the ratio all / one for each forks value.
+
+    ``runs``: dicts with "forks", "side" ("one" or "all"), "wall", "cpu", "maxrss_kib" and
+    "load" (the 1-minute load average before the run)."""
+    out = {}
+    for forks in sorted({r["forks"] for r in runs}):
+        sides = {}
+        for side in ("one", "all"):
+            rs = [r for r in runs if r["forks"] == forks and r["side"] == side]
+            if not rs:
+                continue
+            sides[side] = {"runs": len(rs), "wall_median": statistics.median(r["wall"] for r in rs),
+                           "cpu_median": statistics.median(r["cpu"] for r in rs),
+                           "maxrss_mib": max(r["maxrss_kib"] for r in rs) / 1024.0}
+        entry = dict(sides)
+        if "one" in sides and "all" in sides:
+            entry["ratio"] = sides["all"]["wall_median"] / sides["one"]["wall_median"]
+            entry["cpu_ratio"] = sides["all"]["cpu_median"] / sides["one"]["cpu_median"]
+            entry["pass"] = entry["ratio"] <= target
+        loads = [r["load"] for r in runs if r["forks"] == forks]
+        entry["load"] = [min(loads), max(loads)]
+        out[forks] = entry
+    return out
+
+
+def format_summary(summary, target=TARGET):
+    """The summary as lines of text, one per forks value."""
+    lines = []
+    for forks, e in sorted(summary.items()):
+        one, every = e.get("one"), e.get("all")
+        if not one or not every:
+            lines.append("forks %d: incomplete (%s)" % (forks, ", ".join(s for s in ("one", "all") if s in e)))
+            continue
+        lines.append("forks %d: one ensemble %.1f s (cpu %.1f s), all %.1f s (cpu %.1f s): ratio %.2f (target <= %s) %s;"
+                     " controller peak RSS %.0f / %.0f MiB; load %.1f to %.1f"
+                     % (forks, one["wall_median"], one["cpu_median"], every["wall_median"], every["cpu_median"],
+                        e["ratio"], target, "PASS" if e["pass"] else "FAIL", one["maxrss_mib"],
+                        every["maxrss_mib"], e["load"][0], e["load"][1]))
+    return lines
+
+
+def task_times(records, top=8):
+    """Where a run spent its time: the ``top`` tasks by duration, [(seconds, task, hosts)].
+
+    ``records`` are the results of tests/lab/callback/zkops_results.py in the order they
+    came, each with its "time".  Ansible runs a task on every host before the next one
+    starts, so a task lasts from the last result of the task before it to its own last
+    result (the first task's start is unknown: it counts from its first result)."""
+    spans = []  # [task, first, last, hosts], in the order the tasks ran
+    for r in records:
+        if "time" not in r:
+            continue
+        if spans and spans[-1][0] == r["task"]:
+            spans[-1][2] = r["time"]
+            spans[-1][3].add(r["host"])
+        else:
+            spans.append([r["task"], r["time"], r["time"], {r["host"]}])
+    out = []
+    for i, (task, first, last, hosts) in enumerate(spans):
+        start = spans[i - 1][2] if i else first
+        out.append((round(last - start, 2), task, len(hosts)))
+    out.sort(key=lambda t: -t[0])
+    return out[:top]
+
+
+def fleet_inventory(labs, directory):
+    """One inventory and ansible.cfg for every lab: a group per ensemble (docs/fleets.md)."""
+    groups, known = {}, []
+    for lab in labs:
+        with open(lab.known_hosts) as f:
+            known.append(f.read())
+        groups["zk_" + lab.name] = {
+            "vars": {"zookeeper_ensemble_name": lab.name, "ansible_ssh_private_key_file": lab.key,
+                     "zookeeper_backup_hosts": ["%s-%s" % (lab.name, b.name) for b in lab.backup_hosts]},
+            "hosts": {"%s-%s" % (lab.name, h.name): {"ansible_host": h.ip, "zookeeper_myid": h.myid}
+                      for h in lab.members}}
+    backups = {"%s-%s" % (lab.name, b.name): {"ansible_host": b.ip, "ansible_ssh_private_key_file": lab.key}
+               for lab in labs for b in lab.backup_hosts}
+    inv = {"all": {"vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                            "zookeeper_client_port": labs[0].client_port},
+                   "children": {"zookeeper": {"children": groups},
+                                "zookeeper_backup_hosts": {"hosts": backups}}}}
+    os.makedirs(directory, exist_ok=True)
+    inventory = os.path.join(directory, "inventory.json")
+    with open(inventory, "w") as f:
+        json.dump(inv, f, indent=1)
+    known_hosts = os.path.join(directory, "known_hosts")
+    with open(known_hosts, "w") as f:
+        f.write("".join(known))
+    with open(labs[0].ansible_cfg) as f:
+        cfg = f.read().replace(labs[0].known_hosts, known_hosts).replace(labs[0].inventory, inventory)
+    cfg_path = os.path.join(directory, "ansible.cfg")
+    with open(cfg_path, "w") as f:
+        f.write(cfg)
+    return inventory, cfg_path
+
+
+def cpu_times():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def measured_playbook(lab, inventory, cfg, extra, forks):
+    """Run the backup playbook in a forked child; return (rc, wall, cpu, maxrss_kib, tail)."""
+    from lab.ansible import run_playbook
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its RUSAGE_CHILDREN is the playbook's process tree alone
+        os.close(r)
+        code = 0
+        try:
+            res = run_playbook(lab, "zkops.zookeeper.backup", extra_vars=extra, inventory=inventory,
+                               env={"ANSIBLE_CONFIG": cfg}, args=("--forks", str(forks)), timeout=1800)
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out = {"rc": res.rc, "wall": res.duration, "cpu": ru.ru_utime + ru.ru_stime,
+                   "maxrss_kib": ru.ru_maxrss, "tail": res.output()[-3000:] if res.rc else "",
+                   "slowest": task_times(res.records), "results": len(res.records)}
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            out = {"rc": -1, "wall": 0, "cpu": 0, "maxrss_kib": 0, "tail": repr(e), "slowest": [], "results": 0}
+            code = 1
+        with os.fdopen(w, "w") as f:
+            json.dump(out, f)
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ensembles", type=int, default=5)
+    ap.add_argument("--members", type=int, default=3)
+    ap.add_argument("--znodes", type=int, default=20000, help="znodes loaded into each ensemble")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--forks", type=forks_list, default=[16],
+                    help="comma-separated forks values, each measured in every round (default 16)")
+    ap.add_argument("--heap", default="128m", help="each member's JVM heap")
+    ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "fleet.json"))
+    a = ap.parse_args()
+    if a.ensembles < 2 or a.rounds < 1:
+        ap.error("--ensembles must be at least 2 and --rounds at least 1")
+
+    from lab import Lab, workload
+    labs = []
+    try:
+        t0 = time.time()
+        for i in range(a.ensembles):
+            lab = Lab(name="bfleet%d" % (i + 1), members=a.members, backups=1, heap=a.heap)
+            labs.append(lab)
+            lab.up()
+            zk = workload.client(lab, timeout=30)
+            workload.bulk_load(zk, a.znodes)
+            zk.stop()
+            zk.close()
+            lab.wait_zxid_agree(timeout=120)
+            print("%s up and loaded (%d znodes) after %.0f s" % (lab.name, a.znodes, time.time() - t0), flush=True)
+        inventory, cfg = fleet_inventory(labs, os.path.join(labs[0].dir, "fleet"))
+        one = dict(EXTRA, zookeeper_ensembles=labs[0].name)
+        # A warm-up run over every ensemble: ssh host keys, first backups, page cache.
+        warm = measured_playbook(labs[0], inventory, cfg, EXTRA, max(a.forks))
+        if warm["rc"]:
+            raise SystemExit("the warm-up backup failed\n" + warm["tail"])
+        print("warm-up over every ensemble: %.1f s" % warm["wall"], flush=True)
+        runs = []
+        for rnd in range(1, a.rounds + 1):
+            for forks in a.forks:
+                # Alternate which side goes first, so that a change of load hits both.
+                order = ("one", "all") if rnd % 2 else ("all", "one")
+                for side in order:
+                    load = os.getloadavg()[0]
+                    busy0, total0 = cpu_times()
+                    res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
+                    busy1, total1 = cpu_times()
+                    if res["rc"]:
+                        raise SystemExit("round %d, %s, forks %d failed\n%s" % (rnd, side, forks, res["tail"]))
+                    run = {"round": rnd, "forks": forks, "side": side, "wall": res["wall"], "cpu": res["cpu"],
+                           "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"],
+                           "task_results": res["results"],
+                           "machine_busy": (busy1 - busy0) / float(max(total1 - total0, 1))}
+                    runs.append(run)
+                    print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f, %d task results, "
+                          "the machine's CPUs %.0f%% busy"
+                          % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load,
+                             res["results"], 100 * run["machine_busy"]), flush=True)
+                    print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % tuple(t) for t in res["slowest"][:5]),
+                          flush=True)
+        summary = summarize(runs)
+        report = {"ensembles": a.ensembles, "members": a.members, "znodes": a.znodes, "heap": a.heap,
+                  "rounds": a.rounds, "runs": runs, "summary": {str(k): v for k, v in summary.items()},
+                  "target": {"ratio_max": TARGET}}
+        os.makedirs(os.path.dirname(a.output), exist_ok=True)
+        with open(a.output, "w") as f:
+            json.dump(report, f, indent=1)
+        print("\n".join(format_summary(summary)))
+        return 0 if all(e.get("pass") for e in summary.values()) else 1
+    finally:
+        for lab in labs:
+            lab.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
