@@ -62,11 +62,14 @@ class ExtTransaction(S.Transaction):
 AUTH = ("digest", "u:p")       # the workload's digest ACLs are for this identity
 
 
-def client(connect):
+def client(connect, timeout=10):
     """A started client that authenticates as the workload's ACL identity: without
-    ADMIN permission a server answers getACL with digest ids redacted to "x"."""
+    ADMIN permission a server answers getACL with digest ids redacted to "x".
+
+    ``timeout`` is the session timeout in seconds: a longer one keeps a session that
+    waits on slow work of a loaded machine from expiring (an expiry is a transaction)."""
     from kazoo.client import KazooClient
-    zk = KazooClient(hosts=connect, timeout=10, auth_data=[AUTH])
+    zk = KazooClient(hosts=connect, timeout=timeout, auth_data=[AUTH])
     zk.start()
     return zk
 
@@ -217,14 +220,22 @@ def synced_digest(zk):
         zk.close()
 
 
-def quiesced_digest(lab, zk):
+def quiesced_digest(lab, zk, attempts=3):
     """(zxid, digest) of the tree while nothing writes: every member agrees on the zxid
-    before and after the walk."""
-    before = lab.wait_zxid_agree()
-    d = live_digest(zk)
-    after = lab.wait_zxid_agree()
-    assert before == after, "the tree changed during the walk (%x -> %x)" % (before, after)
-    return before, d
+    before and after the walk.
+
+    A transaction during the walk (on a loaded machine: a session of another test
+    expiring, or a client's new session) makes the walk start again, ``attempts`` times
+    in all, so that the digest is always that of one zxid."""
+    seen = []
+    for _attempt in range(attempts):
+        before = lab.wait_zxid_agree()
+        d = live_digest(zk)
+        after = lab.wait_zxid_agree()
+        if before == after:
+            return before, d
+        seen.append("%x -> %x" % (before, after))
+    raise AssertionError("the tree changed during the walk, %d times: %s" % (attempts, ", ".join(seen)))
 
 
 def live_digest_pipelined(zk, root="/", include_ephemeral=False, window=1000):

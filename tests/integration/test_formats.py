@@ -73,16 +73,22 @@ def start_all(lab):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("formats")
-    # The server deletes empty containers and expired TTL nodes quickly.
+    # The server deletes empty containers and expired TTL nodes quickly.  With the lab's
+    # tickTime of 500 ms a session lasts at most 10 s unless maxSessionTimeout says more.
     lab = Lab(name="formats", members=3, backups=0, snap_count=40, snapshot_compression="gz",
-              separate_datalog=True, java_opts="-Dznode.container.checkIntervalMs=200")
+              separate_datalog=True, java_opts="-Dznode.container.checkIntervalMs=200",
+              extra_cfg={"maxSessionTimeout": 60000})
     lab.up()
     try:
         w = {"lab": lab, "tmp": str(tmp)}
-        zk = zklive.client(lab.connect_string)
-        w["zk"] = zk
-        # Phase 1: a few small nodes of every kind, then every transaction type.
-        for i in range(30):
+        # A long session: an expiry under load would be a transaction in the middle of
+        # the workload's quiesced walks.
+        zk = zklive.client(lab.connect_string, timeout=30)
+        # Phase 1: small nodes, then every transaction type.  A member rolls its log
+        # after at most snapCount (40) transactions, so 100 small creates fill at least
+        # one whole log with small records only: the small real log of the byte-change
+        # test, whatever the timing.
+        for i in range(100):
             zk.create("/small/n%02d" % i, b"%d" % i, makepath=True)
         gone = zklive.every_txn_type(zk, lab.connect_string, "/fmt")
         zklive.wait_gone(zk, gone)
@@ -97,6 +103,15 @@ def world(tmp_path_factory):
         zklive.every_txn_type(zk, lab.connect_string, "/fmt2", big=900_000)
         zklive.wait_gone(zk, ["/fmt2/ctr-gone", "/fmt2/ttl-gone"])
         w["z2"], w["d2"] = zklive.quiesced_digest(lab, zk)
+        # The session ends before the members stop: one left to expire (or to come back
+        # as a new session) after the restart would write transactions later tests see.
+        zk.stop()
+        zk.close()
+        # Its close is one more transaction, which changes no znode (the session owns no
+        # ephemeral node): the quiet files end there.
+        closed = lab.wait_zxid_agree()
+        assert closed == w["z2"] + 1, "another transaction than the close: %x -> %x" % (w["z2"], closed)
+        w["z2"] = closed
         # Quiet copies of every member, then a restart: the new leader writes a snapshot
         # of what ZooKeeper itself replayed from those files.
         stop_all(lab)
@@ -115,8 +130,6 @@ def world(tmp_path_factory):
         w["fresh"] = shutil.copyfile(fresh, str(tmp / os.path.basename(fresh)))
         w["leader"] = leader.name
         yield w
-        zk.stop()
-        zk.close()
     finally:
         lab.down()
 
@@ -365,7 +378,7 @@ def test_truncated_data_dir_starts_with_the_tree_of_that_zxid(world):
         surgery.truncate_files(src, world["z1"], h.path(DATA + "/version-2"), h.path(TXNLOG + "/version-2"))
         h.sh("chown -R zookeeper:zookeeper %s/version-2 %s/version-2" % (DATA, TXNLOG))
     start_all(lab)
-    zk = zklive.client(lab.connect_string)
+    zk = zklive.client(lab.connect_string, timeout=30)
     try:
         zxid, live = zklive.quiesced_digest(lab, zk)
         assert live["digest"] == world["d1"]["digest"] == ref["digest"]
@@ -406,7 +419,7 @@ def test_zk_verify_through_ansible(world, tmp_path):
       when: inventory_hostname == '%s'
       ignore_errors: true
 """ % h.name
-    zk = zklive.client(lab.connect_string)
+    zk = zklive.client(lab.connect_string, timeout=30)
     try:
         _zxid, live = zklive.quiesced_digest(lab, zk)
     finally:

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import copy
 import logging
+import ssl
 import time
 import traceback
 
@@ -24,9 +25,11 @@ try:
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
     from kazoo import exceptions as kazoo_exceptions
+    from kazoo.handlers.threading import SequentialThreadingHandler
     HAS_KAZOO = True
 except ImportError:  # pragma: no cover - exercised on hosts without kazoo
     KazooClient = KazooRetry = kazoo_exceptions = None
+    SequentialThreadingHandler = object
     KAZOO_IMP_ERR = traceback.format_exc()
     HAS_KAZOO = False
 
@@ -75,6 +78,30 @@ def tls_context(params):
                                    params.get("tls_verify", True))
 
 
+def close_tls_sockets(tb):
+    """Close the TLS sockets that the frames of traceback ``tb`` still hold."""
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            if isinstance(value, ssl.SSLSocket):
+                value.close()
+        tb = tb.tb_next
+
+
+class ClosingHandler(SequentialThreadingHandler):
+    """kazoo's threading handler, closing the socket of a failed TLS handshake.
+
+    kazoo wraps the socket in TLS before it connects; when the handshake fails (a server
+    certificate of another CA, a port that does not speak TLS) it raises ssl.SSLError and
+    leaves that socket open, held only by the frames of the exception."""
+
+    def create_connection(self, *args, **kwargs):
+        try:
+            return SequentialThreadingHandler.create_connection(self, *args, **kwargs)
+        except ssl.SSLError as exc:
+            close_tls_sockets(exc.__traceback__)
+            raise
+
+
 def make_client(params, hosts=None, read_only=None):
     """A KazooClient configured from the common options (not started)."""
     hosts = hosts or params.get("hosts")
@@ -100,7 +127,8 @@ def make_client(params, hosts=None, read_only=None):
                       certfile=params.get("tls_cert_file"),
                       keyfile=params.get("tls_key_file"),
                       keyfile_password=params.get("tls_key_password"),
-                      verify_certs=params.get("tls_verify", True))
+                      verify_certs=params.get("tls_verify", True),
+                      handler=ClosingHandler())
     return KazooClient(**kwargs)
 
 

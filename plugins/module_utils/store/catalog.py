@@ -202,10 +202,25 @@ def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthent
     return backups, debris
 
 
+# sha256sum says nothing while it reads one file: the wait for its next line allows the
+# archive's size read at this rate (a slow disk) when that is longer than the session's.
+SUMS_BYTES_PER_SECOND = 20 * 1024 * 1024
+
+
+def sums_timeout(backup, session_timeout=None):
+    """Seconds to wait for a line of the sums check of ``backup`` (its archive's size at
+    SUMS_BYTES_PER_SECOND, never less than ``session_timeout``)."""
+    base = float(session_timeout or 60.0)
+    size = (backup.get("archive") or {}).get("bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        return base
+    return max(base, float(size) / SUMS_BYTES_PER_SECOND)
+
+
 def verify(session, backup):
     """Have the host check every file against SHA256SUMS; updates and returns ``backup``."""
     cmd = "cd %s && sha256sum --strict -c %s" % (shlex.quote(backup["path"]), ssh_push.CHECKSUMS)
-    rc, out, err = session.run(cmd)
+    rc, out, err = session.run(cmd, timeout=sums_timeout(backup, getattr(session, "timeout", None)))
     problems = [line for line in (out + err).splitlines() if line and not line.endswith(": OK")]
     listed = [line.split(":")[0] for line in out.splitlines() if line.endswith(": OK")]
     arch = (backup.get("archive") or {}).get("file")

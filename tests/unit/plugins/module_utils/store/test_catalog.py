@@ -142,3 +142,30 @@ def test_the_log_shipping_state_holds_0x_and_refuses_bare_digits():
     assert ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": null}'), "/b/e")["last_zxid"] is None
     with pytest.raises(ssh_transport.SshError, match="unreadable.*'100000003'"):
         ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": "100000003"}'), "/b/e")
+
+
+class _SumsSession(object):
+    timeout = 60.0
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, command, timeout=None):
+        self.calls.append((command, timeout))
+        return 0, "a.tar: OK\nmanifest.json: OK\n", ""
+
+
+def test_the_sums_check_waits_as_long_as_the_archive_takes_to_read():
+    gib = 1024 ** 3
+    big = {"path": "/b/e/x", "archive": {"file": "a.tar", "bytes": 10 * gib}}
+    s = _SumsSession()
+    assert C.verify(s, big)["verified"] is True
+    cmd, timeout = s.calls[0]
+    assert "sha256sum --strict -c" in cmd
+    assert timeout == 10 * gib / C.SUMS_BYTES_PER_SECOND == 512.0
+    # A small archive, or one whose size is unknown, keeps the session's timeout.
+    for archive in ({"file": "a.tar", "bytes": 1000}, {"file": "a.tar"}, {"file": "a.tar", "bytes": "x"}):
+        s = _SumsSession()
+        C.verify(s, {"path": "/b/e/y", "archive": archive})
+        assert s.calls[0][1] == 60.0
+    assert C.sums_timeout(big, 1000.0) == 1000.0 and C.sums_timeout({}, None) == 60.0
