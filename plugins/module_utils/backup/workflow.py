@@ -310,7 +310,8 @@ def _run(params, check_mode, warnings, tracker):
     required = _required_hosts(params)
     phases = _Phases()
     tracker.stage("connect and plan")
-    connecting = _Background(ssh_transport.connect_each, params, params["backup_hosts"], warnings)
+    # Each host's SFTP server starts while the member's files are planned, not after.
+    connecting = _Background(ssh_transport.connect_each, params, params["backup_hosts"], warnings, True)
     try:
         params, st, plan, after, sessions = _plan_backup(params, local, mode, connecting, failed_hosts, required,
                                                          phases, warnings)

@@ -264,6 +264,13 @@ class SshSession:
         sftp.get_channel().settimeout(self.timeout)
         return sftp
 
+    def open_sftp(self):
+        """Open ``sftp`` now; False when the host did not open it (``sftp`` tries again)."""
+        try:
+            return self.sftp is not None
+        except (paramiko.SSHException, EOFError, OSError):
+            return False
+
     @property
     def sftp(self):
         if self._sftp is None:
@@ -501,15 +508,22 @@ def connect_all(params, targets, warnings=None):
     return sessions
 
 
-def connect_each(params, targets, warnings=None):
+def connect_each(params, targets, warnings=None, open_sftp=False):
     """connect() to every target, each on its own: (sessions, failures), a failure being
-    {host, reason}.  The hosts are independent: one that cannot be reached is only named."""
+    {host, reason}.  The hosts are independent: one that cannot be reached is only named.
+
+    ``open_sftp`` also opens each session's SFTP channel (the host starts its SFTP server),
+    so that a caller connecting in the background does not wait for it later; a channel
+    that does not open now is opened again when first used, and its error raised there."""
     sessions, failures = [], []
     for t in targets:
         try:
             sessions.append(connect(params, t, warnings))
         except SshError as exc:
             failures.append({"host": exc.host if exc.host not in (None, "-") else t, "reason": exc.reason})
+            continue
+        if open_sftp:
+            sessions[-1].open_sftp()
     return sessions, failures
 
 

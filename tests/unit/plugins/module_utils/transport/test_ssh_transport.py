@@ -46,3 +46,30 @@ def test_missing_known_hosts_is_refused_before_connecting(tmp_path):
     params["ssh_known_hosts_file"] = str(tmp_path / "nope")
     with pytest.raises(S.SshError, match="does not exist: strict host key checking"):
         S.connect(params, "192.0.2.1")
+
+
+def test_open_sftp_early_and_again_when_it_failed(monkeypatch):
+    """connect_each(open_sftp=True) opens each session's SFTP channel; one that did not
+    open is opened again on first use, where its error is raised."""
+    opened = []
+    outcomes = {"b1": [object()], "b2": [EOFError("host closed"), IOError("no sftp-server")]}
+
+    def fake_open(self):
+        opened.append(self.label)
+        out = outcomes[self.label].pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    monkeypatch.setattr(S.SshSession, "_open_sftp", fake_open)
+    monkeypatch.setattr(S, "connect", lambda params, target, warnings=None: S.SshSession(target, None, 1.0))
+    sessions, failures = S.connect_each({}, ["b1", "b2"], open_sftp=True)
+    assert failures == [] and [s.label for s in sessions] == ["b1", "b2"]
+    assert opened == ["b1", "b2"]
+    first = sessions[0].sftp
+    assert first is sessions[0].sftp and opened == ["b1", "b2"]   # kept, not opened twice
+    with pytest.raises(IOError, match="no sftp-server"):
+        assert sessions[1].sftp is None
+    assert opened == ["b1", "b2", "b2"]
+    _plain, _failures = S.connect_each({}, ["b1"])
+    assert opened == ["b1", "b2", "b2"]   # not opened without open_sftp
