@@ -117,38 +117,6 @@ def task_times(records, top=8):
     return out[:top]
 
 
-def fleet_inventory(labs, directory):
-    """One inventory and ansible.cfg for every lab: a group per ensemble (docs/fleets.md)."""
-    groups, known = {}, []
-    for lab in labs:
-        with open(lab.known_hosts) as f:
-            known.append(f.read())
-        groups["zk_" + lab.name] = {
-            "vars": {"zookeeper_ensemble_name": lab.name, "ansible_ssh_private_key_file": lab.key,
-                     "zookeeper_backup_hosts": ["%s-%s" % (lab.name, b.name) for b in lab.backup_hosts]},
-            "hosts": {"%s-%s" % (lab.name, h.name): {"ansible_host": h.ip, "zookeeper_myid": h.myid}
-                      for h in lab.members}}
-    backups = {"%s-%s" % (lab.name, b.name): {"ansible_host": b.ip, "ansible_ssh_private_key_file": lab.key}
-               for lab in labs for b in lab.backup_hosts}
-    inv = {"all": {"vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
-                            "zookeeper_client_port": labs[0].client_port},
-                   "children": {"zookeeper": {"children": groups},
-                                "zookeeper_backup_hosts": {"hosts": backups}}}}
-    os.makedirs(directory, exist_ok=True)
-    inventory = os.path.join(directory, "inventory.json")
-    with open(inventory, "w") as f:
-        json.dump(inv, f, indent=1)
-    known_hosts = os.path.join(directory, "known_hosts")
-    with open(known_hosts, "w") as f:
-        f.write("".join(known))
-    with open(labs[0].ansible_cfg) as f:
-        cfg = f.read().replace(labs[0].known_hosts, known_hosts).replace(labs[0].inventory, inventory)
-    cfg_path = os.path.join(directory, "ansible.cfg")
-    with open(cfg_path, "w") as f:
-        f.write(cfg)
-    return inventory, cfg_path
-
-
 def cpu_times():
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -200,6 +168,7 @@ def main():
         ap.error("--ensembles must be at least 2 and --rounds at least 1")
 
     from lab import Lab, workload
+    from lab.fleet import write_inventory
     labs = []
     try:
         t0 = time.time()
@@ -213,7 +182,7 @@ def main():
             zk.close()
             lab.wait_zxid_agree(timeout=120)
             print("%s up and loaded (%d znodes) after %.0f s" % (lab.name, a.znodes, time.time() - t0), flush=True)
-        inventory, cfg = fleet_inventory(labs, os.path.join(labs[0].dir, "fleet"))
+        inventory, cfg = write_inventory(labs, os.path.join(labs[0].dir, "fleet"))
         one = dict(EXTRA, zookeeper_ensembles=labs[0].name)
         # A warm-up run over every ensemble: ssh host keys, first backups, page cache.
         warm = measured_playbook(labs[0], inventory, cfg, EXTRA, max(a.forks))

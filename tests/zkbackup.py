@@ -140,6 +140,15 @@ def backup_dirs(host, ensemble, complete=True):
     return [os.path.join(base, n) for n in names if n.startswith(".")]
 
 
+def flip_byte(path, offset=100):
+    """Invert the byte at ``offset`` of the file ``path`` in place (a second call restores it)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
 def sidecar(backup_dir):
     with open(os.path.join(backup_dir, "manifest.json")) as f:
         return json.load(f)

@@ -170,11 +170,7 @@ def test_ship_lag_a_corrupted_backup_and_a_failed_drill_are_each_named(clab):
     store_restore_report(b1, clab.name, "failed, rolled back")
     d = newest_full(b2, clab.name)
     archive = os.path.join(d, Z.sidecar(d)["archive"]["file"])
-    with open(archive, "r+b") as f:
-        f.seek(100)
-        byte = f.read(1)
-        f.seek(100)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    Z.flip_byte(archive)
     res = check(clab, {"zookeeper_check_max_ship_lag_transactions": 3})
     assert res.rc != 0
     assert problems(res) == sorted([

@@ -16,6 +16,7 @@ import pytest
 import zkbackup as Z
 from lab import Lab
 from lab.ansible import run_playbook
+from lab.fleet import host_name, write_inventory
 
 pytestmark = pytest.mark.lab
 
@@ -36,39 +37,9 @@ class Fleet:
     def __init__(self, labs, directory):
         self.labs = labs
         self.dir = directory
-        groups, known = {}, []
-        for lab in labs:
-            with open(lab.known_hosts) as f:
-                known.append(f.read())
-            groups["zk_" + lab.name.replace("-", "_")] = {
-                "vars": {"zookeeper_ensemble_name": lab.name,
-                         "ansible_ssh_private_key_file": lab.key,
-                         "zookeeper_backup_hosts": [self.host(lab, b) for b in lab.backup_hosts]},
-                "hosts": {self.host(lab, h): {"ansible_host": h.ip, "zookeeper_myid": h.myid}
-                          for h in lab.members}}
-        backups = {self.host(lab, b): {"ansible_host": b.ip, "ansible_ssh_private_key_file": lab.key}
-                   for lab in labs for b in lab.backup_hosts}
-        inv = {"all": {"vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
-                                "zookeeper_client_port": labs[0].client_port},
-                       "children": {"zookeeper": {"children": groups},
-                                    "zookeeper_backup_hosts": {"hosts": backups}}}}
-        os.makedirs(directory, exist_ok=True)
-        self.inventory = os.path.join(directory, "inventory.json")
-        with open(self.inventory, "w") as f:
-            json.dump(inv, f, indent=1)
-        known_hosts = os.path.join(directory, "known_hosts")
-        with open(known_hosts, "w") as f:
-            f.write("".join(known))
-        with open(labs[0].ansible_cfg) as f:
-            cfg = f.read().replace(labs[0].known_hosts, known_hosts).replace(labs[0].inventory, self.inventory)
-        self.cfg = os.path.join(directory, "ansible.cfg")
-        with open(self.cfg, "w") as f:
-            f.write(cfg)
+        self.inventory, self.cfg = write_inventory(labs, directory)
 
-    @staticmethod
-    def host(lab, h):
-        """The inventory name of a lab host: its lab's name and its own (both labs have a zk1)."""
-        return "%s-%s" % (lab.name, h.name)
+    host = staticmethod(host_name)
 
     def run(self, playbook="zkops.zookeeper.backup", extra=None, **kw):
         ev = dict(EV)
@@ -231,17 +202,11 @@ def test_check_checks_every_ensemble_and_fails_for_the_one_with_a_problem(fleet)
     # A byte flipped in fleet-b's newest full backup: fleet-b's check fails, fleet-a's passes.
     d = sorted(p for p in Z.backup_dirs(b.backup_hosts[0], b.name) if "-full-" in os.path.basename(p))[-1]
     archive = os.path.join(d, Z.sidecar(d)["archive"]["file"])
-    with open(archive, "r+b") as f:
-        f.seek(100)
-        byte = f.read(1)
-        f.seek(100)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    Z.flip_byte(archive)
     try:
         res = fleet.run("zkops.zookeeper.check", extra=CHECK_EV)
     finally:
-        with open(archive, "r+b") as f:
-            f.seek(100)
-            f.write(byte)
+        Z.flip_byte(archive)                 # back as it was
     assert res.rc != 0, res.output()
     status = {r["host"]: [i["health"]["status"] for i in r["result"]["results"]]
               for r in res.tasks(CHECKED) if r["status"] == "ok"}
