@@ -203,7 +203,9 @@ lag:
   returned: with O(state=serving), when it serves
   type: int
 client_check:
-  description: Result of O(client_check) (C(address), C(path), C(ok), C(seconds)).
+  description: Result of O(client_check) (C(address), C(path), C(ok), C(seconds) of the
+    passing attempt, C(attempts)). A check that finds no session in time is tried again
+    until O(timeout) runs out, while the member serves.
   returned: when O(client_check) ran
   type: dict
 lock_wait:

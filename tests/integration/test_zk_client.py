@@ -74,6 +74,18 @@ def test_connect_to_a_port_that_is_not_zookeeper_fails_fast_and_clearly(lab3):
     msg = str(e.value)
     assert "could not connect to ZooKeeper at %s:22 within 2.0s" % h.ip in msg
     assert "not ZooKeeper (wrong port?)" in msg
+    assert e.value.transient                 # a caller waiting for a member may try again
+
+
+def test_client_check_reads_the_path_and_tells_a_refusal_from_no_answer(lab3):
+    h = lab3.members[0]
+    address = "%s:%d" % (h.ip, lab3.client_port)
+    res = zk_client.client_check(params(), address, "/zookeeper")
+    assert res["ok"] and res["address"] == address and res["seconds"] >= 0
+    with pytest.raises(zk_client.ZkConnectError) as e:
+        zk_client.client_check(params(), address, "/no-such-znode-here")
+    assert "no such znode on /no-such-znode-here" in str(e.value)
+    assert not e.value.transient             # trying again would not help
 
 
 def test_member_not_serving_is_told_apart(lab3):

@@ -56,7 +56,12 @@ def zk_argument_spec():
 
 
 class ZkConnectError(Exception):
-    pass
+    """``transient`` is True when trying again later may succeed (no answer in time, a lost
+    connection), False when it cannot (credentials or permissions refused, no such znode)."""
+
+    def __init__(self, msg, transient=False):
+        super(ZkConnectError, self).__init__(msg)
+        self.transient = transient
 
 
 def require_kazoo(module):
@@ -151,7 +156,8 @@ def connect(params, hosts=None, read_only=None):
         raise ZkConnectError("could not connect to ZooKeeper at %s within %ss (%s). %s"
                              % (hosts or params.get("hosts"), timeout,
                                 exc.__class__.__name__, diagnose(hosts or params["hosts"],
-                                                                 params)))
+                                                                 params)),
+                             transient=True)
     return client
 
 
@@ -218,7 +224,10 @@ def client_check(params, address, path="/"):
         client.sync(path)
         client.get(path)
     except Exception as exc:
-        raise ZkConnectError("%s: %s" % (address, explain_zk_error(exc, path)))
+        lost = kazoo_exceptions is not None and isinstance(
+            exc, (kazoo_exceptions.ConnectionLoss, kazoo_exceptions.SessionExpiredError,
+                  kazoo_exceptions.OperationTimeoutError))
+        raise ZkConnectError("%s: %s" % (address, explain_zk_error(exc, path)), transient=lost)
     finally:
         close_quietly(client)
     return {"address": address, "path": path, "ok": True,

@@ -215,12 +215,37 @@ class Quiesce:
         if not ok:
             self._fail(info.pop("why"), final, with_log=True)
         if client_check is not None:
-            try:
-                final["client_check"] = client_check(member_mod.address_of(*self.address))
-            except Exception as exc:
-                self._fail("server %s serves as %s but the client check failed: %s"
-                           % (self.me, snap["status"]["mode"], exc), final)
+            final["client_check"] = self._client_check(client_check, t0 + timeout, snap, final)
         return final
+
+    def _client_check(self, client_check, deadline, snap, final):
+        """Runs ``client_check`` until it passes; a transient failure (no session in time, a
+        lost connection: a member that has just joined may not take sessions yet, or the
+        host is loaded) is tried again until ``deadline``, as long as the member still serves.
+        A refusal (credentials, permissions) fails at once."""
+        address = member_mod.address_of(*self.address)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                res = client_check(address)
+            except Exception as exc:
+                transient = getattr(exc, "transient", False)
+                if transient and self.clock() < deadline:
+                    st = self.member.status()
+                    if st["serving"]:
+                        self.sleep(self.interval)
+                        continue
+                    why = "it stopped serving (%s)" % st["mode"]
+                else:
+                    why = None
+                self._fail("server %s serves as %s but the client check failed%s: %s%s"
+                           % (self.me, snap["status"]["mode"],
+                              " after %d attempts" % attempts if attempts > 1 else "", exc,
+                              "; then %s" % why if why else ""), final)
+            if isinstance(res, dict):
+                res = dict(res, attempts=attempts)
+            return res
 
     def _wait_serving(self, timeout, max_lag, started_at, result):
         deadline = self.clock() + timeout

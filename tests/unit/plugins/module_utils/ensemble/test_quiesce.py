@@ -167,7 +167,7 @@ def test_start_waits_until_caught_up(sim):
     assert sim.calls == ["start"] and res["changed"] and res["action"] == "started"
     assert res["after"]["state"] == "serving" and res["after"]["pids"] == [101]
     assert res["leader"]["id"] == 2 and res["lag"] == 0
-    assert checked == ["127.0.0.1:%d" % sim.zk[0].port] and res["client_check"] == {"ok": 1}
+    assert checked == ["127.0.0.1:%d" % sim.zk[0].port] and res["client_check"] == {"ok": 1, "attempts": 1}
     assert sim.clock[0] >= 3                 # it waited through the not-serving answers
     again = sim.member().serve(timeout=60)
     assert not again["changed"] and sim.calls == ["start"]
@@ -220,3 +220,49 @@ def test_serve_check_mode_and_client_check_failure(sim):
         sim.member().serve(client_check=refuse)
     assert "client check failed: not authorised on /app" in str(e.value)
     assert not e.value.result["changed"] and sim.calls == []
+
+
+class NoSession(Exception):
+    transient = True
+
+
+def test_client_check_without_a_session_is_tried_again_while_the_member_serves(sim):
+    """A member that has just joined may serve (srvr) before it takes sessions, and a loaded
+    host may not set one up within the connect timeout: the check is tried again."""
+    sim.run()
+    tries = []
+
+    def slow(address):
+        tries.append(sim.clock[0])
+        if len(tries) < 3:
+            sim.clock[0] += 10               # a whole connect timeout
+            raise NoSession("could not connect to ZooKeeper at %s within 10.0s" % address)
+        return {"ok": True}
+    res = sim.member().serve(timeout=60, client_check=slow)
+    assert res["client_check"] == {"ok": True, "attempts": 3} and len(tries) == 3
+
+    tries[:] = []
+
+    def never(address):
+        tries.append(sim.clock[0])
+        sim.clock[0] += 10
+        raise NoSession("could not connect within 10.0s")
+    start = sim.clock[0]
+    with pytest.raises(quiesce.QuiesceError) as e:
+        sim.member().serve(timeout=30, client_check=never)
+    assert "client check failed after 3 attempts: could not connect" in str(e.value)
+    assert sim.clock[0] - start < 40 and len(tries) == 3
+
+
+def test_client_check_stops_when_the_member_stops_serving(sim):
+    sim.run()
+    calls = []
+
+    def lost(address):
+        calls.append(address)
+        sim.local_answers["srvr"] = NOT_SERVING
+        raise NoSession("lost the connection to ZooKeeper on /")
+    with pytest.raises(quiesce.QuiesceError) as e:
+        sim.member().serve(timeout=60, client_check=lost)
+    assert len(calls) == 1
+    assert "then it stopped serving" in str(e.value)
