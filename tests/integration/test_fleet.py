@@ -29,6 +29,7 @@ FIRST_PLAY = {"Check that ansible-core is a release the collection runs on",
               "Check that the ensembles asked for are in the inventory",
               "Check that the limit leaves members to work on",
               "Tell each member its ensemble, the ensemble's selected members and the first of them",
+              "Note the selected members with their ensembles",
               "Note the selected ensembles and their members",
               "Put the members in the group the next play targets"}
 
