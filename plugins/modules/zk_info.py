@@ -56,7 +56,8 @@ options:
     description:
       - Also open a client session to every serving member alone, with O(auth) and the TLS
         options, and read O(client_check_path). Fails when a member refuses (for
-        instance wrong credentials for an ACL'd znode).
+        instance wrong credentials for an ACL'd znode). A member that sets up no session
+        within O(connect_timeout) is tried once more before the check fails.
       - Needs the kazoo Python library on the host the module runs on.
     type: bool
     default: false
@@ -204,7 +205,8 @@ members:
       type: list
       elements: dict
     client_check:
-      description: Result of O(client_check) for this member, when requested.
+      description: Result of O(client_check) for this member, when requested (C(ok),
+        C(attempts), C(error) when it failed).
       type: dict
 member:
   description: >-

@@ -25,17 +25,27 @@ class InfoError(Exception):
         self.fields = fields
 
 
-def run_client_checks(params, members):
+def run_client_checks(params, members, check=None, tries=2):
+    """Checks every serving member; a transient failure (no session within the connect
+    timeout, a lost connection: a member that has just started may serve before it takes
+    sessions) is tried again, up to ``tries`` attempts; a refusal fails at once."""
+    check = check or zk_client.client_check
     failures = []
     for st in members:
         if not st["serving"]:
             continue
-        try:
-            st["client_check"] = zk_client.client_check(params, st["address"],
-                                                        params["client_check_path"])
-        except zk_client.ZkConnectError as exc:
-            st["client_check"] = {"address": st["address"], "ok": False, "error": str(exc)}
-            failures.append(str(exc))
+        for attempt in range(1, tries + 1):
+            try:
+                st["client_check"] = dict(check(params, st["address"],
+                                                params["client_check_path"]), attempts=attempt)
+                break
+            except zk_client.ZkConnectError as exc:
+                if exc.transient and attempt < tries:
+                    continue
+                st["client_check"] = {"address": st["address"], "ok": False, "error": str(exc),
+                                      "attempts": attempt}
+                failures.append(str(exc))
+                break
     return failures
 
 

@@ -54,3 +54,29 @@ def test_answers_that_are_not_zookeeper_or_none_at_all_fail():
         info.check_answers(["zk1:2181", "zk2:2181"], [st("down", "refused", False), st("down", "timeout", False)],
                            res)
     assert exc.value.msg.startswith("no ZooKeeper answered at zk1:2181, zk2:2181: refused; timeout.")
+
+
+def test_client_checks_try_a_member_without_a_session_once_more_and_refusals_not():
+    from ansible_collections.zkops.zookeeper.plugins.module_utils.client import connection
+    calls = []
+
+    def check(p, address, path):
+        calls.append(address)
+        n = calls.count(address)
+        if address == "zk1:2181" and n == 1:
+            raise connection.ZkConnectError("could not connect within 1s", transient=True)
+        if address == "zk2:2181":
+            raise connection.ZkConnectError("not authorised on /")
+        if address == "zk3:2181":
+            raise connection.ZkConnectError("could not connect within 1s", transient=True)
+        return {"address": address, "path": path, "ok": True, "seconds": 0.1}
+    members = [{"address": "zk%d:2181" % i, "serving": True} for i in (1, 2, 3)]
+    members.append({"address": "zk4:2181", "serving": False})
+    failures = info.run_client_checks(params(), members, check=check)
+    assert calls == ["zk1:2181", "zk1:2181", "zk2:2181", "zk3:2181", "zk3:2181"]
+    assert members[0]["client_check"]["ok"] and members[0]["client_check"]["attempts"] == 2
+    assert members[1]["client_check"] == {"address": "zk2:2181", "ok": False,
+                                          "error": "not authorised on /", "attempts": 1}
+    assert members[2]["client_check"]["attempts"] == 2 and not members[2]["client_check"]["ok"]
+    assert failures == ["not authorised on /", "could not connect within 1s"]
+    assert "client_check" not in members[3]
