@@ -132,6 +132,26 @@ def module_runner(lab, host, backup, extra=None):
             "ansible_collections.zkops.zookeeper.plugins.modules.zk_backup /tmp/bench-args.json")
 
 
+def variant_options(text):
+    """"paramiko" -> {"transfer_client": "paramiko"}; "compression=none+compression_level=3"
+    -> {"compression": "none", "compression_level": 3}: the module options of an --also variant."""
+    if "=" not in text:
+        if text not in ("auto", "openssh", "paramiko"):
+            raise ValueError("--also takes auto, openssh, paramiko or option=value[+option=value]: %r" % text)
+        return {"transfer_client": text}
+    out = {}
+    for item in text.split("+"):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError("--also takes option=value[+option=value]: %r" % text)
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def slug(text):
+    return "".join(ch if ch.isalnum() else "-" for ch in text)
+
+
 def measure(a, kind, extra):
     """One lab loaded with ``kind`` values; the rounds of tar | ssh and zk_backup alternated."""
     lab = Lab(name="bench-backup", members=3, backups=1, separate_datalog=True, heap="1g")
@@ -152,13 +172,13 @@ def measure(a, kind, extra):
         # Other transfer clients, timed in the same rounds (their own arguments file).
         others = {}
         for client in a.also:
-            args = os.path.join(member.path("/tmp"), "bench-args-%s.json" % client)
+            args = os.path.join(member.path("/tmp"), "bench-args-%s.json" % slug(client))
             with open(os.path.join(member.path("/tmp"), "bench-args.json")) as f:
                 spec = json.load(f)
-            spec["ANSIBLE_MODULE_ARGS"]["transfer_client"] = client
+            spec["ANSIBLE_MODULE_ARGS"].update(variant_options(client))
             with open(args, "w") as f:
                 json.dump(spec, f)
-            others[client] = ours.replace("/tmp/bench-args.json", "/tmp/bench-args-%s.json" % client)
+            others[client] = ours.replace("/tmp/bench-args.json", "/tmp/bench-args-%s.json" % slug(client))
         other_t = {c: [] for c in others}
         other_rss = {c: [] for c in others}
         tar_t, zk_t, tar_bytes, results, rss = [], [], [], [], []
@@ -183,10 +203,10 @@ def measure(a, kind, extra):
                 backup.sh("rm -rf /srv/backups/%s" % lab.name)
                 t2, out2 = timed(member, command)
                 if json.loads(out2).get("failed"):
-                    raise SystemExit("zk_backup (transfer_client %s) failed: %s" % (client, out2[-3000:]))
+                    raise SystemExit("zk_backup (%s) failed: %s" % (client, out2[-3000:]))
                 other_t[client].append(t2)
                 other_rss[client].append(int(member.sh("cat /tmp/bench-rss").stdout.split()[-1]) * 1024)
-                print("%s round %d: zk_backup with transfer_client %s %.3f s (ratio %.2f), peak RSS %.1f MiB"
+                print("%s round %d: zk_backup with %s %.3f s (ratio %.2f), peak RSS %.1f MiB"
                       % (kind, i + 1, client, t2, t2 / tar_t[-1], other_rss[client][-1] / 2.0 ** 20))
         tar_med, zk_med = statistics.median(tar_t), statistics.median(zk_t)
         last = results[-1]
@@ -208,7 +228,7 @@ def measure(a, kind, extra):
         print("%s values, median: tar|ssh %.3f s, zk_backup %.3f s, ratio %.2f (target <= 1.2)"
               % (kind, tar_med, zk_med, report["ratio"]))
         for c, v in report["also"].items():
-            print("%s values, median with transfer_client %s: %.3f s, ratio %.2f" % (kind, c, v["median"], v["ratio"]))
+            print("%s values, median with %s: %.3f s, ratio %.2f" % (kind, c, v["median"], v["ratio"]))
         print("%s values, bytes sent: tar|ssh %.1f MB, zk_backup %.1f MB (%s); data %.1f MB real, %.1f MB apparent; "
               "zk_backup's peak RSS %.1f MiB"
               % (kind, report["tar_ssh_bytes_sent"] / 1e6, report["zk_backup_bytes_sent"] / 1e6,
@@ -230,13 +250,17 @@ def main():
     ap.add_argument("--transfer-client", choices=["auto", "openssh", "paramiko"], default="auto",
                     help="zk_backup's transfer_client")
     ap.add_argument("--also", default="",
-                    help="other transfer_client values (comma-separated) timed in the same rounds, "
-                         "for instance paramiko")
+                    help="variants of zk_backup timed in the same rounds, comma-separated: a "
+                         "transfer_client value (paramiko) or module options joined by + "
+                         "(compression=none+transfer_client=openssh)")
     ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "backup.json"))
     a = ap.parse_args()
     a.also = [c for c in a.also.split(",") if c]
-    if set(a.also) - {"auto", "openssh", "paramiko"}:
-        ap.error("--also takes auto, openssh or paramiko")
+    for c in a.also:
+        try:
+            variant_options(c)
+        except ValueError as exc:
+            ap.error(str(exc))
 
     kinds = ["json", "random"] if a.values == "both" else [a.values]
     reports = {k: measure(a, k, {"transfer_client": a.transfer_client}) for k in kinds}
