@@ -3,8 +3,8 @@
 Two labs make the fleet (the 2-member ensembles "fleet-a" and "fleet-b", each with its own
 backup host), joined in one inventory the way docs/fleets.md describes it: a group per
 ensemble naming it with zookeeper_ensemble_name, both children of the group "zookeeper".
-Backups, info, the health check, start and the rolling restart work on both ensembles in one run; the playbooks that
-act on one ensemble refuse the two.
+Backups, info, the catalog, the health check, start and the rolling restart work on both ensembles in one run;
+the playbooks that act on one ensemble refuse the two.
 The module's tests share them and leave them serving (about 1.5 minutes on a quiet machine,
 5 on a loaded one).
 """
@@ -163,7 +163,7 @@ def test_info_shows_each_ensemble_once(fleet):
     assert shown == {"fleet-a-zk1": "fleet-a", "fleet-b-zk1": "fleet-b"}, res.output()
 
 
-@pytest.mark.parametrize("playbook", ["restore", "tree_export", "tree_import", "catalog"])
+@pytest.mark.parametrize("playbook", ["restore", "tree_export", "tree_import"])
 def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
     a, b = fleet.labs
     pids = {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members}
@@ -177,6 +177,39 @@ def test_a_playbook_for_one_ensemble_refuses_two(fleet, playbook):
     second = [r["task"] for r in res.records if r["task"] not in FIRST_PLAY]
     assert second == ["Check that the run selects exactly one ensemble"], res.output()
     assert {h.name + "@" + lab.name: h.zk_pid() for lab in (a, b) for h in lab.members} == pids
+
+
+GATHERED = "Gather the catalogs as zookeeper_catalog (one entry per backup host)"
+
+
+def test_catalog_lists_each_ensemble_from_its_first_member_and_one_unreadable_fails_only_its_own(fleet):
+    a, b = fleet.labs
+    res = fleet.run("zkops.zookeeper.catalog")
+    assert res.rc == 0, res.output()
+    # Each ensemble's own backup host, read once, from the ensemble's first member, listing
+    # exactly the backups that host holds for that ensemble.
+    cats = {r["host"]: r["result"]["ansible_facts"]["zookeeper_catalog"] for r in res.tasks(GATHERED)
+            if r["status"] == "ok"}
+    assert sorted(cats) == sorted(fleet.host(lab, lab.members[0]) for lab in (a, b)), res.output()
+    for lab in (a, b):
+        cat = cats[fleet.host(lab, lab.members[0])]
+        backup_host = fleet.host(lab, lab.backup_hosts[0])
+        assert list(cat) == [backup_host], cat
+        assert cat[backup_host]["reachable"], cat
+        assert sorted(x["id"] for x in cat[backup_host]["backups"]) == sorted(backups(lab)), (lab.name, cat)
+
+    # One ensemble's only backup host gone: that ensemble fails, the other is still listed.
+    a.backup_hosts[0].power_off()
+    try:
+        res = fleet.run("zkops.zookeeper.catalog")
+    finally:
+        a.backup_hosts[0].boot()
+    assert res.rc != 0, res.output()
+    failed = {r["host"] for r in res.failed()}
+    assert failed == {fleet.host(a, a.members[0])}, res.output()
+    assert "None of the backup hosts could be read" in res.stdout, res.output()
+    ok = [r["host"] for r in res.tasks(GATHERED) if r["status"] == "ok"]
+    assert sorted(ok) == sorted(fleet.host(lab, lab.members[0]) for lab in (a, b)), res.output()
 
 
 CHECKED = "Check the backups on every backup host"
