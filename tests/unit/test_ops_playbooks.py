@@ -53,8 +53,11 @@ def test_catalog_reads_as_the_roles_do():
     assert written["zookeeper_backup_ssh_known_hosts_file"] == defaults("restore")["zookeeper_backup_ssh_known_hosts_file"]
     read, = [t for t in play["tasks"] if "zkops.zookeeper.zk_backup_catalog" in t]
     args = read["zkops.zookeeper.zk_backup_catalog"]
-    # Reads only: no pruning option given, nothing but the listing.
-    assert "prune" not in args and read["failed_when"] is False and read["run_once"] is True
+    # Reads only: no pruning option given, nothing but the listing; once per ensemble, on its
+    # first member (every task of the play).
+    assert "prune" not in args and read["failed_when"] is False
+    assert {t.get("when") for t in play["tasks"]} == {"inventory_hostname == __zkops_ensemble_lead"}
+    assert not any("run_once" in t for t in play["tasks"])
 
 
 def test_start_starts_every_member_at_once():
