@@ -9,7 +9,8 @@ have (tests/lab/lab.py, ``reconfig``):
   documentation of dynamic reconfiguration has it.
 
 On each the collection's playbooks run as users run them: info finds every member, its id
-and its mode; backup stores a verified full backup; after every member lost its data,
+and its mode, and no restart pending although the servers rewrote zoo.cfg after they started
+(so rolling_restart restarts nothing); backup stores a verified full backup; after every member lost its data,
 restore brings back the tree that was written and leaves the configuration files as the
 servers wrote them (zoo.cfg still names the dynamic file, which still lists every server).
 
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.lab
 INFO = os.path.join(REPO, "playbooks", "info.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
+ROLLING_RESTART = os.path.join(REPO, "playbooks", "rolling_restart.yml")
 CONF = "/etc/zookeeper/conf"
 CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
 VERIFY = ("zkops.zookeeper.backup : Have every backup host that stored the backup check it "
@@ -143,6 +145,17 @@ def test_info_finds_every_member_its_id_and_mode(dyn):
         assert r["ensemble"]["voters"] == [1, 2, 3] and r["ensemble"]["quorum"] is True
         assert r["config"]["dynamic_config_file"] == dynamic_setup(lab, h)[1]
         assert r["config"]["client_port"] == (lab.client_port if lab.reconfig == "moved" else None)
+        # The server rewrote zoo.cfg after it started (to name the dynamic file): that is no
+        # change waiting for a restart.
+        assert os.stat(h.path(CONF + "/zoo.cfg")).st_mtime > r["member"]["process"]["started_epoch"]
+        assert r["member"]["restart_pending"] is False, r["member"]["restart_pending_files"]
+
+    # So the rolling restart has nothing to do.
+    pids = {h.name: h.zk_pid() for h in lab.members}
+    res = run_playbook(lab, ROLLING_RESTART)
+    assert res.rc == 0, res.output()
+    assert res.changed() == [], [(c["host"], c["task"]) for c in res.changed()]
+    assert {h.name: h.zk_pid() for h in lab.members} == pids
 
 
 def test_backup_total_loss_and_restore_keep_the_dynamic_configuration(dyn):

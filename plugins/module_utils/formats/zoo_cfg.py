@@ -381,6 +381,27 @@ def parse(text, path=None, dynamic_text=None, dynamic_path=None):
     return ZooCfg(props, path=path, dynamic_props=dyn, dynamic_path=dynamic_path)
 
 
+def rewritten_by_server(text):
+    """Whether zoo.cfg ``text`` has the shape of one that a ZooKeeper server with dynamic
+    reconfiguration wrote itself.  Such a server writes each new configuration (at the first
+    election of its ensemble, at every reconfig) to a dynamic file, then writes zoo.cfg anew:
+    its settings as ``key=value`` lines without comments or continuations, the server lines
+    left out, and last ``dynamicConfigFile=`` naming that file (QuorumPeerConfig's
+    editStaticConfig).  ``reconfigEnabled`` is true in it."""
+    lines = _LINE_BREAK.split(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines or not lines[-1].startswith("dynamicConfigFile="):
+        return False
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if (not sep or not key or key[0] in "#!" or key.split() != [key]
+                or value != value.strip() or _continues(line)
+                or key.startswith(("server.", "group.", "weight."))):
+            return False
+    return _bool(parse_properties(text).get("reconfigEnabled"), False)
+
+
 def _read(path, what):
     try:
         with open(path, "r") as f:

@@ -133,3 +133,29 @@ def test_myid(tmp_path):
     (tmp_path / "myid").write_text("three\n")
     with pytest.raises(zoo_cfg.ZooCfgError):
         zoo_cfg.read_myid(str(tmp_path))
+
+
+# zoo.cfg as Debian's 3.8.0 server wrote it in the lab after moving its server lines out
+# (QuorumPeerConfig.editStaticConfig: Properties order, key=value, dynamicConfigFile last).
+SERVER_WRITTEN = ("dataDir=/var/lib/zookeeper\n4lw.commands.whitelist=*\nsyncLimit=6\n"
+                  "reconfigEnabled=true\nadmin.enableServer=false\nclientPort=2181\n"
+                  "initLimit=40\ntickTime=500\nmaxClientCnxns=0\n"
+                  "dynamicConfigFile=/etc/zookeeper/conf/zoo.cfg.dynamic.100000000\n")
+
+
+@pytest.mark.parametrize("text,expected", [
+    (SERVER_WRITTEN, True),
+    (SERVER_WRITTEN.rstrip("\n"), True),
+    # A person's or a tool's zoo.cfg: a comment, a blank line, spaces around '=', the dynamic
+    # file named elsewhere than last, server lines, reconfiguration off.
+    ("# managed by hand\n" + SERVER_WRITTEN, False),
+    (SERVER_WRITTEN.replace("syncLimit=6\n", "syncLimit=6\n\n"), False),
+    (SERVER_WRITTEN.replace("tickTime=500", "tickTime = 500"), False),
+    (SERVER_WRITTEN + "autopurge.purgeInterval=1\n", False),
+    (SERVER_WRITTEN.replace("tickTime=500\n", "tickTime=500\nserver.1=zk1:2888:3888\n"), False),
+    (SERVER_WRITTEN.replace("reconfigEnabled=true", "reconfigEnabled=false"), False),
+    (SERVER_WRITTEN.replace("reconfigEnabled=true\n", ""), False),
+    ("", False),
+])
+def test_rewritten_by_server(text, expected):
+    assert zoo_cfg.rewritten_by_server(text) is expected
