@@ -264,7 +264,8 @@ class ZooCfg:
                     self.weights[_id_suffix(key, "weight.")] = int(value)
                 except ValueError:
                     raise ZooCfgError("%s=%s: the weight must be a number" % (key, value))
-        self.dynamic_version = (dynamic_props or {}).get("version") or props.get("version")
+        self.dynamic_version = (dynamic_version_of(dynamic_path)
+                                or (dynamic_props or {}).get("version") or props.get("version"))
         self.data_dir = props.get("dataDir") or None
         self.data_log_dir = props.get("dataLogDir") or self.data_dir
         self.client_port = self._int("clientPort")
@@ -373,6 +374,19 @@ class ZooCfg:
             "weights": dict((str(s), w) for s, w in sorted(self.weights.items())),
             "settings": settings,
         }
+
+
+def dynamic_version_of(path):
+    """The configuration version in the name of a dynamic file (``zoo.cfg.dynamic.100000000``
+    -> ``'100000000'``, hex without leading zeros), or None.  The server keeps the version in
+    the name only: it writes none into the file and refuses a file that holds one."""
+    if not path:
+        return None
+    suffix = os.path.basename(path).rpartition(".")[2]
+    try:
+        return "%x" % int(suffix, 16) if suffix else None
+    except ValueError:
+        return None
 
 
 def parse(text, path=None, dynamic_text=None, dynamic_path=None):

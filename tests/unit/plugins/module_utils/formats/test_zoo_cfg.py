@@ -75,9 +75,10 @@ def test_client_endpoints():
 
 
 def test_dynamic_config_file(tmp_path):
+    # As the server writes it: sorted lines, no final line break, the version in the name only.
     (tmp_path / "zoo.cfg.dynamic.100000000").write_text(
         "server.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888:participant;2181\n"
-        "server.3=c:2888:3888:observer;2181\nversion=100000000\n")
+        "server.3=c:2888:3888:observer;2181")
     (tmp_path / "zoo.cfg").write_text(
         "dataDir=/data\nreconfigEnabled=true\ndynamicConfigFile=zoo.cfg.dynamic.100000000\n")
     cfg = zoo_cfg.load(str(tmp_path / "zoo.cfg"))
@@ -90,6 +91,13 @@ def test_dynamic_config_file(tmp_path):
     with pytest.raises(zoo_cfg.ZooCfgError) as e:
         zoo_cfg.load(str(tmp_path / "zoo.cfg"))
     assert "dynamic configuration file" in str(e.value) and "does not exist" in str(e.value)
+
+
+@pytest.mark.parametrize("name,version", [
+    ("zoo.cfg.dynamic.100000000", "100000000"), ("zoo.cfg.dynamic.0000a", "a"),
+    ("zoo.cfg.dynamic", None), ("zoo.cfg.dynamic.next", None), (None, None)])
+def test_dynamic_version_is_in_the_file_name(name, version):
+    assert zoo_cfg.dynamic_version_of(name and "/etc/zookeeper/conf/" + name) == version
 
 
 def test_load_errors(tmp_path):
