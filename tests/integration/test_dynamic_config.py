@@ -8,7 +8,10 @@ have (tests/lab/lab.py, ``reconfig``):
   carries its client port (``server.N=host:2888:3888:participant;2181``), as ZooKeeper's
   documentation of dynamic reconfiguration has it.
 
-On each the collection's playbooks run as users run them: info finds every member, its id
+In the file layout, once the tree is written, a reconfig (as the super user) gives every
+server its own client address: every member writes the new configuration to a new dynamic
+file and rewrites zoo.cfg to name it. Then, in both layouts, the collection's playbooks run
+as users run them: info finds every member, its id
 and its mode, and no restart pending although the servers rewrote zoo.cfg after they started
 (so rolling_restart restarts nothing); backup stores a verified full backup; after every member lost its data,
 restore brings back the tree that was written and leaves the configuration files as the
@@ -23,6 +26,7 @@ import re
 import time
 
 import pytest
+from kazoo.security import make_digest_acl_credential
 
 import zklive
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
@@ -39,6 +43,7 @@ RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 ROLLING_RESTART = os.path.join(REPO, "playbooks", "rolling_restart.yml")
 CONF = "/etc/zookeeper/conf"
 CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
+SUPER = ("digest", "super:reconf1g")           # the super user, who may reconfig
 VERIFY = ("zkops.zookeeper.backup : Have every backup host that stored the backup check it "
           "against its checksums")
 
@@ -54,13 +59,17 @@ def dyn(request):
     skip_unless_runnable(version)
     t0 = time.time()
     lab = Lab(name="dyn%s%s" % (version.replace(".", ""), layout), members=3, backups=1,
-              reconfig=layout, zk_versions=version)
+              reconfig=layout, zk_versions=version,
+              java_opts="-Dzookeeper.DigestAuthenticationProvider.superDigest="
+              + make_digest_acl_credential(*SUPER[1].split(":")))
     lab.up()
     try:
-        zk = workload.client(lab, auth_data=[CREDENTIAL])
+        zk = workload.client(lab, auth_data=[CREDENTIAL, SUPER])
         try:
             workload.sample_tree(zk)
             workload.bulk_load(zk, 2000)
+            if layout == "file":
+                reconfig(lab, zk)
         finally:
             zk.stop()
             zk.close()
@@ -68,6 +77,24 @@ def dyn(request):
     finally:
         lab.down()
         print("\n%s, %s: %.1f s in all" % (version, layout, time.time() - t0))
+
+
+def reconfig(lab, zk):
+    """Every server gets its own client address (was: the wildcard address); wait until every
+    member names the new configuration's file in zoo.cfg."""
+    joining = ",".join("server.%d=%s:%d:%d:participant;%s:%d" % (
+        h.myid, h.name, lab.quorum_port, lab.election_port, h.ip, lab.client_port)
+        for h in lab.members)
+    data, _stat = zk.reconfig(joining=joining, leaving=None, new_members=None)
+    version = zoo_cfg.parse_properties(data.decode())["version"]
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        named = [zoo_cfg.parse_properties(config_files(h)["zoo.cfg"]).get("dynamicConfigFile", "")
+                 for h in lab.members]
+        if all(n.endswith(".dynamic." + version) for n in named):
+            return
+        time.sleep(0.1)
+    raise AssertionError("not every member names zoo.cfg.dynamic.%s: %s" % (version, named))
 
 
 def digest(lab):
@@ -99,10 +126,16 @@ def dynamic_setup(lab, h):
 
 def expected_servers(lab):
     """{id: (host, quorum port, election port, role, client port)} of every member, the
-    client port only where the server lines carry one."""
+    client port only where the server lines carry one (the file layout)."""
     port = lab.client_port if lab.reconfig == "file" else None
     return {h.myid: (h.name, lab.quorum_port, lab.election_port, "participant", port)
             for h in lab.members}
+
+
+def client_endpoint(lab, h):
+    """Where the collection should reach member ``h``'s clients: in the file layout the
+    address the reconfig gave it, else its name and zoo.cfg's clientPort."""
+    return (h.ip if lab.reconfig == "file" else h.name), lab.client_port
 
 
 def servers_of(lines):
@@ -190,4 +223,5 @@ def test_backup_total_loss_and_restore_keep_the_dynamic_configuration(dyn):
         files = config_files(h)
         cfg = zoo_cfg.parse(files["zoo.cfg"], dynamic_text=files[os.path.basename(dyn_path)])
         assert cfg.voters == [1, 2, 3]
-        assert cfg.client_endpoint(h.myid) == (h.name, lab.client_port)
+        assert {m.myid: cfg.client_endpoint(m.myid) for m in lab.members} == \
+            {m.myid: client_endpoint(lab, m) for m in lab.members}
