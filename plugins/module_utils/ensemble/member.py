@@ -565,6 +565,14 @@ def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=
         result["member"] = mine
     result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses, me))
     result["not_learned"] = not_learned_summary(statuses)
+    if not hosts and cfg is not None:
+        asked = set(t[0] for t in targets)
+        for sid in sorted(set(cfg.servers) - asked):
+            result["not_learned"].append(
+                "server.%d was not asked: %s gives it no client port (zoo.cfg has no %s and "
+                "its server line none after ';'); give its server line its client port"
+                % (sid, cfg.dynamic_path or cfg.path or "the configuration",
+                   "secureClientPort" if secure else "clientPort"))
     if result["ensemble"]["voters"] is None:
         result["not_learned"].append(
             "the membership is unknown (no zoo.cfg read and 'conf' not whitelisted): "

@@ -248,3 +248,23 @@ def test_a_zoo_cfg_the_server_rewrote_is_no_pending_restart(tmp_path, monkeypatc
     os.utime(str(cfg_path), (now + 0.01, now + 0.01))
     (conf / "java.env").write_text("SERVER_JVMFLAGS=-Xmx1g\n")
     assert pending() == (True, [str(conf / "java.env")])
+
+
+def test_a_server_without_a_client_port_is_named_in_not_learned(servers, tmp_path):
+    """After a reconfig gave one server a client address, ZooKeeper removes clientPort from
+    zoo.cfg: a server line without one leaves that server with no address to ask."""
+    (s1,) = servers({"srvr": srvr_text("leader", 0x100000002)})
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    dyn = conf / "zoo.cfg.dynamic.100000002"
+    dyn.write_text("server.1=127.0.0.1:12888:13888:participant;127.0.0.1:%d\n"
+                   "server.2=127.0.0.1:12889:13889:participant" % s1.port)
+    (conf / "zoo.cfg").write_text("dataDir=%s\nreconfigEnabled=true\ndynamicConfigFile=%s\n"
+                                  % (tmp_path / "data", dyn))
+    res = member.report(cfg=zoo_cfg.load(str(conf / "zoo.cfg")), me=1, local=False)
+    assert [m["id"] for m in res["members"]] == [1]
+    said = [t for t in res["not_learned"] if t.startswith("server.2 ")]
+    assert said == ["server.2 was not asked: %s gives it no client port (zoo.cfg has no clientPort "
+                    "and its server line none after ';'); give its server line its client port"
+                    % dyn], res["not_learned"]
+    assert not [t for t in res["not_learned"] if t.startswith("server.1 ")]
