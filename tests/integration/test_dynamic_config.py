@@ -11,11 +11,11 @@ have (tests/lab/lab.py, ``reconfig``):
 In the file layout, once the tree is written, a reconfig (as the super user) gives every
 server its own client address: every member writes the new configuration to a new dynamic
 file and rewrites zoo.cfg to name it. Then, in both layouts, the collection's playbooks run
-as users run them: info finds every member, its id
-and its mode, and no restart pending although the servers rewrote zoo.cfg after they started
-(so rolling_restart restarts nothing); backup stores a verified full backup; after every member lost its data,
-restore brings back the tree that was written and leaves the configuration files as the
-servers wrote them (zoo.cfg still names the dynamic file, which still lists every server).
+as users run them: info finds every member, its id and its mode, and no restart pending
+although the servers rewrote zoo.cfg after they started (so rolling_restart restarts
+nothing); backup stores a verified full backup; after every member lost its data, restore
+brings back the tree that was written and leaves the configuration files as the servers
+wrote them (zoo.cfg still names the dynamic file, which still lists every server).
 
 One lab per case: both layouts on Debian's 3.8.0, and the moved layout on 3.5.9 (the first
 release line with dynamic reconfiguration) when ZKOPS_ZK_VERSIONS selects it
