@@ -225,7 +225,9 @@ member:
     restart_pending:
       description: >-
         True when a file in RV(member.restart_triggers) changed after the server started,
-        so the running server does not use it yet. Null when the server does not run.
+        so the running server does not use it yet. Null when the server does not run. A
+        zoo.cfg that a server with dynamic reconfiguration (C(reconfigEnabled=true)) rewrote
+        itself, right after writing the C(dynamicConfigFile) it names, does not count.
       type: bool
     restart_pending_files:
       description: The files that changed after the server started.

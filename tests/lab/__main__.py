@@ -40,6 +40,10 @@ def main(argv=None):
     up.add_argument("--fourlw-whitelist", default="*")
     up.add_argument("--heap", default="256m")
     up.add_argument("--tick-time", type=int, default=500)
+    up.add_argument("--reconfig", choices=["moved", "file"],
+                    help="dynamic reconfiguration (reconfigEnabled=true): the members move "
+                         "their server lines into a dynamicConfigFile on first start (moved), "
+                         "or the lab writes one with the client ports (file)")
     up.add_argument("--zk-version", default=DEBIAN_VERSION, metavar="VERSION[,VERSION...]",
                     help="the ZooKeeper release of every member, or one per member "
                          "(3.5.9, 3.6.3, 3.7.2, 3.8.0 = Debian's, 3.9.5); jars that are not "
@@ -63,7 +67,8 @@ def main(argv=None):
                   separate_datalog=a.separate_datalog, snap_count=a.snap_count,
                   snapshot_compression=a.snapshot_compression,
                   fourlw_whitelist=a.fourlw_whitelist, heap=a.heap, tick_time=a.tick_time,
-                  persistent=True, zk_versions=versions[0] if len(versions) == 1 else versions)
+                  persistent=True, zk_versions=versions[0] if len(versions) == 1 else versions,
+                  reconfig=a.reconfig)
         lab.up()
         print(lab.dir)
     elif a.cmd == "down":

@@ -65,6 +65,8 @@ rootLogger.level = INFO
 rootLogger.appenderRef.rolling.ref = ROLLINGFILE
 """
 DATALOG_DIR = "/srv/zookeeper-txnlog"
+# The dynamic configuration file a reconfig="file" lab writes.
+DYNAMIC_CONFIG_FILE = "/etc/zookeeper/conf/zoo.cfg.dynamic"
 BACKUP_DIR = "/srv/backups"
 
 # host directory name -> mount point inside the host.  /tmp and /var/tmp go last: the
@@ -360,16 +362,27 @@ class Lab:
     ``snapshot_compression`` ('gz' or 'snappy'), ``fourlw_whitelist`` ('*' or 'srvr', or
     None for none in zoo.cfg: the release's default),
     ``zk_versions`` (the ZooKeeper release of every member, or a list of one per member;
-    default Debian's 3.8.0; others come from the jar cache of lab/zkdist.py).
+    default Debian's 3.8.0; others come from the jar cache of lab/zkdist.py),
+    ``reconfig`` (dynamic reconfiguration: reconfigEnabled=true, and /etc/zookeeper/conf
+    writable by the zookeeper user, as the server then needs: it writes each new
+    configuration to zoo.cfg.dynamic.<version> and points zoo.cfg's dynamicConfigFile at it).
+    ``reconfig="moved"``: zoo.cfg holds the server lines and clientPort, and each member
+    moves the server lines into a dynamic file on its first start, keeping the original as
+    zoo.cfg.bak.  ``reconfig="file"``: the layout ZooKeeper's documentation gives, the lab
+    writes zoo.cfg.dynamic with the client port in each server line
+    (``server.N=host:2888:3888:participant;2181``) and zoo.cfg names it and has no clientPort.
     """
 
     def __init__(self, name="lab", members=3, backups=1, client_port=2181,
                  separate_datalog=False, snap_count=None, snapshot_compression=None,
                  fourlw_whitelist="*", tick_time=500, init_limit=40, sync_limit=6,
                  heap="256m", extended_types=True, extra_cfg=None, persistent=False,
-                 tls=False, secure_client_port=2282, java_opts="", zk_versions=None):
+                 tls=False, secure_client_port=2282, java_opts="", zk_versions=None,
+                 reconfig=None):
         if members < 1 or members > 9:
             raise LabError("members must be 1..9")
+        if reconfig not in (None, "moved", "file"):
+            raise LabError("reconfig must be None, 'moved' or 'file', not %r" % (reconfig,))
         self.zk_versions = member_versions(zk_versions, members)
         self.name = name
         self.members_n = members
@@ -391,6 +404,7 @@ class Lab:
         self.tls = tls
         self.java_opts = java_opts
         self.secure_client_port = secure_client_port
+        self.reconfig = reconfig
         self._check_versions()
         self.owner_pid = None if persistent else os.getpid()
         self.index = None
@@ -573,7 +587,7 @@ class Lab:
                  "extra_cfg": self.extra_cfg, "tls": self.tls, "java_opts": self.java_opts,
                  "secure_client_port": self.secure_client_port,
                  "members": self.members_n, "backups": self.backups_n,
-                 "zk_versions": self.zk_versions,
+                 "zk_versions": self.zk_versions, "reconfig": self.reconfig,
                  "hosts": [h.to_json() for h in self.hosts.values()]}
         tmp = os.path.join(self.dir, "state.json.tmp")
         with open(tmp, "w") as f:
@@ -595,7 +609,8 @@ class Lab:
                   extended_types=st["extended_types"], extra_cfg=st["extra_cfg"],
                   persistent=st["persistent"], tls=st.get("tls", False),
                   secure_client_port=st.get("secure_client_port", 2282),
-                  java_opts=st.get("java_opts", ""), zk_versions=st.get("zk_versions"))
+                  java_opts=st.get("java_opts", ""), zk_versions=st.get("zk_versions"),
+                  reconfig=st.get("reconfig"))
         lab.owner_pid = st["owner_pid"]
         lab.index = st["index"]
         lab.dir = st["dir"]
@@ -695,8 +710,9 @@ class Lab:
                  "syncLimit=%d" % self.sync_limit, "dataDir=%s" % self.data_dir]
         if self.separate_datalog:
             lines.append("dataLogDir=%s" % DATALOG_DIR)
-        lines += ["clientPort=%d" % self.client_port, "maxClientCnxns=0",
-                  "admin.enableServer=false"]
+        if self.reconfig != "file":
+            lines.append("clientPort=%d" % self.client_port)
+        lines += ["maxClientCnxns=0", "admin.enableServer=false"]
         if self.fourlw_whitelist is not None:
             lines.append("4lw.commands.whitelist=%s" % self.fourlw_whitelist)
         if self.snap_count:
@@ -705,6 +721,8 @@ class Lab:
             lines.append("snapshot.compression.method=%s" % self.snapshot_compression)
         if self.extended_types:
             lines.append("extendedTypesEnabled=true")
+        if self.reconfig:
+            lines.append("reconfigEnabled=true")
         if self.tls:
             tls = "/etc/zookeeper/conf/tls"
             lines += ["serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
@@ -714,10 +732,19 @@ class Lab:
                       "ssl.clientAuth=need", "ssl.hostnameVerification=false"]
         for k, v in self.extra_cfg.items():
             lines.append("%s=%s" % (k, v))
-        for h in self.members:
-            lines.append("server.%d=%s:%d:%d" % (h.myid, h.name, self.quorum_port,
-                                                 self.election_port))
+        if self.reconfig == "file":
+            lines.append("dynamicConfigFile=%s" % DYNAMIC_CONFIG_FILE)
+        else:
+            for h in self.members:
+                lines.append("server.%d=%s:%d:%d" % (h.myid, h.name, self.quorum_port,
+                                                     self.election_port))
         return "\n".join(lines) + "\n"
+
+    def dynamic_cfg(self):
+        """The dynamic configuration file of a ``reconfig="file"`` lab."""
+        return "".join("server.%d=%s:%d:%d:participant;%d\n"
+                       % (h.myid, h.name, self.quorum_port, self.election_port,
+                          self.client_port) for h in self.members)
 
     @property
     def tls_dir(self):
@@ -794,6 +821,15 @@ class Lab:
             f.write("%d\n" % h.myid)
         with open(os.path.join(conf, "environment"), "w") as f:
             f.write(self._environment(h))
+        if self.reconfig == "file":
+            dyn = os.path.join(conf, os.path.basename(DYNAMIC_CONFIG_FILE))
+            with open(dyn, "w") as f:
+                f.write(self.dynamic_cfg())
+            _chown_zk(dyn, 0o644)
+        if self.reconfig:
+            # The server writes zoo.cfg.bak, zoo.cfg.dynamic.<version> and a new zoo.cfg.
+            _chown_zk(conf, 0o755)
+            _chown_zk(os.path.join(conf, "zoo.cfg"), 0o644)
         data = os.path.join(d, "var-lib-zookeeper")
         os.symlink("/etc/zookeeper/conf/myid", os.path.join(data, "myid"))
         _chown_zk(data, 0o750)

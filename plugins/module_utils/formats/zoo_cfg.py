@@ -264,7 +264,8 @@ class ZooCfg:
                     self.weights[_id_suffix(key, "weight.")] = int(value)
                 except ValueError:
                     raise ZooCfgError("%s=%s: the weight must be a number" % (key, value))
-        self.dynamic_version = (dynamic_props or {}).get("version") or props.get("version")
+        self.dynamic_version = (dynamic_version_of(dynamic_path)
+                                or (dynamic_props or {}).get("version") or props.get("version"))
         self.data_dir = props.get("dataDir") or None
         self.data_log_dir = props.get("dataLogDir") or self.data_dir
         self.client_port = self._int("clientPort")
@@ -375,10 +376,44 @@ class ZooCfg:
         }
 
 
+def dynamic_version_of(path):
+    """The configuration version in the name of a dynamic file (``zoo.cfg.dynamic.100000000``
+    -> ``'100000000'``, hex without leading zeros), or None.  The server keeps the version in
+    the name only: it writes none into the file and refuses a file that holds one."""
+    if not path:
+        return None
+    suffix = os.path.basename(path).rpartition(".")[2]
+    try:
+        return "%x" % int(suffix, 16) if suffix else None
+    except ValueError:
+        return None
+
+
 def parse(text, path=None, dynamic_text=None, dynamic_path=None):
     props = parse_properties(text)
     dyn = parse_properties(dynamic_text) if dynamic_text is not None else None
     return ZooCfg(props, path=path, dynamic_props=dyn, dynamic_path=dynamic_path)
+
+
+def rewritten_by_server(text):
+    """Whether zoo.cfg ``text`` has the shape of one that a ZooKeeper server with dynamic
+    reconfiguration wrote itself.  Such a server writes each new configuration (at the first
+    election of its ensemble, at every reconfig) to a dynamic file, then writes zoo.cfg anew:
+    its settings as ``key=value`` lines without comments or continuations, the server lines
+    left out, and last ``dynamicConfigFile=`` naming that file (QuorumPeerConfig's
+    editStaticConfig).  ``reconfigEnabled`` is true in it."""
+    lines = _LINE_BREAK.split(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines or not lines[-1].startswith("dynamicConfigFile="):
+        return False
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if (not sep or not key or key[0] in "#!" or key.split() != [key]
+                or value != value.strip() or _continues(line)
+                or key.startswith(("server.", "group.", "weight."))):
+            return False
+    return _bool(parse_properties(text).get("reconfigEnabled"), False)
 
 
 def _read(path, what):

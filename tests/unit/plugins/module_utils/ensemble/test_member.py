@@ -210,3 +210,61 @@ def test_a_standalone_or_read_only_server_lacks_the_quorum_fields_on_every_relea
     # A follower that does not report them is still named.
     st = member.blank_status("127.0.0.1:2181")
     assert member.parse_mntr(st, standalone("follower", "3.8.0")) == ["peer_state", "quorum_size"]
+
+
+def test_a_zoo_cfg_the_server_rewrote_is_no_pending_restart(tmp_path, monkeypatch):
+    """With dynamic reconfiguration the server writes zoo.cfg itself after it started (at the
+    first election, at every reconfig), a few milliseconds after the dynamic file it names:
+    that is no change waiting for a restart; a person's later edit of zoo.cfg is."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    dyn = conf / "zoo.cfg.dynamic.100000000"
+    dyn.write_text("server.1=127.0.0.1:12888:13888:participant;127.0.0.1:2181")
+    cfg_path = conf / "zoo.cfg"
+    cfg_path.write_text("dataDir=%s\nreconfigEnabled=true\ntickTime=500\ndynamicConfigFile=%s\n"
+                        % (tmp_path / "data", dyn))
+    now = os.stat(str(dyn)).st_mtime
+    os.utime(str(cfg_path), (now + 0.01, now + 0.01))
+    fp = FakeProc(tmp_path / "proc", uptime=1000.0)
+    fp.add(4242, zk_argv(str(cfg_path)), start_ticks=0)        # started 1000 s ago
+    monkeypatch.setattr(proc, "PROC", fp.root)
+
+    def pending():
+        me = member.local_details(zoo_cfg.load(str(cfg_path)), 1)
+        return me["restart_pending"], me["restart_pending_files"]
+
+    assert member.rewritten_by_server(zoo_cfg.load(str(cfg_path)))
+    assert pending() == (False, [])
+    # The same file written later than the window after the dynamic file: not the server's.
+    later = now + member.SERVER_REWRITE_WINDOW + 1
+    os.utime(str(cfg_path), (later, later))
+    assert pending() == (True, [str(cfg_path)])
+    # Written at once, but by hand (a comment): a change the server has not read.
+    cfg_path.write_text("# tickTime raised\n" + cfg_path.read_text())
+    os.utime(str(cfg_path), (now + 0.01, now + 0.01))
+    assert pending() == (True, [str(cfg_path)])
+    # Another file next to it still counts on its own.
+    cfg_path.write_text(cfg_path.read_text().split("\n", 1)[1])
+    os.utime(str(cfg_path), (now + 0.01, now + 0.01))
+    (conf / "java.env").write_text("SERVER_JVMFLAGS=-Xmx1g\n")
+    assert pending() == (True, [str(conf / "java.env")])
+
+
+def test_a_server_without_a_client_port_is_named_in_not_learned(servers, tmp_path):
+    """After a reconfig gave one server a client address, ZooKeeper removes clientPort from
+    zoo.cfg: a server line without one leaves that server with no address to ask."""
+    (s1,) = servers({"srvr": srvr_text("leader", 0x100000002)})
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    dyn = conf / "zoo.cfg.dynamic.100000002"
+    dyn.write_text("server.1=127.0.0.1:12888:13888:participant;127.0.0.1:%d\n"
+                   "server.2=127.0.0.1:12889:13889:participant" % s1.port)
+    (conf / "zoo.cfg").write_text("dataDir=%s\nreconfigEnabled=true\ndynamicConfigFile=%s\n"
+                                  % (tmp_path / "data", dyn))
+    res = member.report(cfg=zoo_cfg.load(str(conf / "zoo.cfg")), me=1, local=False)
+    assert [m["id"] for m in res["members"]] == [1]
+    said = [t for t in res["not_learned"] if t.startswith("server.2 ")]
+    assert said == ["server.2 was not asked: %s gives it no client port (zoo.cfg has no clientPort "
+                    "and its server line none after ';'); give its server line its client port"
+                    % dyn], res["not_learned"]
+    assert not [t for t in res["not_learned"] if t.startswith("server.1 ")]

@@ -75,9 +75,10 @@ def test_client_endpoints():
 
 
 def test_dynamic_config_file(tmp_path):
+    # As the server writes it: sorted lines, no final line break, the version in the name only.
     (tmp_path / "zoo.cfg.dynamic.100000000").write_text(
         "server.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888:participant;2181\n"
-        "server.3=c:2888:3888:observer;2181\nversion=100000000\n")
+        "server.3=c:2888:3888:observer;2181")
     (tmp_path / "zoo.cfg").write_text(
         "dataDir=/data\nreconfigEnabled=true\ndynamicConfigFile=zoo.cfg.dynamic.100000000\n")
     cfg = zoo_cfg.load(str(tmp_path / "zoo.cfg"))
@@ -90,6 +91,13 @@ def test_dynamic_config_file(tmp_path):
     with pytest.raises(zoo_cfg.ZooCfgError) as e:
         zoo_cfg.load(str(tmp_path / "zoo.cfg"))
     assert "dynamic configuration file" in str(e.value) and "does not exist" in str(e.value)
+
+
+@pytest.mark.parametrize("name,version", [
+    ("zoo.cfg.dynamic.100000000", "100000000"), ("zoo.cfg.dynamic.0000a", "a"),
+    ("zoo.cfg.dynamic", None), ("zoo.cfg.dynamic.next", None), (None, None)])
+def test_dynamic_version_is_in_the_file_name(name, version):
+    assert zoo_cfg.dynamic_version_of(name and "/etc/zookeeper/conf/" + name) == version
 
 
 def test_load_errors(tmp_path):
@@ -133,3 +141,29 @@ def test_myid(tmp_path):
     (tmp_path / "myid").write_text("three\n")
     with pytest.raises(zoo_cfg.ZooCfgError):
         zoo_cfg.read_myid(str(tmp_path))
+
+
+# zoo.cfg as Debian's 3.8.0 server wrote it in the lab after moving its server lines out
+# (QuorumPeerConfig.editStaticConfig: Properties order, key=value, dynamicConfigFile last).
+SERVER_WRITTEN = ("dataDir=/var/lib/zookeeper\n4lw.commands.whitelist=*\nsyncLimit=6\n"
+                  "reconfigEnabled=true\nadmin.enableServer=false\nclientPort=2181\n"
+                  "initLimit=40\ntickTime=500\nmaxClientCnxns=0\n"
+                  "dynamicConfigFile=/etc/zookeeper/conf/zoo.cfg.dynamic.100000000\n")
+
+
+@pytest.mark.parametrize("text,expected", [
+    (SERVER_WRITTEN, True),
+    (SERVER_WRITTEN.rstrip("\n"), True),
+    # A person's or a tool's zoo.cfg: a comment, a blank line, spaces around '=', the dynamic
+    # file named elsewhere than last, server lines, reconfiguration off.
+    ("# managed by hand\n" + SERVER_WRITTEN, False),
+    (SERVER_WRITTEN.replace("syncLimit=6\n", "syncLimit=6\n\n"), False),
+    (SERVER_WRITTEN.replace("tickTime=500", "tickTime = 500"), False),
+    (SERVER_WRITTEN + "autopurge.purgeInterval=1\n", False),
+    (SERVER_WRITTEN.replace("tickTime=500\n", "tickTime=500\nserver.1=zk1:2888:3888\n"), False),
+    (SERVER_WRITTEN.replace("reconfigEnabled=true", "reconfigEnabled=false"), False),
+    (SERVER_WRITTEN.replace("reconfigEnabled=true\n", ""), False),
+    ("", False),
+])
+def test_rewritten_by_server(text, expected):
+    assert zoo_cfg.rewritten_by_server(text) is expected
