@@ -30,6 +30,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import enc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tree_format
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree.push import KIND
 
@@ -145,8 +146,8 @@ def download(session, entry, workdir, index=0):
     fd, local = tempfile.mkstemp(prefix="%d-" % index, suffix="-" + name, dir=workdir)
     try:
         with os.fdopen(fd, "wb") as out:
-            with session.sftp.open(remote, "rb") as f:
-                f.prefetch(want_size)
+            # A bounded read-ahead, to the end the host gives: never sized by the manifest.
+            with reading.open_reader(session.sftp, remote) as f:
                 while size <= want_size:
                     data = f.read(READ_SIZE)
                     if not data:

@@ -14,10 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sftp_local import LocalFile, LocalSftp, write_file
 
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import fetch as tree_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import push as tree_push
@@ -33,11 +35,6 @@ NEW = "20250302T020000Z-tree-bbbbbb"
 
 
 # --- backup hosts as local directories ----------------------------------------------------
-
-class _Remote(io.FileIO):
-    def prefetch(self, size=None):
-        pass
-
 
 class _Sftp(object):
     def __init__(self, base):
@@ -57,7 +54,7 @@ class _Sftp(object):
         return os.listdir(self._p(path))
 
     def open(self, path, mode="rb"):
-        return _Remote(self._p(path), "r")
+        return LocalFile(self._p(path))
 
 
 class Host(object):
@@ -301,3 +298,27 @@ def test_a_stored_export_stands_for_a_new_push_only_under_the_same_protection():
     assert tree_push._counts(sealed, protect())
     assert not tree_push._counts(dict(sealed, authenticated=False), protect())
     assert not tree_push._counts(dict(plain, authenticated=False, rejected="no proof"), protect())
+
+
+@pytest.mark.parametrize("claimed", [2 ** 31, 100 * 1024])
+def test_the_size_a_manifest_claims_never_sizes_the_reads(tmp_path, work, claimed):
+    """Through OpenSSH's sftp-server: what is asked of the host follows the file that is there
+    and a bounded read-ahead, not the manifest's size (read before it is authenticated); the
+    copy is then refused for its size."""
+    d = tmp_path / "host"
+    d.mkdir()
+    real = 3 * 1024 * 1024 + 5
+    data = write_file(str(d / "export.ztree"), real)
+    entry = {"path": str(d), "archive": {"file": "export.ztree", "bytes": claimed,
+                                         "sha256": hashlib.sha256(data).hexdigest()}}
+    server = LocalSftp()
+    try:
+        session = type("S", (), {"label": "b1", "sftp": server.client})()
+        with pytest.raises(tree_fetch.FetchError, match=r"the file read \(\d+ bytes.*\(%d bytes" % claimed):
+            tree_fetch.download(session, entry, work)
+    finally:
+        server.close()
+    assert os.listdir(work) == []
+    asked = sum(n for _o, n in server.proxy.reads)
+    assert server.proxy.asked_end <= min(real, claimed + reading.WINDOW + reading.BLOCK)
+    assert asked <= real + reading.BLOCK
