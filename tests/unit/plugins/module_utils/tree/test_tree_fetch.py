@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sftp_local import LocalFile, LocalSftp, write_file
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
@@ -322,3 +323,26 @@ def test_the_size_a_manifest_claims_never_sizes_the_reads(tmp_path, work, claime
     asked = sum(n for _o, n in server.proxy.reads)
     assert server.proxy.asked_end <= min(real, claimed + reading.WINDOW + reading.BLOCK)
     assert asked <= real + reading.BLOCK
+
+
+def test_the_key_options_of_an_export_and_an_import_are_read_alike(monkeypatch):
+    # Nothing given: nothing protects, nothing is checked.
+    assert not tree_push.protection({}).encrypts and tree_fetch.read_keys({}).keys is None
+    # A key that cannot be read: the reason, never the key, and what was not done.
+    with pytest.raises(tree_push.PushError, match="; nothing was exported or sent$") as err:
+        tree_push.protection({"encryption_key": "not-a-key-abc"})
+    assert "not-a-key-abc" not in str(err.value)
+    with pytest.raises(tree_fetch.FetchError, match="; nothing was changed$") as err:
+        tree_fetch.read_keys({"encryption_key": "not-a-key-abc"})
+    assert "not-a-key-abc" not in str(err.value)
+    with pytest.raises(tree_fetch.FetchError, match="prove nothing about who wrote it"):
+        tree_fetch.read_keys({"identities": [X25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()]})
+    # Without the cryptography library, each says what needs it, and where.
+    monkeypatch.setattr(encryption, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(tree_push.PushError, match=r"^encrypting or signing an export needs the python "
+                       r"cryptography library on the host that runs the export \(apt install"):
+        tree_push.protection({"signing_key": "x"})
+    with pytest.raises(tree_fetch.FetchError, match=r"^checking and decrypting a stored export needs the "
+                       r"python cryptography library where the import runs \(apt install"):
+        tree_fetch.read_keys({"verify_keys": ["x"]})
