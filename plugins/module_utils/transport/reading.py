@@ -52,6 +52,11 @@ class SftpReader(object):
             ahead.insert(0, (self._pos, min(self._block, self.size - self._pos)))
         # readv() asks for the blocks not asked for yet (the first one was, unless the reader
         # just started), then reads the first one.
+        # The requests asked for before are all sent (their threads done): while the reader
+        # reads the first block, paramiko then always has later requests outstanding, and
+        # never takes its prefetch for finished early (it would read the rest of the block
+        # again, request by request).
+        self._join_senders()
         before = set(threading.enumerate())
         gen = self._f.readv(ahead)
         try:
@@ -61,8 +66,7 @@ class SftpReader(object):
         finally:
             gen.close()
             # readv() sends its requests from a thread of its own: close() waits for them.
-            self._senders = [t for t in self._senders if t.is_alive()] + \
-                [t for t in threading.enumerate() if t not in before and t.daemon and t.is_alive()]
+            self._senders = [t for t in threading.enumerate() if t not in before and t.daemon and t.is_alive()]
         if not data:
             # The file is shorter than the server said when the reader started.
             self.size = self._pos
@@ -86,13 +90,16 @@ class SftpReader(object):
         out, self._buf = self._buf[:n], self._buf[n:]
         return out
 
-    def close(self):
-        """Close the file once the requests asked for are sent (a request sent after its
-        channel was closed would fail in its thread)."""
+    def _join_senders(self):
         deadline = time.time() + SENDERS_WAIT
         for t in self._senders:
             t.join(max(0.0, deadline - time.time()))
         self._senders = []
+
+    def close(self):
+        """Close the file once the requests asked for are sent (a request sent after its
+        channel was closed would fail in its thread)."""
+        self._join_senders()
         self._f.close()
 
     def __enter__(self):
