@@ -38,7 +38,9 @@ class SftpReader(object):
         self._pos = 0
         self._asked = 0
         self._senders = []
+        # The block being read, and how much of it was.
         self._buf = b""
+        self._off = 0
 
     def _next_block(self):
         """The next block (empty at the end), once the blocks up to a window ahead of it
@@ -50,12 +52,11 @@ class SftpReader(object):
         self._asked = max(self._asked, end)
         if not ahead or ahead[0][0] != self._pos:
             ahead.insert(0, (self._pos, min(self._block, self.size - self._pos)))
-        # readv() asks for the blocks not asked for yet (the first one was, unless the reader
-        # just started), then reads the first one.
-        # The requests asked for before are all sent (their threads done): while the reader
-        # reads the first block, paramiko then always has later requests outstanding, and
+        # The requests asked for before are all sent first (their threads done): while the
+        # reader reads the block, paramiko then always has later requests outstanding, and
         # never takes its prefetch for finished early (it would read the rest of the block
-        # again, request by request).
+        # again, request by request).  readv() asks for the blocks not asked for yet (the
+        # first one was, unless the reader just started), then reads the first one.
         self._join_senders()
         before = set(threading.enumerate())
         gen = self._f.readv(ahead)
@@ -74,21 +75,21 @@ class SftpReader(object):
         return data
 
     def read(self, n=-1):
-        if n is None or n < 0:
-            parts = [self._buf]
-            self._buf = b""
-            while True:
-                data = self._next_block()
-                if not data:
-                    return b"".join(parts)
-                parts.append(data)
-        while len(self._buf) < n:
-            data = self._next_block()
-            if not data:
-                break
-            self._buf = self._buf + data if self._buf else data
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        """Up to ``n`` bytes (all that is left when ``n`` is negative or None); b"" at the end."""
+        parts = []
+        want = -1 if n is None or n < 0 else n
+        while want != 0:
+            if self._off >= len(self._buf):
+                self._buf, self._off = self._next_block(), 0
+                if not self._buf:
+                    break
+            end = len(self._buf) if want < 0 else self._off + want
+            piece = self._buf[self._off:end]
+            self._off += len(piece)
+            if want > 0:
+                want -= len(piece)
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" when there is none
 
     def _join_senders(self):
         deadline = time.time() + SENDERS_WAIT

@@ -26,7 +26,7 @@ def sftp():
 def test_every_byte_in_order_whatever_the_sizes_read(sftp, tmp_path, size):
     path = str(tmp_path / "f")
     data = write_file(path, size)
-    for pattern in ([1, 1000, 70000, -1], [BLOCK], [None], [3 * WINDOW, 7]):
+    for pattern in ([1, 0, 1000, 70000, -1], [BLOCK], [None], [3 * WINDOW, 7]):
         got = []
         with reading.open_reader(sftp.client, path, window=WINDOW, block=BLOCK) as r:
             assert r.size == size
@@ -35,10 +35,13 @@ def test_every_byte_in_order_whatever_the_sizes_read(sftp, tmp_path, size):
                 n = pattern[min(i, len(pattern) - 1)]
                 i += 1
                 piece = r.read(n) if n is not None else r.read()
+                if n == 0:
+                    assert piece == b""
+                    continue
                 if not piece:
                     break
                 got.append(piece)
-            assert r.read(10) == b""
+            assert r.read(10) == b"" and r.read(0) == b"" and r.read() == b""
         assert b"".join(got) == data, pattern
 
 
