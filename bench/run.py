@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, each against its baseline in the same run.
 
-  .venv/bin/python bench/run.py [--quick] [--only formats,tree,backup,restore,memory,fleet]
+  .venv/bin/python bench/run.py [--quick] [--only formats,tree,backup,restore,memory,fleet,sftp]
 
 Each benchmark builds its own lab, measures its baseline and this collection's code in the
 same invocation, prints its table and writes bench/results/. --quick runs each on a small
@@ -24,6 +24,7 @@ BENCHES = {
     "restore": ("bench_restore.py", [], ["--znodes", "20000", "--rounds", "1"]),
     "memory": ("bench_memory.py", [], ["--znodes", "20000,50000"]),
     "fleet": ("bench_fleet.py", [], ["--znodes", "2000", "--rounds", "1"]),
+    "sftp": ("bench_sftp_read.py", [], ["--mib", "16"]),
 }
 
 

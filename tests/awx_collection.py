@@ -16,17 +16,15 @@ holding ansible_collections/awx/awx and manifest.json (the files with their sha2
 last; the directory is renamed into place after it, so a half-done extraction never passes
 for a complete one.  One fetch at a time runs per cache (a lock file in it).
 """
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+
+from lab import pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOCK_FILE = os.path.join(HERE, "lock", "awx.txt")
@@ -41,19 +39,11 @@ class CollectionError(Exception):
 
 def pin():
     """(requirement, sha256) of the one pin in tests/lock/awx.txt."""
-    req = sha = None
-    with open(LOCK_FILE) as f:
-        for raw in f:
-            for word in raw.split("#", 1)[0].replace("\\", " ").split():
-                if word.startswith("--hash=sha256:"):
-                    sha = word[len("--hash=sha256:"):]
-                elif "==" in word:
-                    req = word
-                else:
-                    raise CollectionError("%s: not a pinned requirement: %s" % (LOCK_FILE, raw.strip()))
-    if not req or not sha:
-        raise CollectionError("%s pins no package with its sha256" % LOCK_FILE)
-    return req, sha
+    pins = pinned.read_lock(LOCK_FILE, CollectionError)
+    if len(pins) != 1:
+        raise CollectionError("%s pins %s: it should pin one package with its sha256"
+                              % (LOCK_FILE, ", ".join(sorted(pins)) or "no package"))
+    return next(iter(pins.items()))
 
 
 def cache_root():
@@ -87,54 +77,18 @@ def manifest():
         return None
     if (m.get("package"), m.get("package_sha256")) != pin():
         return None
-    for name, info in m.get("files", {}).items():
-        p = os.path.join(d, name)
-        if not os.path.isfile(p) or os.path.getsize(p) != info["size"]:
-            return None
+    if not pinned.files_present(d, m.get("files", {})):
+        return None
     return m
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _fetch_lock():
-    os.makedirs(cache_root(), exist_ok=True)
-    with open(os.path.join(cache_root(), ".fetch.lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def _download(req, sha, work):
-    reqfile = os.path.join(work, "requirement.txt")
-    with open(reqfile, "w") as f:
-        f.write("%s --hash=sha256:%s\n" % (req, sha))
-    env = dict(os.environ)
-    # The package index alone: neither wheels kept on the machine nor local constraints.
-    env.update({"PIP_FIND_LINKS": "", "PIP_CONSTRAINT": "", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    env.pop("PIP_NO_INDEX", None)
-    p = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-                        "--only-binary", ":all:", "--require-hashes", "--progress-bar", "off",
-                        "-d", os.path.join(work, "pkg"), "-r", reqfile],
-                       capture_output=True, text=True, env=env, check=False)
-    if p.returncode != 0:
-        raise CollectionError("pip download of %s failed (exit %d):\n%s"
-                              % (req, p.returncode, (p.stderr or p.stdout)[-3000:]))
-    files = os.listdir(os.path.join(work, "pkg"))
-    if len(files) != 1:
-        raise CollectionError("pip download of %s left %s" % (req, files or "nothing"))
-    return os.path.join(work, "pkg", files[0])
+sha256_of = pinned.sha256_of
 
 
 def fetch(log=print):
     """Make sure awx.awx is cached; returns the manifest."""
     req, sha = pin()
-    with _fetch_lock():
+    with pinned.fetch_lock(cache_root()):
         m = manifest()
         if m is not None:
             return m
@@ -145,11 +99,8 @@ def fetch(log=print):
         try:
             t0 = time.time()
             log("awx.awx: downloading %s" % req)
-            wheel = _download(req, sha, work)
-            got = sha256_of(wheel)
-            if got != sha:
-                raise CollectionError("%s: sha256 %s, but %s pins %s"
-                                      % (os.path.basename(wheel), got, LOCK_FILE, sha))
+            wheel = pinned.pip_download(req, sha, work, CollectionError, binary_only=True)
+            pinned.check_sha256(wheel, sha, LOCK_FILE, CollectionError)
             out = os.path.join(work, "out")
             files = {}
             with zipfile.ZipFile(wheel) as z:

@@ -27,16 +27,13 @@ from test_versions import COMPRESSION, VERSIONS, skip_unless_runnable
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import datatree
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import snapshot
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import release_tuple as release
 
 pytestmark = pytest.mark.lab
 
 DATA = "/var/lib/zookeeper/version-2"
 # The releases whose snapshots hold a digest.
 DIGEST_SINCE = (3, 6)
-
-
-def release(version):
-    return tuple(int(x) for x in version.split("."))
 
 
 def zxid_of(path):

@@ -26,6 +26,7 @@ from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
 from test_rolling_restart import PLAYBOOK as ROLLING_RESTART
 from test_rolling_restart import Writer, restart_order
 from test_backup import taken
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import from_srvr
 from test_versions import BACKUP, COMPRESSION, CREDENTIAL, DRILL_BULK, RESTORE, drill_digest, skip_unless_runnable
 
 pytestmark = pytest.mark.lab
@@ -62,7 +63,7 @@ def write_tree(lab):
 
 
 def releases_served(lab):
-    return {h.name: parse_srvr(h.four_letter("srvr"))["Zookeeper version"].split("-")[0]
+    return {h.name: from_srvr(parse_srvr(h.four_letter("srvr"))["Zookeeper version"])
             for h in lab.members}
 
 

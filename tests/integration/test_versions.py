@@ -22,6 +22,7 @@ import zklive
 from lab import workload, zkdist
 from lab.ansible import REPO, run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import release_tuple
 
 pytestmark = pytest.mark.lab
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.lab
 # release's own jars) for the cached releases since; gzip for Debian's, whose classpath has
 # no snappy-java.
 COMPRESSION = {"3.5.9": None, "3.6.3": "snappy", "3.7.2": "snappy", "3.8.0": "gz", "3.9.5": "snappy"}
-VERSIONS = sorted([DEBIAN_VERSION] + list(zkdist.DISTS), key=lambda v: tuple(map(int, v.split("."))))
+VERSIONS = sorted([DEBIAN_VERSION] + list(zkdist.DISTS), key=release_tuple)
 WRITES = 3000
 
 INFO_AND_VERIFY = """

@@ -20,8 +20,6 @@ file in it): each download is 230 to 460 MB.  pip prepares an sdist's metadata (
 its setup.py) after checking its hash, as for any sdist it downloads.
 """
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +30,8 @@ import tarfile
 import tempfile
 import time
 import zipfile
+
+from . import pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOCK_FILE = os.path.join(os.path.dirname(HERE), "lock", "zookeeper.txt")
@@ -181,25 +181,7 @@ def dist(version):
 
 def read_lock(path=None):
     """{'name==version': sha256} of the lock file (pip's requirement syntax with hashes)."""
-    path = path or LOCK_FILE
-    pins = {}
-    pin = None
-    with open(path) as f:
-        for raw in f:
-            line = raw.split("#", 1)[0].strip().rstrip("\\").strip()
-            if not line:
-                continue
-            for word in line.split():
-                if word.startswith("--hash=sha256:"):
-                    if pin is None or pin in pins:
-                        raise DistError("%s: a hash without its own requirement: %s"
-                                        % (path, raw.strip()))
-                    pins[pin] = word[len("--hash=sha256:"):]
-                elif "==" in word:
-                    pin = word
-                else:
-                    raise DistError("%s: not a pinned requirement: %s" % (path, raw.strip()))
-    return pins
+    return pinned.read_lock(path or LOCK_FILE, DistError)
 
 
 def package_sha256(d):
@@ -209,12 +191,7 @@ def package_sha256(d):
     return pins[d.package]
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_of = pinned.sha256_of
 
 
 # --- the cache ----------------------------------------------------------------------------
@@ -228,11 +205,8 @@ def manifest(version):
         return None
     if version not in DISTS or m.get("recipe") != DISTS[version].recipe:
         return None
-    d = version_dir(version)
-    for name, info in m.get("files", {}).items():
-        p = os.path.join(d, name)
-        if not os.path.isfile(p) or os.path.getsize(p) != info["size"]:
-            return None
+    if not pinned.files_present(version_dir(version), m.get("files", {})):
+        return None
     return m
 
 
@@ -273,33 +247,8 @@ def main_class(version):
 
 
 # --- fetching -------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _fetch_lock():
-    os.makedirs(cache_root(), exist_ok=True)
-    with open(os.path.join(cache_root(), ".fetch.lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
 def _pip_download(d, sha, dest):
-    req = os.path.join(dest, "requirement.txt")
-    with open(req, "w") as f:
-        f.write("%s --hash=sha256:%s\n" % (d.package, sha))
-    env = dict(os.environ)
-    # The package index alone: neither wheels kept on the machine nor local constraints.
-    env.update({"PIP_FIND_LINKS": "", "PIP_CONSTRAINT": "", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    env.pop("PIP_NO_INDEX", None)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-           "--require-hashes", "--progress-bar", "off", "-d", os.path.join(dest, "pkg"),
-           "-r", req]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if p.returncode != 0:
-        raise DistError("pip download of %s failed (exit %d):\n%s"
-                        % (d.package, p.returncode, (p.stderr or p.stdout)[-3000:]))
-    files = os.listdir(os.path.join(dest, "pkg"))
-    if len(files) != 1:
-        raise DistError("pip download of %s left %s" % (d.package, files or "nothing"))
-    return os.path.join(dest, "pkg", files[0])
+    return pinned.pip_download(d.package, sha, dest, DistError)
 
 
 def _members(archive, wanted, dest):
@@ -407,7 +356,7 @@ def fetch(version, log=print):
     """Make sure the jars of ``version`` are cached; returns the manifest."""
     d = dist(version)
     sha = package_sha256(d)
-    with _fetch_lock():
+    with pinned.fetch_lock(cache_root()):
         m = manifest(version)
         if m is not None:
             return m
@@ -422,10 +371,7 @@ def fetch(version, log=print):
             archive = _pip_download(d, sha, work)
             t_download = time.time() - t0
             size = os.path.getsize(archive)
-            got = sha256_of(archive)
-            if got != sha:
-                raise DistError("%s: sha256 %s, but %s pins %s"
-                                % (os.path.basename(archive), got, LOCK_FILE, sha))
+            pinned.check_sha256(archive, sha, LOCK_FILE, DistError)
             log("ZooKeeper %s: %s, %.1f MB in %.1f s; extracting %s"
                 % (version, os.path.basename(archive), size / 1e6, t_download,
                    ", ".join(sorted({os.path.basename(item[1]) for item in d.items}))))

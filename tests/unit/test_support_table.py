@@ -9,6 +9,8 @@ import sys
 from lab import support, zkdist
 from lab.lab import DEBIAN_VERSION
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import release_tuple
+
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -24,7 +26,7 @@ def test_the_readme_table_is_the_rendered_one():
 
 def test_every_release_and_feature_has_a_cell():
     assert support.RELEASES == tuple(sorted([DEBIAN_VERSION] + list(zkdist.DISTS),
-                                            key=lambda v: tuple(map(int, v.split(".")))))
+                                            key=release_tuple))
     assert support.DEBIAN == DEBIAN_VERSION
     for v in support.RELEASES:
         assert sorted(support.SUPPORT[v]) == sorted(k for k, _t in support.FEATURES), v
@@ -65,7 +67,7 @@ def test_every_run_tests_debians_release_and_the_newest_and_the_matrix_all():
     with open(os.path.join(TESTS, "run")) as f:
         run = f.read()
     assert re.search(r"^ZK_DEBIAN=%s$" % re.escape(DEBIAN_VERSION), run, re.M)
-    newest = max(zkdist.DISTS, key=lambda v: tuple(map(int, v.split("."))))
+    newest = max(zkdist.DISTS, key=release_tuple)
     assert re.search(r"^ZK_NEWEST=%s$" % re.escape(newest), run, re.M), \
         "tests/run's ZK_NEWEST should be the newest release of lab/zkdist.py, %s" % newest
     assert "ZKOPS_ZK_VERSIONS=${ZKOPS_ZK_VERSIONS:-$ZK_DEBIAN,$ZK_NEWEST}" in run

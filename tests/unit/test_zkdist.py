@@ -37,6 +37,21 @@ def test_the_lock_reader_refuses_what_is_not_one_hash_per_pin(tmp_path, text, er
         zkdist.read_lock(str(p))
 
 
+def test_the_awx_collection_pin_is_read_by_the_same_reader(tmp_path, monkeypatch):
+    import awx_collection
+    p = tmp_path / "awx.txt"
+    monkeypatch.setattr(awx_collection, "LOCK_FILE", str(p))
+    p.write_text("# a comment\nansible==1.0 \\\n    --hash=sha256:%s\n" % ("ab" * 32))
+    assert awx_collection.pin() == ("ansible==1.0", "ab" * 32)
+    for text, error in (("ansible>=1.0 --hash=sha256:aa\n", "not a pinned requirement"),
+                        ("--hash=sha256:aa\n", "a hash without its own requirement"),
+                        ("a==1 --hash=sha256:aa\nb==1 --hash=sha256:bb\n", "pins a==1, b==1: it should pin one"),
+                        ("# nothing\n", "pins no package: it should pin one")):
+        p.write_text(text)
+        with pytest.raises(awx_collection.CollectionError, match=error):
+            awx_collection.pin()
+
+
 def jar(entries):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

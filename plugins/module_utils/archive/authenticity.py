@@ -171,6 +171,21 @@ def keys_from_params(params):
     return Keys(symmetric, verify, identities=bool(params.get("identities")))
 
 
+def read_key_options(params, names, parse, error, needs, nothing_done):
+    """``parse(params)`` when any of the key options ``names`` is set in ``params``, else
+    None.  Raises ``error`` (its message never holding a key) when the python cryptography
+    library is missing (``needs``: what needs it, and where) or a key cannot be read (the
+    reason, then ``nothing_done``)."""
+    if not any(params.get(n) for n in names):
+        return None
+    if not encryption.HAS_CRYPTOGRAPHY:
+        raise error("%s (apt install python3-cryptography)" % needs)
+    try:
+        return parse(params)
+    except (encryption.EncryptionError, AuthenticityError) as exc:
+        raise error("%s; %s" % (exc, nothing_done))
+
+
 def module_keys(module):
     """The keys (Keys) of an AnsibleModule's ``encryption_key`` and ``verify_keys``, None
     when it has neither; the module fails with a clear message (never the key) when the

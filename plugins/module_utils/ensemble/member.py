@@ -28,6 +28,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum as quorum_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import release
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import times
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import zxid as zxid_mod
 
@@ -105,7 +106,7 @@ def parse_srvr(st, parsed):
     mode = parsed.get("Mode", "").strip().lower().replace("-", "_")
     st["mode"] = mode if mode in MODES else mode or None
     st["serving"] = st["mode"] in quorum_mod.SERVING_MODES
-    st["version"] = parsed.get("Zookeeper version", "").split(",")[0].split("-")[0] or None
+    st["version"] = release.from_srvr(parsed.get("Zookeeper version"))
     if parsed.get("Zxid"):
         try:
             st.update(zxid_mod.describe(zxid_mod.from_record(parsed["Zxid"])))

@@ -36,6 +36,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import reports as run_report
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import restore_plan
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport.ssh import SshError
 
 READ_SIZE = 1 << 20
@@ -276,8 +277,8 @@ def remote_source(session, root, ensemble, backup_id, key=None, kind=None):
 
     def opener():
         try:
-            f = session.sftp.open(archive_path, "rb")
-            f.prefetch(manifest["archive"].get("bytes"))
+            # A bounded read-ahead, to the end the host gives: never sized by the manifest.
+            f = reading.open_reader(session.sftp, archive_path)
         except IOError as exc:
             raise FetchError("%s: cannot open %s: %s" % (session.label, archive_path, exc))
         return f

@@ -16,6 +16,8 @@ restore; the decision says what could not be compared.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import release
+
 SAME = "same release"
 UPGRADE = "upgrade"
 DOWNGRADE = "downgrade"
@@ -24,16 +26,8 @@ UNKNOWN = "unknown"
 ALLOW_OPTION = "zookeeper_restore_allow_older_release"
 
 
-def release_tuple(text):
-    """(3, 9, 5) of ``3.9.5`` (a suffix after ``-`` or ``,`` ignored); None when ``text`` is
-    not a release number."""
-    if text is None:
-        return None
-    head = str(text).strip().partition(",")[0].partition("-")[0].strip()
-    parts = head.split(".")
-    if not head or not all(p.isdigit() for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
+# The one reader of release numbers is common/release.py.
+release_tuple = release.release_tuple
 
 
 def newest(releases):

@@ -203,24 +203,44 @@ def list_backups(session, root, ensemble, kinds=None, keys=None, allow_unauthent
 
 
 # sha256sum says nothing while it reads one file: the wait for its next line allows the
-# archive's size read at this rate (a slow disk) when that is longer than the session's.
+# largest file of the backup read at this rate (a slow disk) when that is longer than the
+# session's.  The size is the one the host's file system gives for the files that are there,
+# never the manifest's: the manifest is read before anything is authenticated, and a forged
+# one could otherwise stretch the wait to days.  SUMS_TIMEOUT_MAX bounds the wait whatever
+# is on the host (about 420 GiB at that rate).
 SUMS_BYTES_PER_SECOND = 20 * 1024 * 1024
+SUMS_TIMEOUT_MAX = 6 * 3600.0
 
 
-def sums_timeout(backup, session_timeout=None):
-    """Seconds to wait for a line of the sums check of ``backup`` (its archive's size at
-    SUMS_BYTES_PER_SECOND, never less than ``session_timeout``)."""
+def largest_file(session, path):
+    """The size in bytes of the largest regular file directly in ``path`` on the host, as its
+    file system reports it (symbolic links and directories are not counted); None when the
+    directory cannot be listed."""
+    try:
+        entries = session.sftp.listdir_attr(path)
+    except (IOError, OSError):
+        return None
+    sizes = [e.st_size for e in entries
+             if stat.S_ISREG(e.st_mode or 0) and isinstance(e.st_size, int) and e.st_size > 0]
+    return max(sizes, default=0)
+
+
+def sums_timeout(session_timeout=None, largest=None):
+    """Seconds to wait for a line of the sums check of a backup whose largest file on the host
+    has ``largest`` bytes (largest_file()): that size at SUMS_BYTES_PER_SECOND, never less
+    than ``session_timeout`` (60 s when not given) nor more than SUMS_TIMEOUT_MAX.  An unknown
+    size keeps ``session_timeout``."""
     base = float(session_timeout or 60.0)
-    size = (backup.get("archive") or {}).get("bytes")
-    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+    if not isinstance(largest, int) or isinstance(largest, bool) or largest <= 0:
         return base
-    return max(base, float(size) / SUMS_BYTES_PER_SECOND)
+    return max(base, min(SUMS_TIMEOUT_MAX, float(largest) / SUMS_BYTES_PER_SECOND))
 
 
 def verify(session, backup):
     """Have the host check every file against SHA256SUMS; updates and returns ``backup``."""
     cmd = "cd %s && sha256sum --strict -c %s" % (shlex.quote(backup["path"]), ssh_push.CHECKSUMS)
-    rc, out, err = session.run(cmd, timeout=sums_timeout(backup, getattr(session, "timeout", None)))
+    wait = sums_timeout(getattr(session, "timeout", None), largest_file(session, backup["path"]))
+    rc, out, err = session.run(cmd, timeout=wait)
     problems = [line for line in (out + err).splitlines() if line and not line.endswith(": OK")]
     listed = [line.split(":")[0] for line in out.splitlines() if line.endswith(": OK")]
     arch = (backup.get("archive") or {}).get("file")

@@ -30,6 +30,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import enc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tree_format
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import names
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree.push import KIND
 
@@ -80,22 +81,23 @@ def read_keys(params):
     """Keys from ``encryption_key``, ``identities``, ``verify_keys`` and
     ``allow_unauthenticated``; FetchError (never with a key) when one cannot be read, or when
     identities come without anything that authenticates."""
-    p = params
-    if not (p.get("encryption_key") or p.get("identities") or p.get("verify_keys")):
+    read = authenticity.read_key_options(
+        params, ("encryption_key", "identities", "verify_keys"), _keys, FetchError,
+        "checking and decrypting a stored export needs the python cryptography library where the "
+        "import runs", "nothing was changed")
+    if read is None:
         return Keys()
-    if not encryption.HAS_CRYPTOGRAPHY:
-        raise FetchError("checking and decrypting a stored export needs the python cryptography "
-                         "library where the import runs (apt install python3-cryptography)")
-    try:
-        keys = authenticity.keys_from_params(p)
-        ring = encryption.parse_keyring(p.get("encryption_key"), p.get("identities") or ())
-    except (authenticity.AuthenticityError, encryption.EncryptionError) as exc:
-        raise FetchError("%s; nothing was changed" % exc)
-    if not keys.required and not p.get("allow_unauthenticated"):
+    keys, ring = read
+    if not keys.required and not params.get("allow_unauthenticated"):
         raise FetchError("identities decrypt an export but prove nothing about who wrote it: give "
                          "verify_keys (the public key of the export's signing key) as well, or set "
                          "allow_unauthenticated: true; nothing was changed")
-    return Keys(keys, ring, bool(p.get("allow_unauthenticated")))
+    return Keys(keys, ring, bool(params.get("allow_unauthenticated")))
+
+
+def _keys(p):
+    return (authenticity.keys_from_params(p),
+            encryption.parse_keyring(p.get("encryption_key"), p.get("identities") or ()))
 
 
 def _describe(entries):
@@ -145,8 +147,8 @@ def download(session, entry, workdir, index=0):
     fd, local = tempfile.mkstemp(prefix="%d-" % index, suffix="-" + name, dir=workdir)
     try:
         with os.fdopen(fd, "wb") as out:
-            with session.sftp.open(remote, "rb") as f:
-                f.prefetch(want_size)
+            # A bounded read-ahead, to the end the host gives: never sized by the manifest.
+            with reading.open_reader(session.sftp, remote) as f:
                 while size <= want_size:
                     data = f.read(READ_SIZE)
                     if not data:

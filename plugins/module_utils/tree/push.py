@@ -95,18 +95,16 @@ class Protection(object):
 def protection(params):
     """The Protection of the options ``encryption_key``, ``encryption_recipients`` and
     ``signing_key``; PushError (never with the key) when one cannot be read."""
-    p = params
-    if not (p.get("encryption_key") or p.get("encryption_recipients") or p.get("signing_key")):
-        return Protection()
-    if not encryption.HAS_CRYPTOGRAPHY:
-        raise PushError("encrypting or signing an export needs the python cryptography library on the "
-                        "host that runs the export (apt install python3-cryptography)")
-    try:
-        key = encryption.parse_key(p["encryption_key"]) if p.get("encryption_key") else None
-        recipients = encryption.parse_recipients(p.get("encryption_recipients"))
-        signing_key = authenticity.parse_signing_key(p["signing_key"]) if p.get("signing_key") else None
-    except (encryption.EncryptionError, authenticity.AuthenticityError) as exc:
-        raise PushError("%s; nothing was exported or sent" % exc)
+    return authenticity.read_key_options(
+        params, ("encryption_key", "encryption_recipients", "signing_key"), _protection, PushError,
+        "encrypting or signing an export needs the python cryptography library on the host that "
+        "runs the export", "nothing was exported or sent") or Protection()
+
+
+def _protection(p):
+    key = encryption.parse_key(p["encryption_key"]) if p.get("encryption_key") else None
+    recipients = encryption.parse_recipients(p.get("encryption_recipients"))
+    signing_key = authenticity.parse_signing_key(p["signing_key"]) if p.get("signing_key") else None
     return Protection(key, recipients, signing_key)
 
 

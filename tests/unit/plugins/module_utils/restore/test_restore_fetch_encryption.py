@@ -1,7 +1,9 @@
 """Reading stored backups with keys: identities read archives encrypted to their public keys,
 a reader holding any key refuses an archive whose stored bytes are not encrypted (whatever its
 manifest says), and an encrypted archive is read only under the backup id, ensemble, kind and
-zxids its authenticated header names."""
+zxids its authenticated header names.  Through OpenSSH's sftp-server (tests/sftp_local.py),
+what is asked of the backup host follows the archive that is there and a bounded read-ahead,
+never the size its manifest claims (read before anything authenticates it)."""
 import binascii
 import hashlib
 import json
@@ -11,6 +13,7 @@ import shutil
 import pytest
 
 import zkarchives as H
+from sftp_local import LocalFile, LocalSftp
 
 pytest.importorskip("cryptography")
 
@@ -22,6 +25,7 @@ from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import enc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import fetch as F  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import layout as L  # noqa: E402
 from ansible_collections.zkops.zookeeper.plugins.module_utils.restore import stage as S  # noqa: E402
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading  # noqa: E402
 
 E = H.E
 OWNER = (os.getuid(), os.getgid())
@@ -119,9 +123,7 @@ class _Sftp:
         self.root = root
 
     def open(self, path, mode="rb"):
-        f = open(os.path.join(self.root, path.lstrip("/")), mode)
-        f.prefetch = lambda size=None: None
-        return f
+        return LocalFile(os.path.join(self.root, path.lstrip("/")))
 
 
 class _Session:
@@ -250,3 +252,49 @@ def test_an_encrypted_archive_its_manifest_calls_plain_asks_for_the_key(member, 
     # with the key it reads, and the bytes hashed are the whole file
     src = F.local_source(os.path.join(d, "archive.tar"), key=key)
     assert stage(member, [src], rid="r2")["last_zxid"] == "0x%x" % (E + 9)
+
+
+@pytest.fixture
+def sftp():
+    s = LocalSftp()
+    yield s
+    s.close()
+
+
+def _stored(tmp_path, claimed=None):
+    """A backup in <root>/prod/<id> on the local file system, its manifest's archive size
+    replaced by ``claimed``; returns the root, the archive's path and its size."""
+    root = str(tmp_path / "backups")
+    bid = "20261206T000000Z-full-aaaaaa"
+    path = H.write_backup(os.path.join(root, "prod", bid), H.member_files(), backup_id=bid, zxid=ZXID)
+    if claimed is not None:
+        side = os.path.join(root, "prod", bid, "manifest.json")
+        m = _json(side)
+        m["archive"]["bytes"] = claimed
+        with open(side, "w") as f:
+            json.dump(m, f)
+    return root, path, os.path.getsize(path)
+
+
+class _SftpSession:
+    label = "backup"
+
+    def __init__(self, sftp):
+        self.sftp = sftp.client
+
+
+def test_an_archive_is_read_from_the_host_once_to_its_end(member, tmp_path, sftp):
+    root, path, real = _stored(tmp_path)
+    src = F.remote_source(_SftpSession(sftp), root, "prod", "20261206T000000Z-full-aaaaaa", kind="full")
+    assert stage(member, [src])["last_zxid"] == "0x%x" % (E + 9)
+    assert sum(n for _o, n in sftp.proxy.reads_of(path)) == real == sftp.proxy.asked_end_of(path)
+
+
+@pytest.mark.parametrize("claimed", [2 ** 31, 100])
+def test_the_size_a_manifest_claims_never_sizes_the_reads(member, tmp_path, sftp, claimed):
+    root, path, real = _stored(tmp_path, claimed)
+    src = F.remote_source(_SftpSession(sftp), root, "prod", "20261206T000000Z-full-aaaaaa", kind="full")
+    with pytest.raises(F.FetchError, match="read %d bytes of the archive, the manifest records %d" % (real, claimed)):
+        stage(member, [src])
+    assert real < reading.BLOCK and sftp.proxy.asked_end_of(path) == real
+    assert not os.path.exists(member.part(member.data_dir, "r1", L.STAGED))

@@ -1,4 +1,6 @@
 """catalog: retention keeps the newest fulls and every log chunk a kept full may need."""
+import os
+import stat
 import time
 
 import pytest
@@ -144,28 +146,85 @@ def test_the_log_shipping_state_holds_0x_and_refuses_bare_digits():
         ship_state.read(_Session(b'{"ensemble": "e", "last_zxid": "100000003"}'), "/b/e")
 
 
+class _Attr(object):
+    def __init__(self, name, size, mode=stat.S_IFREG | 0o644):
+        self.filename, self.st_size, self.st_mode = name, size, mode
+
+
+class _Sftp(object):
+    def __init__(self, files):
+        self.files = files
+
+    def listdir_attr(self, path):
+        if self.files is None:
+            raise IOError(2, "No such file", path)
+        return self.files
+
+
 class _SumsSession(object):
     timeout = 60.0
 
-    def __init__(self):
+    def __init__(self, files):
         self.calls = []
+        self.sftp = _Sftp(files)
 
     def run(self, command, timeout=None):
         self.calls.append((command, timeout))
         return 0, "a.tar: OK\nmanifest.json: OK\n", ""
 
 
-def test_the_sums_check_waits_as_long_as_the_archive_takes_to_read():
-    gib = 1024 ** 3
-    big = {"path": "/b/e/x", "archive": {"file": "a.tar", "bytes": 10 * gib}}
-    s = _SumsSession()
-    assert C.verify(s, big)["verified"] is True
+GIB = 1024 ** 3
+SMALL = [_Attr("a.tar", 1000), _Attr("manifest.json", 900), _Attr("SHA256SUMS", 150)]
+
+
+def _wait(files, archive):
+    s = _SumsSession(files)
+    assert C.verify(s, {"path": "/b/e/x", "archive": archive})["verified"] is True
     cmd, timeout = s.calls[0]
     assert "sha256sum --strict -c" in cmd
-    assert timeout == 10 * gib / C.SUMS_BYTES_PER_SECOND == 512.0
-    # A small archive, or one whose size is unknown, keeps the session's timeout.
-    for archive in ({"file": "a.tar", "bytes": 1000}, {"file": "a.tar"}, {"file": "a.tar", "bytes": "x"}):
-        s = _SumsSession()
-        C.verify(s, {"path": "/b/e/y", "archive": archive})
-        assert s.calls[0][1] == 60.0
-    assert C.sums_timeout(big, 1000.0) == 1000.0 and C.sums_timeout({}, None) == 60.0
+    return timeout
+
+
+def test_the_sums_check_waits_as_long_as_the_largest_file_on_the_host_takes_to_read():
+    big = [_Attr("a.tar", 10 * GIB)] + SMALL[1:]
+    assert _wait(big, {"file": "a.tar", "bytes": 10 * GIB}) == 10 * GIB / C.SUMS_BYTES_PER_SECOND == 512.0
+    # A small archive keeps the session's timeout.
+    assert _wait(SMALL, {"file": "a.tar", "bytes": 1000}) == 60.0
+    assert C.sums_timeout(1000.0, 10 * GIB) == 1000.0 and C.sums_timeout(None, None) == 60.0
+
+
+@pytest.mark.parametrize("claimed", [10 ** 15, 2 ** 62, 1, 0, -5, "x", None, True, 1.5e12])
+def test_the_manifest_size_read_before_authentication_never_sets_the_wait(claimed):
+    # A forged manifest claiming a petabyte stretches nothing: the host's own sizes count.
+    assert _wait(SMALL, {"file": "a.tar", "bytes": claimed}) == 60.0
+    # One claiming a byte does not shorten the wait for the 10 GiB really there.
+    big = [_Attr("a.tar", 10 * GIB)] + SMALL[1:]
+    assert _wait(big, {"file": "a.tar", "bytes": claimed}) == 512.0
+
+
+def test_the_wait_is_bounded_whatever_is_on_the_host():
+    # Files too large to read in SUMS_TIMEOUT_MAX: the wait stops there.
+    huge = [_Attr("a.tar", 2 ** 62)] + SMALL[1:]
+    assert _wait(huge, {"file": "a.tar", "bytes": 2 ** 62}) == C.SUMS_TIMEOUT_MAX == 6 * 3600.0
+    # Only regular files count: a symbolic link (to /dev/zero, say) or a directory claims nothing.
+    odd = SMALL + [_Attr("link", 2 ** 62, stat.S_IFLNK | 0o777), _Attr("dir", 2 ** 40, stat.S_IFDIR | 0o755),
+                   _Attr("fifo", 2 ** 40, stat.S_IFIFO | 0o644), _Attr("nosize", None)]
+    assert _wait(odd, {"file": "a.tar", "bytes": 2 ** 40}) == 60.0
+    # A directory that cannot be listed, or an empty one, keeps the session's timeout.
+    assert _wait(None, {"file": "a.tar", "bytes": 10 * GIB}) == 60.0
+    assert _wait([], {"file": "a.tar", "bytes": 10 * GIB}) == 60.0
+    # A session timeout above the bound is kept.
+    assert C.sums_timeout(7 * 3600.0, 2 ** 62) == 7 * 3600.0
+
+
+def test_largest_file_reads_the_sizes_the_file_system_gives(tmp_path):
+    from test_run_report import LocalSession
+    d = tmp_path / "b"
+    d.mkdir()
+    (d / "manifest.json").write_bytes(b"{}")
+    with open(str(d / "a.tar"), "wb") as f:
+        f.truncate(10 * GIB)  # sparse: 10 GiB by its size, no disk used
+    os.symlink("/dev/zero", str(d / "zero"))
+    (d / "sub").mkdir()
+    assert C.largest_file(LocalSession(), str(d)) == 10 * GIB
+    assert C.largest_file(LocalSession(), str(tmp_path / "missing")) is None

@@ -14,10 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sftp_local import LocalFile, LocalSftp, write_file
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import encryption
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import tree_file as tf
 from ansible_collections.zkops.zookeeper.plugins.module_utils.store import catalog
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import push as ssh_push
+from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import reading
 from ansible_collections.zkops.zookeeper.plugins.module_utils.transport import ssh as ssh_transport
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import fetch as tree_fetch
 from ansible_collections.zkops.zookeeper.plugins.module_utils.tree import push as tree_push
@@ -33,11 +36,6 @@ NEW = "20250302T020000Z-tree-bbbbbb"
 
 
 # --- backup hosts as local directories ----------------------------------------------------
-
-class _Remote(io.FileIO):
-    def prefetch(self, size=None):
-        pass
-
 
 class _Sftp(object):
     def __init__(self, base):
@@ -57,7 +55,7 @@ class _Sftp(object):
         return os.listdir(self._p(path))
 
     def open(self, path, mode="rb"):
-        return _Remote(self._p(path), "r")
+        return LocalFile(self._p(path))
 
 
 class Host(object):
@@ -301,3 +299,50 @@ def test_a_stored_export_stands_for_a_new_push_only_under_the_same_protection():
     assert tree_push._counts(sealed, protect())
     assert not tree_push._counts(dict(sealed, authenticated=False), protect())
     assert not tree_push._counts(dict(plain, authenticated=False, rejected="no proof"), protect())
+
+
+@pytest.mark.parametrize("claimed", [2 ** 31, 100 * 1024])
+def test_the_size_a_manifest_claims_never_sizes_the_reads(tmp_path, work, claimed):
+    """Through OpenSSH's sftp-server: what is asked of the host follows the file that is there
+    and a bounded read-ahead, not the manifest's size (read before it is authenticated); the
+    copy is then refused for its size."""
+    d = tmp_path / "host"
+    d.mkdir()
+    real = 3 * 1024 * 1024 + 5
+    data = write_file(str(d / "export.ztree"), real)
+    entry = {"path": str(d), "archive": {"file": "export.ztree", "bytes": claimed,
+                                         "sha256": hashlib.sha256(data).hexdigest()}}
+    server = LocalSftp()
+    try:
+        session = type("S", (), {"label": "b1", "sftp": server.client})()
+        with pytest.raises(tree_fetch.FetchError, match=r"the file read \(\d+ bytes.*\(%d bytes" % claimed):
+            tree_fetch.download(session, entry, work)
+    finally:
+        server.close()
+    assert os.listdir(work) == []
+    asked = sum(n for _o, n in server.proxy.reads)
+    assert server.proxy.asked_end <= min(real, claimed + reading.WINDOW + reading.BLOCK)
+    assert asked <= real + reading.BLOCK
+
+
+def test_the_key_options_of_an_export_and_an_import_are_read_alike(monkeypatch):
+    # Nothing given: nothing protects, nothing is checked.
+    assert not tree_push.protection({}).encrypts and tree_fetch.read_keys({}).keys is None
+    # A key that cannot be read: the reason, never the key, and what was not done.
+    with pytest.raises(tree_push.PushError, match="; nothing was exported or sent$") as err:
+        tree_push.protection({"encryption_key": "not-a-key-abc"})
+    assert "not-a-key-abc" not in str(err.value)
+    with pytest.raises(tree_fetch.FetchError, match="; nothing was changed$") as err:
+        tree_fetch.read_keys({"encryption_key": "not-a-key-abc"})
+    assert "not-a-key-abc" not in str(err.value)
+    with pytest.raises(tree_fetch.FetchError, match="prove nothing about who wrote it"):
+        tree_fetch.read_keys({"identities": [X25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()]})
+    # Without the cryptography library, each says what needs it, and where.
+    monkeypatch.setattr(encryption, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(tree_push.PushError, match=r"^encrypting or signing an export needs the python "
+                       r"cryptography library on the host that runs the export \(apt install"):
+        tree_push.protection({"signing_key": "x"})
+    with pytest.raises(tree_fetch.FetchError, match=r"^checking and decrypting a stored export needs the "
+                       r"python cryptography library where the import runs \(apt install"):
+        tree_fetch.read_keys({"verify_keys": ["x"]})
