@@ -330,7 +330,7 @@ def test_check_reads_every_backup_host(alab, installed, site):
 def test_catalog_reads_every_backup_host(alab, installed, site):
     res = launch(alab, installed, site, "ZooKeeper - catalog", {"zookeeper_catalog_verify": "true"})
     assert res.rc == 0, res.output()
-    catalog = res.result("Gather the catalogs as zookeeper_catalog (one entry per backup host)")[
+    catalog = res.ran("Gather the catalogs as zookeeper_catalog (one entry per backup host)")[
         "ansible_facts"]["zookeeper_catalog"]
     assert sorted(catalog) == sorted(h.name for h in alab.backup_hosts)
     for entry in catalog.values():

@@ -55,13 +55,11 @@ def play(lab, name, **kw):
     return res
 
 
-def catalog_of(res, host=None):
-    """zookeeper_catalog as set on ``host`` (by default the one member that read it: the
-    ensemble's first, the others skip)."""
-    found = [r for r in res.tasks("Gather the catalogs as zookeeper_catalog (one entry per backup host)", host)
-             if r["status"] == "ok"]
-    assert len(found) == 1, res.output()
-    return found[0]["result"]["ansible_facts"]["zookeeper_catalog"]
+def catalog_of(res):
+    """zookeeper_catalog as set on the one member that read it (the ensemble's first; the
+    others skip)."""
+    return res.ran("Gather the catalogs as zookeeper_catalog (one entry per backup host)")[
+        "ansible_facts"]["zookeeper_catalog"]
 
 
 def test_catalog_lists_the_backups_on_each_backup_host(clab):

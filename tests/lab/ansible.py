@@ -56,6 +56,14 @@ class PlaybookResult:
                 name, host, len(found), self.output()))
         return found[0]["result"]
 
+    def ran(self, name):
+        """The result of task ``name`` on the one host that ran it (the others skipped it, as a
+        task of an ensemble's first member); fails when there is not exactly one."""
+        found = [r for r in self.tasks(name) if r["status"] != "skipped"]
+        if len(found) != 1:
+            raise AssertionError("expected one host to run %r, got %d\n%s" % (name, len(found), self.output()))
+        return found[0]["result"]
+
     def results(self, name):
         """{host: result} of task ``name``."""
         return {r["host"]: r["result"] for r in self.tasks(name)}
