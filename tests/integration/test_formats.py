@@ -70,6 +70,35 @@ def start_all(lab):
     lab.wait_quorum()
 
 
+SNAPSHOT_NAME = re.compile(r"^snapshot\.[0-9a-f]+(\.gz|\.snappy)?$")
+
+
+def whole_new_snapshot(leader, known, timeout=60.0, settle=1.0):
+    """The path of a snapshot the leader wrote that is not in ``known``, once it is whole.
+    The server writes a snapshot under its final name as it goes: a copy taken as soon as the
+    name appears can hold half of it. Whole here: its size has not changed for ``settle``
+    seconds (the server's own state, not this project's reader, decides)."""
+    deadline = time.time() + timeout
+    seen = {}
+    while time.time() < deadline:
+        # Snapshot names only: a release that writes to a temporary name first (and renames
+        # it) leaves that name out.
+        new = sorted(p for p in glob.glob(leader.path(DATA + "/version-2") + "/snapshot.*")
+                     if os.path.basename(p) not in known and SNAPSHOT_NAME.match(os.path.basename(p)))
+        if new:
+            try:
+                size = os.path.getsize(new[0])
+            except OSError:
+                size = None
+            if size is not None:
+                first = seen.setdefault((new[0], size), time.time())
+                if time.time() - first >= settle:
+                    return new[0]
+        time.sleep(0.1)
+    raise AssertionError("the new leader %s wrote no whole snapshot within %ss (seen: %s)"
+                         % (leader.name, timeout, sorted(seen)))
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("formats")
@@ -118,15 +147,7 @@ def world(tmp_path_factory):
         w["quiet"] = {h.name: copy_files(h, str(tmp / "quiet" / h.name)) for h in lab.members}
         start_all(lab)
         leader = lab.leader()
-        deadline = time.time() + 30
-        fresh = None
-        while time.time() < deadline and fresh is None:
-            known = {os.path.basename(p) for p in w["quiet"][leader.name]}
-            new = [p for p in glob.glob(leader.path(DATA + "/version-2") + "/snapshot.*")
-                   if os.path.basename(p) not in known]
-            fresh = new[0] if new else None
-            time.sleep(0.2)
-        assert fresh, "the new leader wrote no snapshot"
+        fresh = whole_new_snapshot(leader, {os.path.basename(p) for p in w["quiet"][leader.name]})
         w["fresh"] = shutil.copyfile(fresh, str(tmp / os.path.basename(fresh)))
         w["leader"] = leader.name
         yield w
