@@ -95,7 +95,11 @@ def test_structure_errors(tmp_path):
     info = snapshot.read_snapshot(write(tmp_path, W.snapshot_stream(orphan, ACLS)), nodes={})
     assert "is not in the snapshot" in info.errors[0]["message"]
     missing_acl = W.basic_tree(extra=[("/x", b"", 9, W.stat())])
-    assert "ACL 9, which is not in the snapshot's ACL cache" in findings(tmp_path, W.snapshot_stream(missing_acl, ACLS))
+    # As ZooKeeper does on load, an unknown ACL id (a setACL during a fuzzy snapshot) is no
+    # error: a real server's snapshot showed one.
+    info = snapshot.read_snapshot(write(tmp_path, W.snapshot_stream(missing_acl, ACLS)), nodes={})
+    assert info.valid and [f["severity"] for f in info.findings] == ["warning"], info.findings
+    assert "ACL 9, which is not in the snapshot's ACL cache" in info.findings[0]["message"]
     s = W.snapshot_stream(nodes(), ACLS)
     assert "ends inside" in findings(tmp_path, s[:-20])
     assert "unexpected data after" in findings(tmp_path, s + bytes(5000))
