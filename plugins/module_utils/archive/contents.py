@@ -259,22 +259,31 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
         if z <= s_zxid:
             start = z
     cur = s_zxid
-    for z, p in logs:
-        if z < start or (ceiling is not None and z > ceiling):
-            continue
-        scan = _LogScan(p, ceiling)
-        if scan.count == 0:
-            continue
-        cur = _continue(cur, scan.zxids, p)
-        _account(plan, p)
-        plan.log_paths.append(p)
-        plan.records += scan.count
-        if plan.first_zxid is None:
-            plan.first_zxid, plan.first_time = scan.first, scan.first_time
-        plan.last_time = scan.last_time
-        plan.entries.append(Entry(LOG_PREFIX + os.path.basename(p), [FilePart(p, 0, scan.end_offset)],
-                                  {"role": "log", "source": p, "source_size": scan.size,
-                                   "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
+    taken = set()
+    for listing in (1, 2):
+        for z, p in logs:
+            if p in taken or z < start or (ceiling is not None and z > ceiling):
+                continue
+            scan = _LogScan(p, ceiling)
+            if scan.count == 0:
+                continue
+            cur = _continue(cur, scan.zxids, p)
+            taken.add(p)
+            _account(plan, p)
+            plan.log_paths.append(p)
+            plan.records += scan.count
+            if plan.first_zxid is None:
+                plan.first_zxid, plan.first_time = scan.first, scan.first_time
+            plan.last_time = scan.last_time
+            plan.entries.append(Entry(LOG_PREFIX + os.path.basename(p), [FilePart(p, 0, scan.end_offset)],
+                                      {"role": "log", "source": p, "source_size": scan.size,
+                                       "first_zxid": hexzxid(scan.first), "last_zxid": hexzxid(scan.last)}))
+        if cur >= s_end or listing == 2:
+            break
+        # ZooKeeper starts a new log as it starts a snapshot: a log that appeared after the
+        # listing above can hold transactions the snapshot read since already has. List
+        # again and take the logs that are new.
+        _snaps, logs, epochs = source_files(data_dir, data_log_dir)
     plan.last_zxid = cur
     if cur < s_end:
         raise SourceError("the logs reach only %s, but the snapshot %s is consistent only from %s on: "

@@ -196,3 +196,35 @@ def test_purged_logs_break_the_chain(dirs):
     log(lv, creates(6, 9))
     with pytest.raises(B.SourceError, match="Take a full backup"):
         B.plan_logs(logs, E + 2)
+
+
+def test_a_log_started_after_the_listing_is_taken_when_the_snapshot_needs_it(dirs, monkeypatch):
+    """ZooKeeper starts a new log as it starts a snapshot: when that log appears between the
+    listing of the files and the read of the snapshot, the logs listed first fall short of the
+    snapshot; the files are listed again and the new log taken, not the member refused."""
+    data, logs, dv, lv = dirs
+    snap(dv, E + 3, E + 8)
+    log(lv, creates(1, 5))
+    late = log(lv, creates(6, 9))
+    epochs(dv)
+    listed = []
+    real = B.source_files
+
+    def listing(*a):
+        snaps, found, eps = real(*a)
+        listed.append(1)
+        if len(listed) == 1:
+            found = [(z, p) for z, p in found if p != late]
+        return snaps, found, eps
+    monkeypatch.setattr(B, "source_files", listing)
+    plan = B.plan_full(data, logs)
+    assert len(listed) == 2
+    assert plan.log_paths[-1] == late and plan.zxids()["last"] == "0x100000009"
+
+    # A log that is really missing is still refused, after the second listing.
+    os.remove(late)
+    listed[:] = []
+    with pytest.raises(B.SourceError, match="the logs reach only 0x100000005, but the snapshot snapshot.100000003 "
+                                            "is consistent only from 0x100000008 on"):
+        B.plan_full(data, logs)
+    assert len(listed) == 2
