@@ -77,14 +77,9 @@ class Proxy(object):
                 self.reads.append((offset, length))
                 self._file_reads.append((self._names.get(handle), offset, length))
                 self.asked_end = max(self.asked_end, offset + length)
-            try:
-                self._server.sendall(raw)
-            except OSError:
+            if not _send(self._server, raw):
                 break
-        try:
-            self._server.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+        _shut_write(self._server)
 
     def _take_answers(self):
         for raw, payload in _packets(self._server):
@@ -105,14 +100,9 @@ class Proxy(object):
                 if not self._answers:
                     break
                 raw = self._answers.popleft()
-            try:
-                self._client.sendall(raw)
-            except OSError:
+            if not _send(self._client, raw):
                 break
-        try:
-            self._client.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+        _shut_write(self._client)
 
     def join(self):
         for t in self._threads:
@@ -180,3 +170,19 @@ def write_file(path, size, seed=b"x"):
         f.write(data)
     os.chmod(path, 0o600)
     return data
+
+
+def _send(sock, raw):
+    """Whether ``raw`` went out whole (the other end may have gone)."""
+    try:
+        sock.sendall(raw)
+        return True
+    except OSError:
+        return False
+
+
+def _shut_write(sock):
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
