@@ -16,17 +16,27 @@ workers and their ssh clients; not an ssh ControlMaster that outlives the run) a
 largest peak RSS among those processes.  The load average is read before every run, and
 the slowest tasks of every run are printed (from the times of the task results), with the
 number of task results and how busy the machine's CPUs were during the run (/proc/stat).
-Prints the median of each side, the ratio all / one (target: at most 1.5) for every forks
-value, and writes bench/results/fleet.json.  Needs root (the labs).  From the repository
-root:
+Each run's CPU seconds are split: the whole machine's (/proc/stat) = the controller's (above)
++ the ZooKeeper JVMs' (/proc/<pid>/stat of every java process) + the rest (the module runs
+on the members, their sshd, the kernel).  With --accounting DIR, Linux process accounting
+(accton, Debian's acct package) records every process that ends during a run, and the run's
+CPU is printed by command (how many processes, CPU each, in all).  Prints the median of each
+side, the ratio all / one (target: at most 1.5) for every forks value, and the floor: the
+CPU the run over every ensemble caused outside the JVMs, spread over all of the machine's
+CPUs, as a ratio to one ensemble's time (no scheduling does better on this machine); writes
+bench/results/fleet.json.  Needs root (the labs).  From the repository root:
 
   .venv/bin/python bench/bench_fleet.py [--ensembles 5] [--znodes 20000] [--rounds 3] [--forks 5,16]
+      [--accounting DIR]
 """
 import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
+import struct
+import subprocess
 import sys
 import time
 
@@ -51,11 +61,17 @@ def forks_list(text):
     return values
 
 
-def summarize(runs, target=TARGET):
+def summarize(runs, target=TARGET, cpus=None):
     """Medians and the ratio all / one for each forks value.
 
-    ``runs``: dicts with "forks", "side" ("one" or "all"), "wall", "cpu", "maxrss_kib" and
-    "load" (the 1-minute load average before the run)."""
+    ``runs``: dicts with "forks", "side" ("one" or "all"), "wall", "cpu", "maxrss_kib",
+    "load" (the 1-minute load average before the run) and, when measured, "split"
+    (cpu_split).  With the splits, ``floor`` is the shortest time the run over every
+    ensemble could take on ``cpus`` CPUs (the machine's by default) with none of them ever
+    idle, counting only the CPU the run caused outside the ZooKeeper JVMs (controller and
+    rest), and ``floor_ratio`` that floor over one ensemble's time: above the target, no
+    change of scheduling (forks, strategy) reaches it on this machine, only less work."""
+    cpus = cpus or os.cpu_count() or 1
     out = {}
     for forks in sorted({r["forks"] for r in runs}):
         sides = {}
@@ -66,13 +82,25 @@ def summarize(runs, target=TARGET):
             sides[side] = {"runs": len(rs), "wall_median": statistics.median(r["wall"] for r in rs),
                            "cpu_median": statistics.median(r["cpu"] for r in rs),
                            "maxrss_mib": max(r["maxrss_kib"] for r in rs) / 1024.0}
+            if all("split" in r for r in rs):
+                sides[side]["split_median"] = dict(
+                    (k, statistics.median(r["split"][k] for r in rs)) for k in ("machine", "controller", "jvm", "rest"))
         entry = dict(sides)
         if "one" in sides and "all" in sides:
             entry["ratio"] = sides["all"]["wall_median"] / sides["one"]["wall_median"]
             entry["cpu_ratio"] = sides["all"]["cpu_median"] / sides["one"]["cpu_median"]
             entry["pass"] = entry["ratio"] <= target
+            if "split_median" in sides["all"]:
+                # No schedule runs the five-ensemble run faster than the CPU time it caused
+                # spread over every CPU of the machine: the floor, as a ratio to one
+                # ensemble's time.  The JVMs are left out (they run between runs too), so
+                # the floor is a lower bound even where their CPU follows the run's length.
+                split_all = sides["all"]["split_median"]
+                entry["floor"] = (split_all["controller"] + split_all["rest"]) / float(cpus)
+                entry["floor_ratio"] = entry["floor"] / sides["one"]["wall_median"]
         loads = [r["load"] for r in runs if r["forks"] == forks]
         entry["load"] = [min(loads), max(loads)]
+        entry["cpus"] = cpus
         out[forks] = entry
     return out
 
@@ -90,6 +118,14 @@ def format_summary(summary, target=TARGET):
                      % (forks, one["wall_median"], one["cpu_median"], every["wall_median"], every["cpu_median"],
                         e["ratio"], target, "PASS" if e["pass"] else "FAIL", one["maxrss_mib"],
                         every["maxrss_mib"], e["load"][0], e["load"][1]))
+        if "floor" in e:
+            def split(side, e=e):
+                return ", ".join("%s %.1f" % (k, e[side]["split_median"][k]) for k in ("controller", "jvm", "rest"))
+            lines.append("  CPU seconds (machine = controller + ZooKeeper JVMs + rest): one ensemble %.1f (%s), "
+                         "all %.1f (%s); on %d CPUs never idle, its controller and rest alone take at least %.1f s = "
+                         "%.2f x one ensemble"
+                         % (e["one"]["split_median"]["machine"], split("one"), e["all"]["split_median"]["machine"],
+                            split("all"), e["cpus"], e["floor"], e["floor_ratio"]))
     return lines
 
 
@@ -123,6 +159,98 @@ def cpu_times():
         fields = [int(v) for v in f.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return sum(fields) - idle, sum(fields)
+
+
+def jvm_jiffies(proc="/proc"):
+    """CPU jiffies (user + system) used so far by every running java process: the members'
+    ZooKeeper servers, which keep running (and using CPU) between the playbook runs."""
+    total = 0
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, pid, "stat")) as f:
+                stat = f.read()
+        except (IOError, OSError):
+            continue  # gone since the listing
+        comm_end = stat.rfind(")")
+        if stat[stat.find("(") + 1:comm_end] != "java":
+            continue
+        fields = stat[comm_end + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total
+
+
+def cpu_split(machine_jiffies, jvm_jiffies_used, controller_cpu, hz=None):
+    """Where the machine's CPU went during one run, in seconds: the whole machine, the
+    controller (the playbook's process tree), the ZooKeeper JVMs, and the rest (the module
+    runs on the members and backup hosts, their sshd and OpenSSH clients, the kernel)."""
+    hz = hz or os.sysconf("SC_CLK_TCK")
+    machine = machine_jiffies / float(hz)
+    jvm = jvm_jiffies_used / float(hz)
+    return {"machine": machine, "controller": controller_cpu, "jvm": jvm,
+            "rest": max(0.0, machine - controller_cpu - jvm)}
+
+
+# Linux's process accounting record, version 3 (acct(5), linux/acct.h): flag, version, tty,
+# exit code, uid, gid, pid, ppid, creation time, elapsed time, then eight comp_t (user time,
+# system time, memory, io, rw, minor and major faults, swaps) and the command name.
+ACCT_V3 = struct.Struct("<BBHIIIIIIf8H16s")
+ACCT_FORK = 0x01   # AFORK: forked, never executed another program (sa marks it with "*")
+ACCT_HZ = 100.0    # AHZ: the unit of the record's times
+
+
+def comp_t(value):
+    """The value of a comp_t: 13 bits of mantissa, 3 bits of base-8 exponent."""
+    return (value & 0x1fff) << (((value >> 13) & 0x7) * 3)
+
+
+def accounting_summary(data, top=8):
+    """The CPU of the processes that ended while process accounting wrote ``data`` (the
+    bytes of the accounting file), by command: [(command, processes, cpu seconds)], the
+    most CPU first; a command that forked without executing another program ends in "*"."""
+    by = {}
+    for off in range(0, len(data) - ACCT_V3.size + 1, ACCT_V3.size):
+        rec = ACCT_V3.unpack_from(data, off)
+        if rec[1] != 3:
+            raise ValueError("not a version 3 process accounting record at offset %d" % off)
+        comm = rec[18].split(b"\0", 1)[0].decode("utf-8", "replace") + ("*" if rec[0] & ACCT_FORK else "")
+        cpu = (comp_t(rec[10]) + comp_t(rec[11])) / ACCT_HZ
+        n, total = by.get(comm, (0, 0.0))
+        by[comm] = (n + 1, total + cpu)
+    out = sorted(((c, n, round(t, 2)) for c, (n, t) in by.items()), key=lambda r: (-r[2], r[0]))
+    return out[:top]
+
+
+class Accounting:
+    """Linux process accounting (accton, from Debian's acct package) around one run: every
+    process that ends in between, on the whole machine, is written to ``path``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        open(self.path, "wb").close()
+        subprocess.run(["accton", self.path], check=True, stdout=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["accton", "off"], check=False, stdout=subprocess.DEVNULL)
+
+    def summary(self, top=8):
+        with open(self.path, "rb") as f:
+            return accounting_summary(f.read(), top)
+
+
+class _NoAccounting:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def summary(self, top=8):
+        return None
 
 
 def measured_playbook(lab, inventory, cfg, extra, forks):
@@ -163,9 +291,16 @@ def main():
                     help="comma-separated forks values, each measured in every round (default 16)")
     ap.add_argument("--heap", default="128m", help="each member's JVM heap")
     ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "fleet.json"))
+    ap.add_argument("--accounting", metavar="DIR",
+                    help="record every process that ends during each run with Linux process accounting "
+                         "(accton, from Debian's acct package) in DIR, and print each run's CPU by command")
     a = ap.parse_args()
     if a.ensembles < 2 or a.rounds < 1:
         ap.error("--ensembles must be at least 2 and --rounds at least 1")
+    if a.accounting and not shutil.which("accton"):
+        ap.error("--accounting needs accton: apt-get install acct")
+    if a.accounting:
+        os.makedirs(a.accounting, exist_ok=True)
 
     from lab import Lab, workload
     from lab.fleet import write_inventory
@@ -197,19 +332,31 @@ def main():
                 for side in order:
                     load = os.getloadavg()[0]
                     busy0, total0 = cpu_times()
-                    res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
+                    jvm0 = jvm_jiffies()
+                    acct = (Accounting(os.path.join(a.accounting, "round%d-forks%d-%s.acct" % (rnd, forks, side)))
+                            if a.accounting else _NoAccounting())
+                    with acct:
+                        res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
                     busy1, total1 = cpu_times()
+                    jvm1 = jvm_jiffies()
                     if res["rc"]:
                         raise SystemExit("round %d, %s, forks %d failed\n%s" % (rnd, side, forks, res["tail"]))
                     run = {"round": rnd, "forks": forks, "side": side, "wall": res["wall"], "cpu": res["cpu"],
                            "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"],
                            "task_results": res["results"],
-                           "machine_busy": (busy1 - busy0) / float(max(total1 - total0, 1))}
+                           "machine_busy": (busy1 - busy0) / float(max(total1 - total0, 1)),
+                           "split": cpu_split(busy1 - busy0, jvm1 - jvm0, res["cpu"]),
+                           "processes": acct.summary()}
                     runs.append(run)
                     print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f, %d task results, "
                           "the machine's CPUs %.0f%% busy"
                           % (rnd, forks, side, res["wall"], res["cpu"], res["maxrss_kib"] / 1024.0, load,
                              res["results"], 100 * run["machine_busy"]), flush=True)
+                    print("  CPU seconds: machine %.1f = controller %.1f + ZooKeeper JVMs %.1f + rest %.1f"
+                          % tuple(run["split"][k] for k in ("machine", "controller", "jvm", "rest")), flush=True)
+                    if run["processes"]:
+                        print("  CPU of the processes that ended, by command: " + "; ".join(
+                            "%s %d x %.2f s = %.1f s" % (c, n, t / n, t) for c, n, t in run["processes"]), flush=True)
                     print("  slowest tasks: " + "; ".join("%.1f s %s (%d hosts)" % tuple(t) for t in res["slowest"][:5]),
                           flush=True)
         summary = summarize(runs)

@@ -64,3 +64,81 @@ def test_task_times_spans_each_task_from_the_end_of_the_one_before():
     assert bench_fleet.task_times(recs) == [(8.0, "b", 2), (1.0, "a", 2), (1.0, "c", 1)]
     assert bench_fleet.task_times(recs, top=1) == [(8.0, "b", 2)]
     assert bench_fleet.task_times([]) == []
+
+
+def fake_proc(tmp_path, processes):
+    """A /proc with one stat file per (pid, comm, utime, stime)."""
+    for pid, comm, utime, stime in processes:
+        d = tmp_path / str(pid)
+        d.mkdir()
+        # Fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt
+        # majflt cmajflt utime stime ...
+        (d / "stat").write_text("%d (%s) S 1 1 1 0 -1 4194560 10 0 0 0 %d %d 0 0 20 0 40 0 100\n"
+                                % (pid, comm, utime, stime))
+    (tmp_path / "self").mkdir()
+    (tmp_path / "stat").write_text("cpu 1 2 3 4\n")
+    return str(tmp_path)
+
+
+def test_jvm_jiffies_sums_the_java_processes_only(tmp_path):
+    proc = fake_proc(tmp_path, [(10, "java", 100, 20), (11, "java", 5, 1), (12, "python3", 999, 999),
+                                (13, "my java) x", 7, 7), (14, "javac", 50, 50)])
+    assert bench_fleet.jvm_jiffies(proc) == 126
+
+
+def test_cpu_split_gives_seconds_and_the_rest():
+    s = bench_fleet.cpu_split(machine_jiffies=5000, jvm_jiffies_used=800, controller_cpu=20.0, hz=100)
+    assert s == {"machine": 50.0, "controller": 20.0, "jvm": 8.0, "rest": 22.0}
+    # The controller's figure comes from getrusage, the others from /proc: never a negative rest.
+    assert bench_fleet.cpu_split(1000, 500, 8.0, hz=100)["rest"] == 0.0
+
+
+def test_summary_gives_the_floor_of_the_run_over_every_ensemble_on_the_machines_cpus():
+    def split(machine, controller, jvm):
+        return {"machine": machine, "controller": controller, "jvm": jvm, "rest": machine - controller - jvm}
+    runs = [dict(run(16, "one", 14.0, cpu=9.0), split=split(17.0, 9.0, 2.0)),
+            dict(run(16, "one", 13.0, cpu=8.0), split=split(16.0, 8.0, 2.0)),
+            dict(run(16, "all", 38.0, cpu=28.0), split=split(70.0, 28.0, 6.0)),
+            dict(run(16, "all", 40.0, cpu=29.0), split=split(72.0, 29.0, 6.0))]
+    e = bench_fleet.summarize(runs, cpus=2)[16]
+    assert e["all"]["split_median"] == {"machine": 71.0, "controller": 28.5, "jvm": 6.0, "rest": 36.5}
+    assert e["floor"] == pytest.approx((28.5 + 36.5) / 2)
+    assert e["floor_ratio"] == pytest.approx(32.5 / 13.5)
+    assert e["cpus"] == 2
+    lines = bench_fleet.format_summary({16: e})
+    assert lines[1] == ("  CPU seconds (machine = controller + ZooKeeper JVMs + rest): one ensemble 16.5 "
+                        "(controller 8.5, jvm 2.0, rest 6.0), all 71.0 (controller 28.5, jvm 6.0, rest 36.5); on 2 "
+                        "CPUs never idle, its controller and rest alone take at least 32.5 s = 2.41 x one ensemble")
+    # Runs without splits (an older results file) give no floor.
+    assert "floor" not in bench_fleet.summarize([run(16, "one", 20.0), run(16, "all", 30.0)])[16]
+
+
+def acct_record(comm, utime, stime, flag=0, version=3):
+    """One version 3 process accounting record (acct(5)) with times given as comp_t."""
+    return bench_fleet.ACCT_V3.pack(flag, version, 0, 0, 0, 0, 1234, 1, 1700000000, 1.5,
+                                    utime, stime, 0, 0, 0, 0, 0, 0, comm.encode()[:16])
+
+
+def test_comp_t_reads_the_mantissa_and_the_base_8_exponent():
+    assert bench_fleet.comp_t(0) == 0
+    assert bench_fleet.comp_t(41) == 41
+    assert bench_fleet.comp_t(0x1fff) == 8191
+    assert bench_fleet.comp_t((1 << 13) | 1000) == 8000          # 1000 * 8
+    assert bench_fleet.comp_t((2 << 13) | 3) == 192               # 3 * 64
+
+
+def test_accounting_summary_sums_cpu_by_command_and_marks_forks():
+    data = b"".join([acct_record("python3", 30, 5), acct_record("python3", 40, 5),
+                     acct_record("ansible-playboo", 10, 2, flag=bench_fleet.ACCT_FORK),
+                     acct_record("ssh", 1, 1), acct_record("ssh", (1 << 13) | 20, 0)])
+    assert bench_fleet.accounting_summary(data) == [("ssh", 2, 1.62), ("python3", 2, 0.8),
+                                                    ("ansible-playboo*", 1, 0.12)]
+    assert bench_fleet.accounting_summary(data, top=1) == [("ssh", 2, 1.62)]
+    assert bench_fleet.accounting_summary(b"") == []
+    # A trailing partial record (a run still being written) is left out.
+    assert bench_fleet.accounting_summary(data + b"\0" * 10, top=1) == [("ssh", 2, 1.62)]
+
+
+def test_accounting_summary_refuses_another_format():
+    with pytest.raises(ValueError, match="not a version 3 process accounting record at offset 0"):
+        bench_fleet.accounting_summary(acct_record("sh", 1, 1, version=2))
