@@ -276,7 +276,8 @@ health:
       (only checks that could not be made); C(problems), each a dict of C(check) (V(reachable), V(sums),
       V(full_age), V(ship_lag), V(disk) or V(restore)), C(severity) (V(critical) or V(unknown)) and C(message);
       C(lines), one line per problem; C(facts) (C(reachable), C(error), C(backups) counted by kind, C(newest),
-      C(full) (the newest full backup that verifies), C(fulls_failing), C(ship), C(disk), C(restore));
+      C(full) (the newest full backup that verifies), C(fulls_failing), C(fulls_unchecked) (the older full
+      backups not re-checked when the newest three failed), C(ship), C(disk), C(restore));
       C(ship_lag) (C(transactions), C(seconds)); C(metrics_file) (the file written, null when none).
   returned: when O(state=check)
   type: dict

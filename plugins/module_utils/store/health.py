@@ -83,6 +83,8 @@ def gather(session, root, ensemble, keys=None):
             full = b
             break
         failing.append(b["id"])
+    # Older full backups left unchecked once MAX_FULLS_CHECKED failed: one may still verify.
+    unchecked = len(fulls) - len(failing) if full is None else 0
     edir = posixpath.join(root.rstrip("/") or "/", ensemble)
     state = ship_state.read(session, edir)
     if state is not None:
@@ -111,14 +113,15 @@ def gather(session, root, ensemble, keys=None):
     for b in backups:
         counts[b.get("kind") or "unknown"] = counts.get(b.get("kind") or "unknown", 0) + 1
     return {"reachable": True, "error": None, "backups": counts, "newest": _brief(newest),
-            "full": _brief(full), "fulls_failing": failing, "ship": ship,
+            "full": _brief(full), "fulls_failing": failing, "fulls_unchecked": unchecked, "ship": ship,
             "disk": disk_usage(session, root), "restore": restore, "catalog": backups}
 
 
 def unreachable(reason):
     """The facts of a host that could not be read."""
     return {"reachable": False, "error": str(reason), "backups": {}, "newest": None, "full": None,
-            "fulls_failing": [], "ship": None, "disk": None, "restore": None, "catalog": []}
+            "fulls_failing": [], "fulls_unchecked": 0, "ship": None, "disk": None, "restore": None,
+            "catalog": []}
 
 
 def _hours(seconds):
@@ -163,10 +166,18 @@ def evaluate(facts, thresholds, live_zxid, now):
         full = facts.get("full")
         if full is None:
             failing = facts.get("fulls_failing") or []
-            add("full_age", CRITICAL, "no full backup on the backup host verifies%s: take one "
-                                      "(zkops.zookeeper.backup)"
-                % (" (%s, the newest, failing %s sums or authentication)"
-                   % (", ".join(failing), "its" if len(failing) == 1 else "their") if failing else ""))
+            unchecked = facts.get("fulls_unchecked") or 0
+            if unchecked:
+                # Only the newest were re-checked: an older one may verify, but none recent does.
+                add("full_age", CRITICAL, "none of the %d newest full backups on the backup host verifies (%s, "
+                                          "failing their sums or authentication; %d older %s not checked): take "
+                                          "one (zkops.zookeeper.backup), then find out what damaged them"
+                    % (len(failing), ", ".join(failing), unchecked, "one was" if unchecked == 1 else "ones were"))
+            else:
+                add("full_age", CRITICAL, "no full backup on the backup host verifies%s: take one "
+                                          "(zkops.zookeeper.backup)"
+                    % (" (%s, the newest, failing %s sums or authentication)"
+                       % (", ".join(failing), "its" if len(failing) == 1 else "their") if failing else ""))
         elif full.get("created_ts") is None:
             add("full_age", CRITICAL, "the newest verified full backup %s records no creation time" % full["id"])
         else:

@@ -231,3 +231,50 @@ def test_the_newest_backup_checked_is_never_a_tree_export(monkeypatch):
     got = H.gather(object(), "/srv/backups", "e")
     assert got["newest"]["id"] == "L2" and got["full"]["id"] == "F1"
     assert cat.verified == ["L2", "F1"]
+
+
+class _Damaged(_Catalog):
+    """A catalog whose backups named in ``bad`` fail their sums."""
+
+    def __init__(self, backups, bad):
+        _Catalog.__init__(self, backups)
+        self.bad = set(bad)
+
+    def verify(self, session, b):
+        self.verified.append(b["id"])
+        b["verified"] = b["id"] not in self.bad
+
+
+def _gather_fulls(monkeypatch, count, bad):
+    cat = _Damaged([{"id": "F%d" % i, "kind": "full", "verified": None, "created": "2026-12-0%dT00:00:00Z" % i,
+                     "zxid": {"last": "0x5000000%02x" % i}} for i in range(1, count + 1)], bad)
+    monkeypatch.setattr(H.catalog, "list_backups", cat.list_backups)
+    monkeypatch.setattr(H.catalog, "verify", cat.verify)
+    monkeypatch.setattr(H.ship_state, "read", lambda session, edir: None)
+    monkeypatch.setattr(H.catalog, "restore_reports", lambda session, root, ensemble: [])
+    monkeypatch.setattr(H, "disk_usage", lambda session, root: None)
+    return H.gather(object(), "/srv/backups", "e"), cat
+
+
+def test_only_the_newest_fulls_are_rechecked_and_the_message_says_older_ones_were_not(monkeypatch):
+    got, cat = _gather_fulls(monkeypatch, 5, bad={"F3", "F4", "F5"})
+    assert cat.verified == ["F5", "F4", "F3"]           # F5 is also the newest backup: checked once
+    assert got["full"] is None and got["fulls_failing"] == ["F5", "F4", "F3"] and got["fulls_unchecked"] == 2
+    msg = [p for p in H.evaluate(got, ALL, None, NOW) if p["check"] == "full_age"][0]
+    assert msg["severity"] == "critical"
+    assert msg["message"] == ("none of the 3 newest full backups on the backup host verifies (F5, F4, F3, failing "
+                              "their sums or authentication; 2 older ones were not checked): take one "
+                              "(zkops.zookeeper.backup), then find out what damaged them")
+    # Not "no full backup verifies": an older one that was not checked may.
+    assert "no full backup" not in msg["message"]
+
+
+def test_when_every_full_was_rechecked_none_verifying_is_said_as_such(monkeypatch):
+    got, _cat = _gather_fulls(monkeypatch, 3, bad={"F1", "F2", "F3"})
+    assert got["full"] is None and got["fulls_unchecked"] == 0
+    msg = [p for p in H.evaluate(got, ALL, None, NOW) if p["check"] == "full_age"][0]["message"]
+    assert msg.startswith("no full backup on the backup host verifies (F3, F2, F1, the newest, failing their sums")
+    # One older full that verifies behind two damaged ones is found, and nothing is left unchecked.
+    got, cat = _gather_fulls(monkeypatch, 5, bad={"F4", "F5"})
+    assert got["full"]["id"] == "F3" and got["fulls_unchecked"] == 0 and cat.verified == ["F5", "F4", "F3"]
+    assert H.unreachable("x")["fulls_unchecked"] == 0
