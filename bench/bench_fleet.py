@@ -95,8 +95,10 @@ def summarize(runs, target=TARGET, cpus=None):
                 # spread over every CPU of the machine: the floor, as a ratio to one
                 # ensemble's time.  The JVMs are left out (they run between runs too), so
                 # the floor is a lower bound even where their CPU follows the run's length.
-                split_all = sides["all"]["split_median"]
-                entry["floor"] = (split_all["controller"] + split_all["rest"]) / float(cpus)
+                # The median of each run's sum: medians of the parts need not add up.
+                entry["floor"] = statistics.median(
+                    r["split"]["controller"] + r["split"]["rest"]
+                    for r in runs if r["forks"] == forks and r["side"] == "all") / float(cpus)
                 entry["floor_ratio"] = entry["floor"] / sides["one"]["wall_median"]
         loads = [r["load"] for r in runs if r["forks"] == forks]
         entry["load"] = [min(loads), max(loads)]
@@ -153,12 +155,15 @@ def task_times(records, top=8):
     return out[:top]
 
 
-def cpu_times():
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
+def cpu_times(path="/proc/stat"):
+    """(busy, total) jiffies of the whole machine, from /proc/stat: busy is user, nice,
+    system, irq and softirq (guest time is inside user and nice already; time stolen by a
+    hypervisor is nobody's work here), total adds idle, iowait and steal."""
+    with open(path) as f:
+        fields = [int(v) for v in f.readline().split()[1:]] + [0] * 8
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait + steal
 
 
 def jvm_jiffies(proc="/proc"):
@@ -224,7 +229,8 @@ def accounting_summary(data, top=8):
 
 class Accounting:
     """Linux process accounting (accton, from Debian's acct package) around one run: every
-    process that ends in between, on the whole machine, is written to ``path``."""
+    process that ends in between, on the whole machine, is written to ``path``.  Accounting
+    is off afterwards, also when it was on before (the acct service: restart it)."""
 
     def __init__(self, path):
         self.path = path
@@ -293,7 +299,8 @@ def main():
     ap.add_argument("--output", default=os.path.join(REPO, "bench", "results", "fleet.json"))
     ap.add_argument("--accounting", metavar="DIR",
                     help="record every process that ends during each run with Linux process accounting "
-                         "(accton, from Debian's acct package) in DIR, and print each run's CPU by command")
+                         "(accton, from Debian's acct package) in DIR, and print each run's CPU by command; "
+                         "accounting is off afterwards (restart the acct service if it ran)")
     a = ap.parse_args()
     if a.ensembles < 2 or a.rounds < 1:
         ap.error("--ensembles must be at least 2 and --rounds at least 1")

@@ -384,6 +384,11 @@ def test_unreachable_member_stops_the_backup_unless_skipped(blab):
         res = role(blab)
         assert res.rc != 0
         assert "Nothing was done: %s cannot be reached" % down.name in res.stdout
+        # The member itself stops at once with its name, not later on the status it could not give.
+        down_failed = [(r["task"].split(" : ")[-1], r["status"]) for r in res.failed() if r["host"] == down.name]
+        assert down_failed == [("Read each member's status and its view of the ensemble", "unreachable"),
+                               ("Stop on a member that cannot be reached", "failed")], res.output()
+        assert "has no attribute" not in res.stdout + res.stderr, res.output()
         assert taken(res)[0] is None
         assert all(Z.backup_dirs(b, blab.name) == [] for b in blab.backup_hosts)
         res = role(blab, {"zookeeper_backup_skip_members": [down.name]})

@@ -142,3 +142,24 @@ def test_accounting_summary_sums_cpu_by_command_and_marks_forks():
 def test_accounting_summary_refuses_another_format():
     with pytest.raises(ValueError, match="not a version 3 process accounting record at offset 0"):
         bench_fleet.accounting_summary(acct_record("sh", 1, 1, version=2))
+
+
+def test_the_floor_is_the_median_of_each_runs_own_sum():
+    def split(controller, rest):
+        return {"machine": controller + rest, "controller": controller, "jvm": 0.0, "rest": rest}
+    runs = [dict(run(16, "one", 10.0), split=split(5.0, 5.0)),
+            dict(run(16, "all", 30.0), split=split(10.0, 10.0)),
+            dict(run(16, "all", 31.0), split=split(20.0, 50.0)),
+            dict(run(16, "all", 32.0), split=split(30.0, 20.0))]
+    e = bench_fleet.summarize(runs, cpus=2)[16]
+    # Sums 20, 70, 50: median 50 (the medians of the parts, 20 and 20, would give 40).
+    assert e["floor"] == 25.0 and e["floor_ratio"] == 2.5
+
+
+def test_cpu_times_counts_work_as_busy_and_leaves_out_guest_and_steal(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 10 50 1000 20 5 5 40 30 3\ncpu0 1 2 3 4\n")
+    assert bench_fleet.cpu_times(str(stat)) == (170, 1230)
+    stat.write_text("cpu  100 10 50 1000\n")            # an old kernel: four fields
+    assert bench_fleet.cpu_times(str(stat)) == (160, 1160)
