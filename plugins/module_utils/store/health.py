@@ -171,7 +171,8 @@ def evaluate(facts, thresholds, live_zxid, now):
                 # Only the newest were re-checked: an older one may verify, but none recent does.
                 add("full_age", CRITICAL, "none of the %d newest full backups on the backup host verifies (%s, "
                                           "failing their sums or authentication; %d older %s not checked): take "
-                                          "one (zkops.zookeeper.backup), then find out what damaged them"
+                                          "one (zkops.zookeeper.backup), then find out why they fail (damage on the host, or keys "
+                                          "that do not match theirs)"
                     % (len(failing), ", ".join(failing), unchecked, "one was" if unchecked == 1 else "ones were"))
             else:
                 add("full_age", CRITICAL, "no full backup on the backup host verifies%s: take one "

@@ -264,7 +264,8 @@ def test_only_the_newest_fulls_are_rechecked_and_the_message_says_older_ones_wer
     assert msg["severity"] == "critical"
     assert msg["message"] == ("none of the 3 newest full backups on the backup host verifies (F5, F4, F3, failing "
                               "their sums or authentication; 2 older ones were not checked): take one "
-                              "(zkops.zookeeper.backup), then find out what damaged them")
+                              "(zkops.zookeeper.backup), then find out why they fail (damage on the host, or keys that "
+                              "do not match theirs)")
     # Not "no full backup verifies": an older one that was not checked may.
     assert "no full backup" not in msg["message"]
 
