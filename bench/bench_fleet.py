@@ -74,9 +74,9 @@ def summarize(runs, target=TARGET, cpus=None):
     cpus = cpus or os.cpu_count() or 1
     out = {}
     for forks in sorted({r["forks"] for r in runs}):
-        sides = {}
+        sides, side_runs = {}, {}
         for side in ("one", "all"):
-            rs = [r for r in runs if r["forks"] == forks and r["side"] == side]
+            rs = side_runs[side] = [r for r in runs if r["forks"] == forks and r["side"] == side]
             if not rs:
                 continue
             sides[side] = {"runs": len(rs), "wall_median": statistics.median(r["wall"] for r in rs),
@@ -97,8 +97,7 @@ def summarize(runs, target=TARGET, cpus=None):
                 # the floor is a lower bound even where their CPU follows the run's length.
                 # The median of each run's sum: medians of the parts need not add up.
                 entry["floor"] = statistics.median(
-                    r["split"]["controller"] + r["split"]["rest"]
-                    for r in runs if r["forks"] == forks and r["side"] == "all") / float(cpus)
+                    r["split"]["controller"] + r["split"]["rest"] for r in side_runs["all"]) / float(cpus)
                 entry["floor_ratio"] = entry["floor"] / sides["one"]["wall_median"]
         loads = [r["load"] for r in runs if r["forks"] == forks]
         entry["load"] = [min(loads), max(loads)]
@@ -229,34 +228,28 @@ def accounting_summary(data, top=8):
 
 class Accounting:
     """Linux process accounting (accton, from Debian's acct package) around one run: every
-    process that ends in between, on the whole machine, is written to ``path``.  Accounting
-    is off afterwards, also when it was on before (the acct service: restart it)."""
+    process that ends in between, on the whole machine, is written to ``path``; without a
+    path, nothing is recorded.  Accounting is off afterwards, also when it was on before
+    (the acct service: restart it)."""
 
-    def __init__(self, path):
+    def __init__(self, path=None):
         self.path = path
 
     def __enter__(self):
-        open(self.path, "wb").close()
-        subprocess.run(["accton", self.path], check=True, stdout=subprocess.DEVNULL)
+        if self.path:
+            open(self.path, "wb").close()
+            subprocess.run(["accton", self.path], check=True, stdout=subprocess.DEVNULL)
         return self
 
     def __exit__(self, *exc):
-        subprocess.run(["accton", "off"], check=False, stdout=subprocess.DEVNULL)
+        if self.path:
+            subprocess.run(["accton", "off"], check=False, stdout=subprocess.DEVNULL)
 
     def summary(self, top=8):
+        if not self.path:
+            return None
         with open(self.path, "rb") as f:
             return accounting_summary(f.read(), top)
-
-
-class _NoAccounting:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def summary(self, top=8):
-        return None
 
 
 def measured_playbook(lab, inventory, cfg, extra, forks):
@@ -340,8 +333,8 @@ def main():
                     load = os.getloadavg()[0]
                     busy0, total0 = cpu_times()
                     jvm0 = jvm_jiffies()
-                    acct = (Accounting(os.path.join(a.accounting, "round%d-forks%d-%s.acct" % (rnd, forks, side)))
-                            if a.accounting else _NoAccounting())
+                    acct = Accounting(os.path.join(a.accounting, "round%d-forks%d-%s.acct" % (rnd, forks, side))
+                                      if a.accounting else None)
                     with acct:
                         res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
                     busy1, total1 = cpu_times()

@@ -163,3 +163,9 @@ def test_cpu_times_counts_work_as_busy_and_leaves_out_guest_and_steal(tmp_path):
     assert bench_fleet.cpu_times(str(stat)) == (170, 1230)
     stat.write_text("cpu  100 10 50 1000\n")            # an old kernel: four fields
     assert bench_fleet.cpu_times(str(stat)) == (160, 1160)
+
+
+def test_accounting_without_a_path_records_nothing():
+    with bench_fleet.Accounting() as acct:
+        pass
+    assert acct.summary() is None
