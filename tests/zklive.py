@@ -4,7 +4,7 @@ import threading
 import time
 from collections import namedtuple
 
-from kazoo.exceptions import KazooException, NodeExistsError
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.protocol import serialization as S
 from kazoo.security import make_acl, make_digest_acl, OPEN_ACL_UNSAFE
 
@@ -188,10 +188,32 @@ class Writer(threading.Thread):
             raise self.error
 
 
+def _walk_again_if_a_node_vanishes(walk, attempts=5):
+    """walk(), started again when a znode listed by its parent is gone when read.
+
+    The tree changed during the walk. After a restore this is the usual case, not a
+    fault: the ephemeral znodes of the sessions in the backup are deleted when those
+    sessions expire, a session timeout after the restart, maybe while the walk runs. A
+    walk that skipped the missing znode would mix two states of the tree; a new walk
+    reads one (``attempts`` walks in all, then the last NoNodeError is raised)."""
+    for attempt in range(attempts):
+        try:
+            return walk()
+        except NoNodeError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
 def live_digest(zk, include_ephemeral=False):
     """The tree digest (tree_digest) of a live tree, read with plain client calls.
 
-    Container and TTL znodes read as persistent ones, as for every client."""
+    Container and TTL znodes read as persistent ones, as for every client. A znode deleted
+    during the walk makes it start again (_walk_again_if_a_node_vanishes)."""
+    return _walk_again_if_a_node_vanishes(lambda: _live_digest_once(zk, include_ephemeral))
+
+
+def _live_digest_once(zk, include_ephemeral):
     d = tree_digest.TreeDigest(include_ephemeral=include_ephemeral)
     todo = ["/"]
     while todo:
@@ -241,6 +263,11 @@ def quiesced_digest(lab, zk, attempts=3):
 def live_digest_pipelined(zk, root="/", include_ephemeral=False, window=1000):
     """live_digest of the tree (or the subtree at ``root``), with the reads of each level
     pipelined (``window`` znodes at a time): the same digest, in a fraction of the time."""
+    return _walk_again_if_a_node_vanishes(
+        lambda: _live_digest_pipelined_once(zk, root, include_ephemeral, window))
+
+
+def _live_digest_pipelined_once(zk, root, include_ephemeral, window):
     d = tree_digest.TreeDigest(include_ephemeral=include_ephemeral)
     level = [root]
     while level:

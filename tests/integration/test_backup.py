@@ -375,6 +375,31 @@ def test_cold_encrypted_backup_with_digest_and_no_secret_in_output(blab, tmp_pat
     assert restored["digest"] == Z.live_digest(blab)["digest"]
 
 
+def test_a_member_whose_status_cannot_be_read_stops_its_ensemble_with_its_reason(blab):
+    clear_backups(blab)
+    blab.wait_quorum(timeout=60)
+    m = blab.followers()[-1]
+    m.sh("mv /etc/zookeeper/conf/zoo.cfg /etc/zookeeper/conf/zoo.cfg.moved")
+    try:
+        res = role(blab)
+    finally:
+        m.sh("mv /etc/zookeeper/conf/zoo.cfg.moved /etc/zookeeper/conf/zoo.cfg")
+    assert res.rc != 0
+    failed = {r["host"]: (r["task"].split(" : ")[-1], r["result"].get("msg", "")) for r in res.failed()}
+    assert failed[m.name][0] == "Read each member's status and its view of the ensemble", res.output()
+    assert "/etc/zookeeper/conf/zoo.cfg does not exist" in failed[m.name][1]
+    # The others stop at the gate with the member's name, before any plan is made from the
+    # status it did not give.
+    for other in blab.members:
+        if other.name != m.name:
+            assert failed[other.name] == ("Stop unless every member of the ensemble gave its status",
+                                          "Nothing was done on the ensemble %s: its member %s failed above."
+                                          % (blab.name, m.name)), res.output()
+    assert "has no attribute" not in res.stdout + res.stderr, res.output()
+    assert taken(res)[0] is None
+    assert all(Z.backup_dirs(b, blab.name) == [] for b in blab.backup_hosts)
+
+
 def test_unreachable_member_stops_the_backup_unless_skipped(blab):
     clear_backups(blab)
     blab.wait_quorum(timeout=60)

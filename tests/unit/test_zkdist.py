@@ -246,7 +246,7 @@ def test_debians_member_is_started_as_before():
         'ZOO_LOG_DIR=/var/log/zookeeper\n'
         'ZOO_LOG4J_PROP=INFO,ROLLINGFILE\n'
         'JMXLOCALONLY=true\n'
-        'JAVA_OPTS="-Xmx300m -XX:+UseSerialGC "\n'
+        'JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "\n'
         'JAVA=/usr/bin/java\n'
         'CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:'
         '/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar"\n')
@@ -258,9 +258,9 @@ def test_a_member_of_another_release_runs_its_cached_jars(fake):
     env = environment("9.9.9", heap="300m", java_opts="-Dx=1")
     assert "ZOOMAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain\n" in env
     assert 'CLASSPATH="/etc/zookeeper/conf:%s/zookeeper-9.9.9.jar:%s/slf4j-api-cut.jar"\n' % (d, d) in env
-    assert ('JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -Dx=1 '
+    assert ('JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dx=1 '
             '-Dlog4j2.configurationFile=/etc/zookeeper/conf/log4j2.properties"\n') in env
-    assert 'JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -Dlog4j2.' in environment("9.9.9", heap="300m")
+    assert 'JAVA_OPTS="-Xmx300m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j2.' in environment("9.9.9", heap="300m")
 
 
 def test_a_jar_cache_the_hosts_cannot_see_is_refused(monkeypatch):
