@@ -43,6 +43,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, HERE)
+
+from machine_cpu import cpu_times, jvm_jiffies  # noqa: E402
 
 TARGET = 1.5
 EXTRA = {"zookeeper_backup_install_packages": False, "zookeeper_backup_force": True}
@@ -152,37 +155,6 @@ def task_times(records, top=8):
         out.append((round(last - start, 2), task, len(hosts)))
     out.sort(key=lambda t: -t[0])
     return out[:top]
-
-
-def cpu_times(path="/proc/stat"):
-    """(busy, total) jiffies of the whole machine, from /proc/stat: busy is user, nice,
-    system, irq and softirq (guest time is inside user and nice already; time stolen by a
-    hypervisor is nobody's work here), total adds idle, iowait and steal."""
-    with open(path) as f:
-        fields = [int(v) for v in f.readline().split()[1:]] + [0] * 8
-    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
-    busy = user + nice + system + irq + softirq
-    return busy, busy + idle + iowait + steal
-
-
-def jvm_jiffies(proc="/proc"):
-    """CPU jiffies (user + system) used so far by every running java process: the members'
-    ZooKeeper servers, which keep running (and using CPU) between the playbook runs."""
-    total = 0
-    for pid in os.listdir(proc):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, pid, "stat")) as f:
-                stat = f.read()
-        except (IOError, OSError):
-            continue  # gone since the listing
-        comm_end = stat.rfind(")")
-        if stat[stat.find("(") + 1:comm_end] != "java":
-            continue
-        fields = stat[comm_end + 2:].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total
 
 
 def cpu_split(machine_jiffies, jvm_jiffies_used, controller_cpu, hz=None):

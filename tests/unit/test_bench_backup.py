@@ -29,3 +29,19 @@ def test_anything_else_is_refused_naming_the_forms(text):
 
 def test_slug_is_a_file_name():
     assert bench_backup.slug("compression=zstd+compression_level=-1") == "compression-zstd-compression-level--1"
+
+
+class FakeMeter:
+    def __init__(self, outside, busy=0.9, cpus=2):
+        self.outside, self.busy, self.cpus, self.floor = outside, busy, cpus, outside / cpus
+
+
+def test_cpu_summary_gives_the_medians_and_zk_backups_floor_against_tar_ssh():
+    tar = [FakeMeter(1.0), FakeMeter(1.4), FakeMeter(1.2)]
+    zk = [FakeMeter(3.0), FakeMeter(2.4), FakeMeter(9.0)]
+    s = bench_backup.cpu_summary(tar, zk, tar_median=1.0)
+    assert s["tar_ssh_cpu"] == 1.2 and s["zk_backup_cpu"] == 3.0
+    assert s["cpu_ratio"] == 2.5
+    # 3.0 CPU seconds on 2 CPUs: at least 1.5 s, 1.5 times tar | ssh's 1.0 s.
+    assert s["cpus"] == 2 and s["floor"] == 1.5 and s["floor_ratio"] == 1.5
+    assert s["zk_backup_busy"] == [0.9, 0.9, 0.9]

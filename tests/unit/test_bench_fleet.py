@@ -66,26 +66,6 @@ def test_task_times_spans_each_task_from_the_end_of_the_one_before():
     assert bench_fleet.task_times([]) == []
 
 
-def fake_proc(tmp_path, processes):
-    """A /proc with one stat file per (pid, comm, utime, stime)."""
-    for pid, comm, utime, stime in processes:
-        d = tmp_path / str(pid)
-        d.mkdir()
-        # Fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt
-        # majflt cmajflt utime stime ...
-        (d / "stat").write_text("%d (%s) S 1 1 1 0 -1 4194560 10 0 0 0 %d %d 0 0 20 0 40 0 100\n"
-                                % (pid, comm, utime, stime))
-    (tmp_path / "self").mkdir()
-    (tmp_path / "stat").write_text("cpu 1 2 3 4\n")
-    return str(tmp_path)
-
-
-def test_jvm_jiffies_sums_the_java_processes_only(tmp_path):
-    proc = fake_proc(tmp_path, [(10, "java", 100, 20), (11, "java", 5, 1), (12, "python3", 999, 999),
-                                (13, "my java) x", 7, 7), (14, "javac", 50, 50)])
-    assert bench_fleet.jvm_jiffies(proc) == 126
-
-
 def test_cpu_split_gives_seconds_and_the_rest():
     s = bench_fleet.cpu_split(machine_jiffies=5000, jvm_jiffies_used=800, controller_cpu=20.0, hz=100)
     assert s == {"machine": 50.0, "controller": 20.0, "jvm": 8.0, "rest": 22.0}
@@ -154,15 +134,6 @@ def test_the_floor_is_the_median_of_each_runs_own_sum():
     e = bench_fleet.summarize(runs, cpus=2)[16]
     # Sums 20, 70, 50: median 50 (the medians of the parts, 20 and 20, would give 40).
     assert e["floor"] == 25.0 and e["floor_ratio"] == 2.5
-
-
-def test_cpu_times_counts_work_as_busy_and_leaves_out_guest_and_steal(tmp_path):
-    stat = tmp_path / "stat"
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    stat.write_text("cpu  100 10 50 1000 20 5 5 40 30 3\ncpu0 1 2 3 4\n")
-    assert bench_fleet.cpu_times(str(stat)) == (170, 1230)
-    stat.write_text("cpu  100 10 50 1000\n")            # an old kernel: four fields
-    assert bench_fleet.cpu_times(str(stat)) == (160, 1160)
 
 
 def test_accounting_without_a_path_records_nothing():
