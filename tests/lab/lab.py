@@ -410,6 +410,7 @@ class Lab:
         self.index = None
         self.dir = None
         self.hosts = {}
+        self._down = False
 
     def _check_versions(self):
         """Refuse options that a member's release does not have."""
@@ -524,10 +525,13 @@ class Lab:
                 zkdist.verify(v)
             except zkdist.DistError as exc:
                 raise LabError(str(exc)) from None
-        reap_stale()
         os.makedirs(LAB_ROOT, exist_ok=True)
         with open(LOCK, "a") as lockf:
             fcntl.flock(lockf, fcntl.LOCK_EX)
+            # Under the lock: a lab reaped here frees its index for this one, and no other
+            # process (another pytest worker) can reap it a second time.
+            reap_stale(locked=True)
+            self._down = False
             self.index = self._free_index()
             self.dir = os.path.join(LAB_ROOT, "%s-%d" % (self.name, self.index))
             if os.path.exists(self.dir):
@@ -563,6 +567,11 @@ class Lab:
         return self
 
     def down(self):
+        """Power off every host and delete the lab's network and directory. A second call
+        does nothing: by then the index may be another lab's, and its names with it."""
+        if self._down:
+            return
+        self._down = True
         for h in self.hosts.values():
             with contextlib.suppress(Exception):
                 h.power_off()
@@ -629,8 +638,20 @@ class Lab:
             if name.startswith("zkl") and name.endswith("br"):
                 with contextlib.suppress(ValueError):
                     used.add(int(name[3:-2]))
-        for i in range(1, 250):
+        # Round robin from the index after the last one given (kept next to the lock, read and
+        # written under it): an index freed a moment ago, whose names a test may still look
+        # for, is not given to the next lab of another process at once.
+        counter = os.path.join(LAB_ROOT, ".next-index")
+        try:
+            with open(counter) as f:
+                start = int(f.read().strip() or 1)
+        except (OSError, ValueError):
+            start = 1
+        for k in range(249):
+            i = (start - 1 + k) % 249 + 1
             if i not in used:
+                with open(counter, "w") as f:
+                    f.write("%d\n" % (i % 249 + 1))
                 return i
         raise LabError("no free lab index")
 
@@ -979,8 +1000,14 @@ def labs():
     return out
 
 
-def reap_stale(everything=False):
-    """Tear down labs whose owning process died (or all of them)."""
+def reap_stale(everything=False, locked=False):
+    """Tear down labs whose owning process died (or all of them), holding the lab lock
+    (``locked``: the caller holds it), so that two processes never reap the same lab."""
+    if not locked:
+        os.makedirs(LAB_ROOT, exist_ok=True)
+        with open(LOCK, "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            return reap_stale(everything, locked=True)
     gone = []
     for lab in labs():
         if everything or (not lab.persistent and not pid_alive(lab.owner_pid)):
