@@ -45,7 +45,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, HERE)
 
-from machine_cpu import cpu_times, jvm_jiffies  # noqa: E402
+from machine_cpu import Meter  # noqa: E402
 
 TARGET = 1.5
 EXTRA = {"zookeeper_backup_install_packages": False, "zookeeper_backup_force": True}
@@ -303,21 +303,17 @@ def main():
                 order = ("one", "all") if rnd % 2 else ("all", "one")
                 for side in order:
                     load = os.getloadavg()[0]
-                    busy0, total0 = cpu_times()
-                    jvm0 = jvm_jiffies()
                     acct = Accounting(os.path.join(a.accounting, "round%d-forks%d-%s.acct" % (rnd, forks, side))
                                       if a.accounting else None)
-                    with acct:
+                    with acct, Meter() as meter:
                         res = measured_playbook(labs[0], inventory, cfg, one if side == "one" else EXTRA, forks)
-                    busy1, total1 = cpu_times()
-                    jvm1 = jvm_jiffies()
                     if res["rc"]:
                         raise SystemExit("round %d, %s, forks %d failed\n%s" % (rnd, side, forks, res["tail"]))
                     run = {"round": rnd, "forks": forks, "side": side, "wall": res["wall"], "cpu": res["cpu"],
                            "maxrss_kib": res["maxrss_kib"], "load": load, "slowest": res["slowest"],
                            "task_results": res["results"],
-                           "machine_busy": (busy1 - busy0) / float(max(total1 - total0, 1)),
-                           "split": cpu_split(busy1 - busy0, jvm1 - jvm0, res["cpu"]),
+                           "machine_busy": meter.busy,
+                           "split": cpu_split(meter.machine_jiffies, meter.jvm_jiffies, res["cpu"]),
                            "processes": acct.summary()}
                     runs.append(run)
                     print("round %d forks %d %s: %.1f s, cpu %.1f s, peak RSS %.0f MiB, load %.1f, %d task results, "

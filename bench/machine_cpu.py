@@ -43,7 +43,8 @@ def jvm_jiffies(proc="/proc"):
 
 class Meter:
     """``with Meter() as m:`` measures the block: ``m.wall`` (seconds), ``m.machine`` (CPU
-    seconds the whole machine used), ``m.jvm`` (those of the java processes), ``m.outside``
+    seconds the whole machine used; ``m.machine_jiffies`` in clock ticks), ``m.jvm`` (those of
+    the java processes; ``m.jvm_jiffies``), ``m.outside``
     (the machine's less the JVMs'), ``m.busy`` (the share of the machine's CPU time that was
     busy) and ``m.floor`` (``outside`` spread over every CPU: no schedule of the same work
     takes less wall time on this machine)."""
@@ -64,8 +65,9 @@ class Meter:
         busy, total = cpu_times(self._stat)
         jvm = jvm_jiffies(self._proc)
         self.wall = time.monotonic() - self._t
-        self.machine = (busy - self._busy) / self.hz
-        self.jvm = (jvm - self._jvm) / self.hz
+        self.machine_jiffies, self.jvm_jiffies = busy - self._busy, jvm - self._jvm
+        self.machine = self.machine_jiffies / self.hz
+        self.jvm = self.jvm_jiffies / self.hz
         # /proc/stat and the processes' own counters tick apart: never a negative rest.
         self.outside = max(0.0, self.machine - self.jvm)
         self.busy = (busy - self._busy) / float(max(total - self._total, 1))

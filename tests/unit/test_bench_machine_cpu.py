@@ -38,25 +38,29 @@ def test_cpu_times_counts_work_as_busy_and_leaves_out_guest_and_steal(tmp_path):
     assert machine_cpu.cpu_times(str(stat)) == (160, 1160)
 
 
-def test_meter_gives_the_machines_cpu_outside_the_jvms_and_the_floor(tmp_path):
-    proc = fake_proc(tmp_path, [(10, "java", 100, 20), (12, "python3", 5, 5)])
+def metered(tmp_path, stat_before, stat_after, java_before, java_after):
+    """A Meter around a block in which /proc/stat goes from ``stat_before`` to ``stat_after``
+    (its cpu line's numbers) and the one java process's (utime, stime) from ``java_before``
+    to ``java_after``; 2 CPUs, 100 ticks a second."""
+    proc = fake_proc(tmp_path, [(10, "java") + java_before, (12, "python3", 5, 5)])
     stat, java = tmp_path / "stat", tmp_path / "10" / "stat"
-    # user nice system idle: 160 busy of 1160
-    stat.write_text("cpu  100 10 50 1000\n")
+    stat.write_text("cpu  %s\n" % stat_before)
     with machine_cpu.Meter(stat=str(stat), proc=proc, cpus=2, hz=100) as m:
-        # 300 more busy jiffies, 100 more idle; the JVM used 40 of the busy ones.
-        stat.write_text("cpu  300 10 150 1100\n")
-        java.write_text(java.read_text().replace(" 100 20 ", " 130 30 "))
+        stat.write_text("cpu  %s\n" % stat_after)
+        java.write_text(java.read_text().replace(" %d %d " % java_before, " %d %d " % java_after))
+    return m
+
+
+def test_meter_gives_the_machines_cpu_outside_the_jvms_and_the_floor(tmp_path):
+    # user nice system idle: 160 busy of 1160, then 300 more busy jiffies and 100 more idle;
+    # the JVM used 40 of the busy ones.
+    m = metered(tmp_path, "100 10 50 1000", "300 10 150 1100", (100, 20), (130, 30))
     assert m.machine == 3.0 and m.jvm == 0.4
+    assert m.machine_jiffies == 300 and m.jvm_jiffies == 40
     assert abs(m.outside - 2.6) < 1e-9 and abs(m.floor - 1.3) < 1e-9
     assert m.busy == 0.75 and m.cpus == 2 and m.wall >= 0
 
 
 def test_meter_never_gives_a_negative_cpu_outside_the_jvms(tmp_path):
-    proc = fake_proc(tmp_path, [(10, "java", 100, 20)])
-    stat, java = tmp_path / "stat", tmp_path / "10" / "stat"
-    stat.write_text("cpu  100 10 50 1000\n")
-    with machine_cpu.Meter(stat=str(stat), proc=proc, cpus=2, hz=100) as m:
-        stat.write_text("cpu  110 10 50 1000\n")
-        java.write_text(java.read_text().replace(" 100 20 ", " 150 20 "))
+    m = metered(tmp_path, "100 10 50 1000", "110 10 50 1000", (100, 20), (150, 20))
     assert m.outside == 0.0 and m.floor == 0.0
