@@ -250,6 +250,11 @@ def plan_full(data_dir, data_log_dir=None, ceiling=None):
         raise SourceError("no valid snapshot in %s (%s)" % (datadir.version_dir(data_dir), "; ".join(plan.warnings)))
     s_zxid, s_path, s_end = chosen
     plan.snapshot_zxid, plan.snapshot_path = s_zxid, s_path
+    # A snapshot written after the ceiling was read (a hot backup under writes) can hold
+    # transactions above it. The member applied every transaction of its snapshot, so they
+    # are committed: the logs are taken up to the snapshot's last zxid at least.
+    if ceiling is not None and s_end is not None and s_end > ceiling:
+        ceiling = s_end
     st = _account(plan, s_path)
     plan.entries.append(Entry(DATA_PREFIX + os.path.basename(s_path), [FilePart(s_path, 0, st.st_size)],
                               {"role": "snapshot", "source": s_path, "zxid": hexzxid(s_zxid),

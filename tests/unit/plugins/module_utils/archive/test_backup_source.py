@@ -92,6 +92,18 @@ def test_ceiling_cuts_a_live_log(dirs, tmp_path):
     assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 8)]
 
 
+def test_a_snapshot_written_after_the_ceiling_takes_the_logs_up_to_its_last_zxid(dirs, tmp_path):
+    # The ceiling (the zxid applied when a hot backup started) is E + 5; the snapshot chosen
+    # was written since, while writes went on, and is consistent only from E + 8.
+    data, logs, dv, lv = dirs
+    snap(dv, E + 2, E + 8)
+    log(lv, creates(1, 9))
+    epochs(dv)
+    plan = B.plan_full(data, logs, ceiling=E + 5)
+    assert plan.last_zxid == E + 8
+    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 9)]
+
+
 def test_torn_last_record_of_a_live_log_is_left_out(dirs, tmp_path):
     data, logs, dv, lv = dirs
     snap(dv, E + 1, E + 1)
