@@ -222,6 +222,19 @@ member:
       description: The server process started with O(config_file) (C(pid), C(started) as
         ISO 8601 UTC, C(uptime_seconds)); null when it does not run.
       type: dict
+    installed:
+      description: >-
+        The ZooKeeper release of the server jar on the member's class path, which tells the
+        release of a member that does not answer C(srvr) (stopped, or without a quorum):
+        C(release) (V(3.8.0); null when it cannot be read, with C(reason)), C(jar) and C(from),
+        where the class path came from. For a running server, its command line (C(-cp)) or
+        environment (C(CLASSPATH)); for a stopped one, what its next start uses, C(CLASSPATH)
+        in the C(environment) file beside O(config_file) (Debian), else the C(lib) directory of
+        a tarball install whose C(conf) holds O(config_file); else the class path the newest
+        server log in C(/var/log/zookeeper) recorded at the last start. The release is read from
+        the jar's C(org/apache/zookeeper/version/Info.class), not from its name.
+      type: dict
+      sample: {release: 3.8.0, jar: /usr/share/java/zookeeper.jar, from: /etc/zookeeper/conf/environment}
     restart_pending:
       description: >-
         True when a file in RV(member.restart_triggers) changed after the server started,

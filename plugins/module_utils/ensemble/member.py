@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four_letter
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import install
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import server_log
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum as quorum_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import release
@@ -444,6 +446,9 @@ def local_details(cfg, me, extra_triggers=None):
                                        [cfg.path] if process and rewritten_by_server(cfg) else [])
     return {
         "process": process,
+        "installed": install.installed_release(
+            cfg.path, pid=process["pid"] if process else None,
+            log_file=None if process else server_log.locate()),
         "other_server_processes": others,
         "restart_pending": pending,
         "restart_pending_files": because,
