@@ -195,6 +195,13 @@ members:
         member computed differed from the one the leader sent (C(digest.enabled), on by
         default); null when unknown.
       type: int
+    running_settings:
+      description: >-
+        From C(conf), the settings the server runs with among C(tickTime), C(initLimit),
+        C(syncLimit), C(maxClientCnxns), C(minSessionTimeout), C(maxSessionTimeout), C(dataDir)
+        and C(dataLogDir) (as the server prints them, directories with C(version-2)); null
+        without a C(conf) answer.
+      type: dict
     learned_from:
       description: The four-letter words the member answered.
       type: list
@@ -242,6 +249,17 @@ member:
         zoo.cfg that a server with dynamic reconfiguration (C(reconfigEnabled=true)) rewrote
         itself, right after writing the C(dynamicConfigFile) it names, does not count.
       type: bool
+    restart_pending_settings:
+      description: >-
+        The settings of O(config_file) that differ from those the server runs with, by its
+        C(conf) answer (C(setting), C(file), C(running)): C(tickTime), C(initLimit),
+        C(syncLimit), C(maxClientCnxns), C(minSessionTimeout), C(maxSessionTimeout), C(dataDir)
+        and C(dataLogDir), when zoo.cfg sets them. Any such difference makes
+        RV(member.restart_pending) true, also when the file's time does not (a zoo.cfg edited,
+        then rewritten by the server at a reconfig). Null when the server does not run or gave
+        no C(conf) answer (not whitelisted, not serving).
+      type: list
+      elements: dict
     restart_pending_files:
       description: The files that changed after the server started.
       type: list
