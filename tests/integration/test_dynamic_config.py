@@ -31,9 +31,10 @@ from kazoo.security import make_digest_acl_credential
 import zklive
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from lab import workload
+from lab.workload import CREDENTIAL
 from lab.ansible import REPO, run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
-from test_versions import skip_unless_runnable
+from test_versions import restore_vars, skip_unless_runnable
 
 pytestmark = pytest.mark.lab
 
@@ -42,7 +43,6 @@ BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 ROLLING_RESTART = os.path.join(REPO, "playbooks", "rolling_restart.yml")
 CONF = "/etc/zookeeper/conf"
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
 SUPER = ("digest", "super:reconf1g")           # the super user, who may reconfig
 VERIFY = ("zkops.zookeeper.backup : Have every backup host that stored the backup check it "
           "against its checksums")
@@ -206,9 +206,7 @@ def test_backup_total_loss_and_restore_keep_the_dynamic_configuration(dyn):
     lab.wipe_members()
     assert digest(lab) != written
 
-    res = run_playbook(lab, RESTORE, extra_vars={
-        "zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-        "zookeeper_restore_confirm": lab.name})
+    res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
     assert res.rc == 0, res.output()
     assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
     assert digest(lab) == written

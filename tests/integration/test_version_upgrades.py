@@ -27,19 +27,14 @@ from test_rolling_restart import PLAYBOOK as ROLLING_RESTART
 from test_rolling_restart import Writer, restart_order
 from test_backup import taken
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import from_srvr
-from test_versions import BACKUP, COMPRESSION, CREDENTIAL, DRILL_BULK, RESTORE, drill_digest, skip_unless_runnable
+from lab.workload import CREDENTIAL
+from test_versions import (BACKUP, COMPRESSION, DRILL_BULK, RESTORE, drill_digest, restore_vars,
+                           skip_unless_runnable)
 
 pytestmark = pytest.mark.lab
 
 BACKUP_VARS = {"zookeeper_backup_deep": True, "zookeeper_backup_install_packages": False,
                "zookeeper_backup_force": True}
-
-
-def restore_vars(lab, **extra):
-    out = {"zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-           "zookeeper_restore_confirm": lab.name}
-    out.update(extra)
-    return out
 
 
 def write_tree(lab):
