@@ -147,6 +147,7 @@ def parse_mntr(st, text):
 RUNNING_SETTINGS = ("tickTime", "initLimit", "syncLimit", "maxClientCnxns", "minSessionTimeout",
                     "maxSessionTimeout", "dataDir", "dataLogDir")
 _DIR_SETTINGS = ("dataDir", "dataLogDir")
+_TIMEOUT_SETTINGS = ("minSessionTimeout", "maxSessionTimeout")
 
 
 def parse_conf(st, text):
@@ -459,8 +460,10 @@ def settings_not_running(cfg, running):
         if key == "dataLogDir" and not want:
             want = cfg.props.get("dataDir")
         have = running.get(key)
-        if want is None or want == "" or have is None:
+        if want is None or want.strip() == "" or have is None:
             continue
+        if key in _TIMEOUT_SETTINGS and (_num(want.strip()) or 0) < 0:
+            continue                   # -1: the default, which the server computes from tickTime
         if key in _DIR_SETTINGS:
             same = os.path.normpath(want) == os.path.normpath(_strip_version_dir(have))
         else:

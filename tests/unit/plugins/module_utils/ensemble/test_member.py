@@ -301,6 +301,11 @@ def test_settings_not_running_compares_only_what_zoo_cfg_sets():
         {"setting": "dataLogDir", "file": "/var/lib/zookeeper", "running": "/srv/txnlog"}]
     assert member.settings_not_running(cfg, dict(running, dataLogDir="/var/lib/zookeeper/version-2")) == []
     assert member.settings_not_running(cfg, None) is None and member.settings_not_running(None, running) is None
+    # A session timeout of -1 is the default the server computes: no change; another value is one.
+    cfg = zoo_cfg.parse("tickTime=2000\nminSessionTimeout=-1\nmaxSessionTimeout=30000\n", path="/z/zoo.cfg")
+    running = {"tickTime": "2000", "minSessionTimeout": "4000", "maxSessionTimeout": "40000"}
+    assert member.settings_not_running(cfg, running) == [
+        {"setting": "maxSessionTimeout", "file": "30000", "running": "40000"}]
 
 
 def test_a_server_without_a_client_port_is_named_in_not_learned(servers, tmp_path):
