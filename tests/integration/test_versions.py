@@ -13,6 +13,7 @@ sets 3.8.0 and the newest release (fetched on its first run), and ``tests/run ma
 release.  A release that is named but not cached is skipped with the command that fetches
 it.
 """
+import copy
 import os
 import time
 
@@ -215,7 +216,8 @@ DRILL_BULK = 3000
 def restore_vars(lab, **extra):
     """The restore playbook's variables for ``lab``: the sample tree's credential, its
     confirmation, a 60 s timeout; ``extra`` on top."""
-    out = {"zookeeper_auth": AUTH, "zookeeper_restore_timeout": 60, "zookeeper_restore_confirm": lab.name}
+    out = {"zookeeper_auth": copy.deepcopy(AUTH), "zookeeper_restore_timeout": 60,
+           "zookeeper_restore_confirm": lab.name}
     out.update(extra)
     return out
 

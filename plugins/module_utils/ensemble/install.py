@@ -9,14 +9,19 @@ release is read from the server's jar, the first one on its class path holding
 ``org/apache/zookeeper/version/Info.class``, whose constants MAJOR, MINOR and MICRO are the
 release (the jar's manifest does not always carry it: Debian's has no version).
 
-The class path, in order:
+The class path, the first of these that names a server jar:
 
-- a running server: its command line's ``-cp``/``-classpath``/``--class-path``, else the
-  ``CLASSPATH`` of its environment;
-- a stopped one: what its next start uses, ``CLASSPATH`` in the ``environment`` file beside
-  zoo.cfg (Debian's init script reads it), else the ``lib`` directory of a tarball install
-  whose ``conf`` holds zoo.cfg (zkEnv.sh puts ``lib/*.jar`` on the class path); else the
-  class path the server's log recorded at its last start (``java.class.path=``).
+- a running server's: its command line's ``-cp``/``-classpath``/``--class-path``, else the
+  ``CLASSPATH`` of its environment (/proc, readable by root or the server's user);
+- what the next start uses: ``CLASSPATH`` in the ``environment`` file beside zoo.cfg
+  (Debian's init script reads it), else the ``lib`` directory of a tarball install whose
+  ``conf`` holds zoo.cfg (zkEnv.sh puts ``lib/*.jar`` on the class path);
+- the class path the server's log recorded at its last start (``java.class.path=``).
+
+Java takes the first jar of the class path holding a class, but the jars of a ``dir/*``
+entry in an order it does not fix: when the class path holds server jars of several
+releases, the oldest is reported, with the others (``conflict``), since a restart may
+load any of them.
 
 Nothing here is trusted beyond saying what is installed: a release that cannot be read is
 None, with the reason.  Pure standard library; reads only.
@@ -27,10 +32,11 @@ __metaclass__ = type
 
 import glob
 import os
-import re
+import shlex
 import struct
 import zipfile
 
+from ansible_collections.zkops.zookeeper.plugins.module_utils.common import release as release_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import server_log
 
@@ -38,11 +44,8 @@ INFO_CLASS = "org/apache/zookeeper/version/Info.class"
 ENVIRONMENT_FILE = "environment"
 # Enough for Info.class (under 1 KiB in every release) and a bound on what is read.
 _MAX_CLASS = 1 << 16
-# The server log is read up to this many bytes from its end.
-_MAX_LOG = 32 << 20
-_LOG_CLASS_PATH = "java.class.path="
+_LOG_CLASS_PATH = b"java.class.path="
 _CP_OPTIONS = ("-cp", "-classpath", "--class-path")
-_ENV_LINE = re.compile(r"""^\s*(?:export\s+)?CLASSPATH=(["']?)(.*)\1\s*$""")
 
 # Constant pool tags and the number of bytes after the tag (Utf8 has its own length).
 _CP_SIZES = {3: 4, 4: 4, 5: 8, 6: 8, 7: 2, 8: 2, 9: 4, 10: 4, 11: 4, 12: 4, 15: 3, 16: 2,
@@ -127,8 +130,9 @@ def release_of_class(data):
 
 def jar_release(path):
     """The release of the ZooKeeper server jar ``path``; None when the jar has no
-    Info.class.  Raises ClassFileError (or EnvironmentError, zipfile.BadZipfile) when it
-    cannot be read."""
+    Info.class.  Raises ClassFileError, or whatever reading a damaged zip raises
+    (EnvironmentError, zipfile.BadZipfile, zlib.error, EOFError, ...), when it cannot be
+    read."""
     with zipfile.ZipFile(path) as jar:
         try:
             entry = jar.getinfo(INFO_CLASS)
@@ -153,32 +157,43 @@ def split_class_path(text, cwd=None):
             if not cwd:
                 continue
             entry = os.path.join(cwd, entry)
-        if entry.endswith("*") and os.path.basename(entry) == "*":
-            jars.extend(sorted(p for p in glob.glob(entry[:-1] + "*")
+        if os.path.basename(entry) == "*":
+            jars.extend(sorted(p for p in glob.glob(glob.escape(entry[:-1]) + "*")
                                if p.lower().endswith(".jar") and os.path.isfile(p)))
         elif entry.lower().endswith(".jar"):
             jars.append(entry)
     return jars
 
 
-def server_jar(jars):
-    """(jar, release) of the first jar of ``jars`` that holds Info.class, (None, None) when
-    none does; the jars that cannot be read are passed over."""
+def server_jars(jars):
+    """[(jar, release)] of the jars of ``jars`` that hold Info.class, in order; a jar that
+    cannot be read, whatever the damage, is passed over."""
+    found = []
     for path in jars:
         if not os.path.isfile(path):
             continue
         try:
-            found = jar_release(path)
-        except (ClassFileError, EnvironmentError, zipfile.BadZipfile, RuntimeError):
+            release = jar_release(path)
+        except Exception:  # pylint: disable=broad-except
             continue
-        if found:
-            return path, found
-    return None, None
+        if release:
+            found.append((path, release))
+    return found
+
+
+def _oldest(found):
+    """(jar, release, [the other releases' jars]) for the server jars ``found``: the first
+    when every one has the same release, else the oldest."""
+    releases = set(r for _p, r in found)
+    if len(releases) == 1:
+        return found[0][0], found[0][1], []
+    jar, release = min(found, key=lambda item: release_mod.release_tuple(item[1]))
+    return jar, release, ["%s (%s)" % (p, r) for p, r in found if r != release]
 
 
 def process_class_path(pid, proc_root=None):
-    """(class path, cwd) of the running process ``pid``: its -cp option, else the CLASSPATH
-    of its environment; (None, None) when neither can be read."""
+    """(class path, cwd, where it came from) of the running process ``pid``: its -cp option,
+    else the CLASSPATH of its environment; (None, cwd, None) when neither can be read."""
     root = proc_root or proc.PROC
     argv = proc.command_line(pid, proc_root) or []
     try:
@@ -189,23 +204,25 @@ def process_class_path(pid, proc_root=None):
         if a in proc.MAIN_CLASSES:
             break
         if a in _CP_OPTIONS and i + 1 < len(argv):
-            return argv[i + 1], cwd
+            return argv[i + 1], cwd, "the command line of the running server (pid %d)" % pid
         if a.startswith("--class-path="):
-            return a.split("=", 1)[1], cwd
+            return a.split("=", 1)[1], cwd, "the command line of the running server (pid %d)" % pid
     try:
         with open(os.path.join(root, str(pid), "environ"), "rb") as f:
             env = f.read(1 << 20)
     except (IOError, OSError):
-        return None, cwd
+        return None, cwd, None
     for item in env.split(b"\0"):
         if item.startswith(b"CLASSPATH="):
-            return item[len(b"CLASSPATH="):].decode("utf-8", "replace"), cwd
-    return None, cwd
+            return (item[len(b"CLASSPATH="):].decode("utf-8", "replace"), cwd,
+                    "the CLASSPATH of the running server (pid %d)" % pid)
+    return None, cwd, None
 
 
 def environment_class_path(path):
-    """The CLASSPATH an environment file (Debian's /etc/zookeeper/conf/environment) sets;
-    None when it sets none or cannot be read."""
+    """The CLASSPATH an environment file (Debian's /etc/zookeeper/conf/environment, read by
+    a shell) sets, ``$CLASSPATH`` in a later line standing for the value before it; None
+    when it sets none or cannot be read."""
     try:
         with open(path) as f:
             lines = f.read(1 << 20).splitlines()
@@ -213,37 +230,44 @@ def environment_class_path(path):
         return None
     found = None
     for line in lines:
-        m = _ENV_LINE.match(line)
-        if m:
-            found = m.group(2)
+        try:
+            words = shlex.split(line, comments=True, posix=True)
+        except ValueError:
+            continue
+        if words[:1] == ["export"]:
+            words = words[1:]
+        for word in words:
+            if word.startswith("CLASSPATH="):
+                value = word[len("CLASSPATH="):]
+                for ref in ("${CLASSPATH}", "$CLASSPATH"):
+                    value = value.replace(ref, found or "")
+                found = value
     return found
 
 
 def logged_class_path(path):
     """The class path the server log ``path`` recorded at the server's last start (its last
-    ``java.class.path=`` line); None when it has none."""
+    ``java.class.path=`` line, the whole file read a line at a time); None when it has none."""
+    last = None
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - _MAX_LOG))
-            data = f.read(_MAX_LOG)
+            for line in f:
+                at = line.find(_LOG_CLASS_PATH)
+                if at >= 0:
+                    last = line[at + len(_LOG_CLASS_PATH):]
     except (IOError, OSError):
         return None
-    at = data.rfind(_LOG_CLASS_PATH.encode())
-    if at < 0:
+    if last is None:
         return None
-    line = data[at + len(_LOG_CLASS_PATH):].split(b"\n", 1)[0]
-    return server_log.mask(line.decode("utf-8", "replace").strip()) or None
+    return server_log.mask(last.decode("utf-8", "replace").strip()) or None
 
 
 def _candidates(config_file, pid, log_file, proc_root):
     """(where the class path comes from, its jars), in the order they are tried."""
     if pid is not None:
-        cp, cwd = process_class_path(pid, proc_root)
+        cp, cwd, source = process_class_path(pid, proc_root)
         if cp:
-            yield "the command line of the running server (pid %d)" % pid, split_class_path(cp, cwd)
-        return
+            yield source, split_class_path(cp, cwd)
     conf = os.path.dirname(os.path.abspath(config_file)) if config_file else None
     if conf:
         env = os.path.join(conf, ENVIRONMENT_FILE)
@@ -261,18 +285,32 @@ def _candidates(config_file, pid, log_file, proc_root):
 
 def installed_release(config_file, pid=None, log_file=None, proc_root=None):
     """The ZooKeeper release the member runs (``pid``, when it runs) or starts next:
-    {release, jar, from} with ``release`` None and ``reason`` when it could not be read."""
+    {release, jar, from}, with ``conflict`` (the jars of other releases on the same class
+    path) when there are several; ``release`` None and ``reason`` when it could not be read.
+    Never raises: whatever goes wrong is the reason."""
+    try:
+        return _installed(config_file, pid, log_file, proc_root)
+    except Exception as exc:  # pylint: disable=broad-except
+        return {"release": None, "jar": None, "from": None,
+                "reason": "reading the installed jars failed: %s" % exc.__class__.__name__}
+
+
+def _installed(config_file, pid, log_file, proc_root):
     tried = []
     for source, jars in _candidates(config_file, pid, log_file, proc_root):
-        jar, found = server_jar(jars)
+        found = server_jars(jars)
         if found:
-            return {"release": found, "jar": jar, "from": source}
+            jar, release, others = _oldest(found)
+            out = {"release": release, "jar": jar, "from": source}
+            if others:
+                out["conflict"] = others
+            return out
         tried.append(source)
+    unread = (" (the running server's class path, pid %d, cannot be read)" % pid
+              if pid is not None and not any("running server" in t for t in tried) else "")
     if tried:
-        why = "no jar holding %s on the class path of %s" % (INFO_CLASS, "; of ".join(tried))
-    elif pid is not None:
-        why = "the class path of the running server (pid %d) cannot be read" % pid
+        why = "no jar holding %s on the class path of %s%s" % (INFO_CLASS, "; of ".join(tried), unread)
     else:
-        why = ("no class path found: no %s beside %s, no tarball install's lib directory, no "
-               "class path in a server log" % (ENVIRONMENT_FILE, config_file or "zoo.cfg"))
+        why = ("no class path found%s: no %s beside %s, no tarball install's lib directory, no "
+               "class path in a server log" % (unread, ENVIRONMENT_FILE, config_file or "zoo.cfg"))
     return {"release": None, "jar": None, "from": None, "reason": why}

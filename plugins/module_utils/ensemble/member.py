@@ -62,7 +62,7 @@ MNTR_LEADER_ONLY = ("learners", "synced_followers", "synced_observers", "pending
 # server's answer lacks them on every release.
 MNTR_QUORUM_ONLY = ("peer_state", "quorum_size")
 QUORUM_STATES = ("leader", "follower", "observer")
-CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
+CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership", "running_settings"]
 _HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
           "timeout": " (unreachable: host down, wrong address, or a firewall)"}
 DEFAULT_RESTART_TRIGGERS = ("java.env", "environment", "zookeeper-env.sh")
@@ -447,11 +447,14 @@ def restart_pending(started, triggers, rewritten=()):
     return bool(newer), newer
 
 
-def settings_not_running(cfg, running):
+def settings_not_running(cfg, running, cwd=None):
     """The settings of zoo.cfg that differ from those the server runs with (``running``, from
-    its ``conf`` answer): [{setting, file, running}], sorted; None when ``running`` is not
-    known.  Only settings zoo.cfg sets are compared (a default the server computed, such as
-    the session timeouts from tickTime, is not a change), directories without version-2."""
+    its ``conf`` answer): [{setting, file, running}] in RUNNING_SETTINGS order; None when
+    ``running`` is not known.  Only settings zoo.cfg sets are compared (a default the server
+    computed, such as the session timeouts from tickTime or -1, is not a change), except
+    dataLogDir, whose default is dataDir.  Directories compare without version-2, a relative
+    one taken from the server's working directory ``cwd`` (ZooKeeper prints absolute
+    paths), not compared without it."""
     if not running or cfg is None or not cfg.path:
         return None
     out = []
@@ -465,6 +468,10 @@ def settings_not_running(cfg, running):
         if key in _TIMEOUT_SETTINGS and (_num(want.strip()) or 0) < 0:
             continue                   # -1: the default, which the server computes from tickTime
         if key in _DIR_SETTINGS:
+            if not os.path.isabs(want):
+                if not cwd:
+                    continue           # relative to a working directory not known
+                want = os.path.join(cwd, want)
             same = os.path.normpath(want) == os.path.normpath(_strip_version_dir(have))
         else:
             same = _num(want.strip()) == _num(have.strip()) if _num(want.strip()) is not None \
@@ -478,15 +485,16 @@ def settings_not_running(cfg, running):
 def local_details(cfg, me, extra_triggers=None):
     """Process, pending restart and on-disk listing of the member on this host."""
     process, others = process_info(cfg.path)
+    pid = process["pid"] if process else None
     triggers = restart_triggers(cfg, extra_triggers)
     pending, because = restart_pending(process["started_epoch"] if process else None,
                                        triggers,
                                        [cfg.path] if process and rewritten_by_server(cfg) else [])
     return {
         "process": process,
-        "installed": install.installed_release(
-            cfg.path, pid=process["pid"] if process else None,
-            log_file=None if process else server_log.locate()),
+        "installed": install.installed_release(cfg.path, pid=pid, log_file=server_log.locate(
+            None, proc.jvm_property(pid, "zookeeper.log.dir") if pid else None,
+            proc.jvm_property(pid, "zookeeper.log.file") if pid else None)),
         "other_server_processes": others,
         "restart_pending": pending,
         "restart_pending_files": because,
@@ -501,7 +509,14 @@ def _pending_settings(mine, cfg):
     """A zoo.cfg setting the running server does not use is a pending restart, whatever the
     file's time says: an edit a server's own rewrite of zoo.cfg (at a reconfig) followed
     would otherwise look like that rewrite."""
-    drift = settings_not_running(cfg, mine.get("running_settings")) if mine.get("process") else None
+    process = mine.get("process")
+    drift = None
+    if process:
+        try:
+            cwd = os.readlink(os.path.join(proc.PROC, str(process["pid"]), "cwd"))
+        except OSError:
+            cwd = None
+        drift = settings_not_running(cfg, mine.get("running_settings"), cwd)
     mine["restart_pending_settings"] = drift
     if drift:
         mine["restart_pending"] = True

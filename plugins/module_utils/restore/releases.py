@@ -48,13 +48,21 @@ def _name(member):
 
 def _release_of(member):
     """(release or None, how it is known: None for srvr, else the installed jar's words;
-    why it is not known, or None)."""
-    if member.get("version"):
-        return member["version"], None, None
+    why it is not known, or None).  The restore starts every member again, which then runs
+    its installed jar: that release counts when it differs from the one srvr gave (a jar
+    replaced in place, not yet restarted)."""
+    running = member.get("version") or None
     installed = member.get("installed") or {}
-    if installed.get("release"):
-        return installed["release"], "has %s installed (%s, on the class path of %s)" % (
-            installed["release"], installed.get("jar"), installed.get("from")), None
+    have = installed.get("release")
+    if running and (not have or release_tuple(have) == release_tuple(running)):
+        return running, None, None
+    if have:
+        words = "has %s installed (%s, on the class path of %s%s)" % (
+            have, installed.get("jar"), installed.get("from"),
+            "; also there: %s" % ", ".join(installed["conflict"]) if installed.get("conflict") else "")
+        if running:
+            words = "runs %s but %s, which the restore starts" % (running, words)
+        return have, words, None
     return None, None, installed.get("reason")
 
 

@@ -94,7 +94,7 @@ def test_a_written_info_class_gives_its_release_whatever_else_it_holds():
 @pytest.mark.parametrize("data,words", [
     (b"PK\x03\x04 not a class", "not a Java class file"),
     (info_class()[:60], "cut short"),
-    (info_class()[:9] + b"\x63" + info_class()[10:], ""),
+    (info_class()[:10] + b"\x63" + info_class()[11:], "unknown constant pool tag 99"),
 ])
 def test_what_is_not_an_info_class_raises_and_says_so(data, words):
     with pytest.raises(install.ClassFileError) as exc:
@@ -116,15 +116,50 @@ def test_jars_with_and_without_info_and_the_first_on_the_class_path_wins(tmp_pat
     with open(broken, "wb") as f:
         f.write(b"not a zip")
     assert install.jar_release(jute) is None
-    assert install.server_jar([broken, jute, str(tmp_path / "gone.jar"), server, later]) == (server, "3.7.2")
-    assert install.server_jar([jute, broken]) == (None, None)
+    assert install.server_jars([broken, jute, str(tmp_path / "gone.jar"), server]) == [(server, "3.7.2")]
+    assert install.server_jars([jute, broken]) == []
+    # Server jars of two releases on one class path: the oldest, and the other named.
+    got = install.installed_release(None, log_file=_log(tmp_path, [jute, server, later]))
+    assert (got["release"], got["jar"], got["conflict"]) == ("3.5.9", later, ["%s (3.7.2)" % server])
+
+
+def _log(tmp_path, jars):
+    log = tmp_path / "zookeeper.log"
+    log.write_text("Server environment:java.class.path=%s\n" % ":".join(jars))
+    return str(log)
+
+
+def test_a_jar_damaged_in_any_way_is_passed_over(tmp_path):
+    good = make_jar(str(tmp_path / "zookeeper-3.8.0.jar"), "3.8.0")
+    # Info.class's deflated data flipped: zlib raises, not zipfile.
+    corrupt = str(tmp_path / "corrupt.jar")
+    with zipfile.ZipFile(corrupt, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr(install.INFO_CLASS, info_class(3, 9, 5) * 4)
+    with open(corrupt, "rb") as f:
+        data = bytearray(f.read())
+    start = data.index(b"Info.class") + len("Info.class")
+    for i in range(start, start + 40):
+        data[i] ^= 0xFF
+    with open(corrupt, "wb") as f:
+        f.write(bytes(data))
+    with pytest.raises(Exception):
+        install.jar_release(corrupt)
+    # Cut short in the middle of the entry.
+    cut = str(tmp_path / "cut.jar")
+    with open(good, "rb") as f:
+        whole = f.read()
+    with open(cut, "wb") as f:
+        f.write(whole[:len(whole) // 2])
+    assert install.server_jars([corrupt, cut, good]) == [(good, "3.8.0")]
+    got = install.installed_release(None, log_file=_log(tmp_path, [corrupt, cut]))
+    assert got["release"] is None and "no jar holding" in got["reason"]
 
 
 def test_an_oversized_info_class_is_not_read(tmp_path):
     jar = make_jar(str(tmp_path / "z.jar"), data=info_class() + b"\0" * (1 << 17))
     with pytest.raises(install.ClassFileError, match="too large"):
         install.jar_release(jar)
-    assert install.server_jar([jar]) == (None, None)
+    assert install.server_jars([jar]) == []
 
 
 def test_class_path_entries(tmp_path):
@@ -132,6 +167,8 @@ def test_class_path_entries(tmp_path):
     a = make_jar(str(lib / "a.jar"))
     b = make_jar(str(lib / "b.jar"))
     (lib / "notes.txt").write_text("x")
+    odd = make_jar(str(tmp_path / "[odd]" / "e.jar"))
+    assert install.split_class_path(str(tmp_path / "[odd]" / "*")) == [odd]
     cp = ":".join(["/etc/zookeeper/conf", str(lib / "*"), "$ZOOBINDIR/../lib/x.jar", "rel/c.jar",
                    "", "/opt/d.JAR"])
     assert install.split_class_path(cp) == [a, b, "/opt/d.JAR"]
@@ -144,12 +181,22 @@ def test_debian_environment_file(tmp_path):
     env.write_text('NAME=zookeeper\nCLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"\n'
                    "# CLASSPATH=/commented.jar\nexport CLASSPATH='/opt/second.jar'\n")
     assert install.environment_class_path(str(env)) == "/opt/second.jar"
+    # A comment after the value, and a later line adding to it.
+    env.write_text('CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"  # the server\n'
+                   'CLASSPATH="$CLASSPATH:/opt/extra.jar"\nJAVA_OPTS="-Xmx1g \n')
+    assert install.environment_class_path(str(env)) == (
+        "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/opt/extra.jar")
     env.write_text("NAME=zookeeper\n")
     assert install.environment_class_path(str(env)) is None
     assert install.environment_class_path(str(tmp_path / "none")) is None
 
 
 def test_the_class_path_of_the_last_start_in_the_server_log(tmp_path):
+    big = tmp_path / "big.log"
+    with open(str(big), "w") as f:
+        f.write("Server environment:java.class.path=/first.jar\n")
+        f.write(("x" * 1023 + "\n") * 40 * 1024)          # 40 MiB after the start
+    assert install.logged_class_path(str(big)) == "/first.jar"
     log = tmp_path / "zookeeper.log"
     log.write_text(
         "2026-12-01 10:00:00,000 [myid:] - INFO  [main:Environment@98] - Server environment:"
@@ -178,10 +225,18 @@ def test_a_running_server_its_cp_option_or_its_environment(tmp_path):
     with open(os.path.join(p.root, "102", "environ"), "wb") as f:
         f.write(b"HOME=/\0CLASSPATH=/etc/zookeeper/conf:" + jar.encode() + b"\0PATH=/bin\0")
     assert install.installed_release(None, pid=102, proc_root=p.root)["release"] == "3.6.3"
-    # Neither: unknown, with the reason.
-    p.add(103, ["/usr/bin/java", "org.apache.zookeeper.server.quorum.QuorumPeerMain", "zoo.cfg"])
+    got = install.installed_release(None, pid=102, proc_root=p.root)
+    assert got["from"] == "the CLASSPATH of the running server (pid 102)"
+    # Neither (java @argfile, or no right to read its environment): what its next start
+    # uses, then unknown with the reason.
+    p.add(103, ["/usr/bin/java", "@/opt/zk/args", "org.apache.zookeeper.server.quorum.QuorumPeerMain", "zoo.cfg"])
     got = install.installed_release(None, pid=103, proc_root=p.root)
-    assert got["release"] is None and "class path of the running server (pid 103) cannot be read" in got["reason"]
+    assert got["release"] is None and "running server's class path, pid 103, cannot be read" in got["reason"]
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "environment").write_text('CLASSPATH="%s"\n' % jar)
+    got = install.installed_release(str(conf / "zoo.cfg"), pid=103, proc_root=p.root)
+    assert (got["release"], got["from"]) == ("3.6.3", str(conf / "environment"))
 
 
 def test_a_stopped_member_its_next_start_before_its_last(tmp_path):

@@ -301,6 +301,12 @@ def test_settings_not_running_compares_only_what_zoo_cfg_sets():
         {"setting": "dataLogDir", "file": "/var/lib/zookeeper", "running": "/srv/txnlog"}]
     assert member.settings_not_running(cfg, dict(running, dataLogDir="/var/lib/zookeeper/version-2")) == []
     assert member.settings_not_running(cfg, None) is None and member.settings_not_running(None, running) is None
+    # A relative dataDir is the server's working directory's: compared only when that is known.
+    cfg = zoo_cfg.parse("dataDir=data\n", path="/z/zoo.cfg")
+    running = {"dataDir": "/srv/zk/data/version-2", "dataLogDir": "/srv/zk/data/version-2"}
+    assert member.settings_not_running(cfg, running) == []
+    assert member.settings_not_running(cfg, running, "/srv/zk") == []
+    assert [d["setting"] for d in member.settings_not_running(cfg, running, "/opt")] == ["dataDir", "dataLogDir"]
     # A session timeout of -1 is the default the server computes: no change; another value is one.
     cfg = zoo_cfg.parse("tickTime=2000\nminSessionTimeout=-1\nmaxSessionTimeout=30000\n", path="/z/zoo.cfg")
     running = {"tickTime": "2000", "minSessionTimeout": "4000", "maxSessionTimeout": "40000"}
