@@ -247,19 +247,30 @@ def environment_class_path(path):
 
 def logged_class_path(path):
     """The class path the server log ``path`` recorded at the server's last start (its last
-    ``java.class.path=`` line, the whole file read a line at a time); None when it has none."""
+    ``java.class.path=`` line, the whole file searched); None when it has none."""
+    chunk = 4 << 20
+    keep = len(_LOG_CLASS_PATH) - 1
     last = None
     try:
         with open(path, "rb") as f:
-            for line in f:
-                at = line.find(_LOG_CLASS_PATH)
+            offset, tail = 0, b""
+            while True:
+                data = f.read(chunk)
+                if not data:
+                    break
+                window = tail + data
+                at = window.rfind(_LOG_CLASS_PATH)
                 if at >= 0:
-                    last = line[at + len(_LOG_CLASS_PATH):]
+                    last = offset - len(tail) + at
+                tail = window[-keep:]
+                offset += len(data)
+            if last is None:
+                return None
+            f.seek(last + len(_LOG_CLASS_PATH))
+            line = f.read(1 << 20).split(b"\n", 1)[0]
     except (IOError, OSError):
         return None
-    if last is None:
-        return None
-    return server_log.mask(last.decode("utf-8", "replace").strip()) or None
+    return server_log.mask(line.decode("utf-8", "replace").strip()) or None
 
 
 def _candidates(config_file, pid, log_file, proc_root):

@@ -197,6 +197,11 @@ def test_the_class_path_of_the_last_start_in_the_server_log(tmp_path):
         f.write("Server environment:java.class.path=/first.jar\n")
         f.write(("x" * 1023 + "\n") * 40 * 1024)          # 40 MiB after the start
     assert install.logged_class_path(str(big)) == "/first.jar"
+    # The marker across the boundary of the 4 MiB chunks searched.
+    edge = tmp_path / "edge.log"
+    with open(str(edge), "wb") as f:
+        f.write(b"y" * ((4 << 20) - 5) + b"java.class.path=/edge.jar\nz\n")
+    assert install.logged_class_path(str(edge)) == "/edge.jar"
     log = tmp_path / "zookeeper.log"
     log.write_text(
         "2026-12-01 10:00:00,000 [myid:] - INFO  [main:Environment@98] - Server environment:"
