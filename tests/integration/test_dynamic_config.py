@@ -102,13 +102,18 @@ def digest(lab):
 
 
 def config_files(h):
-    """{file name: text} of the member's configuration directory (zoo.cfg*)."""
+    """{file name: text} of the member's configuration directory (zoo.cfg*), leaving out the
+    temporary files a server writes a new configuration to and renames (gone by the time
+    they are read, or still being written)."""
     d = h.path(CONF)
     out = {}
     for name in sorted(os.listdir(d)):
-        if name.startswith("zoo.cfg"):
-            with open(os.path.join(d, name)) as f:
-                out[name] = f.read()
+        if name.startswith("zoo.cfg") and not name.endswith(".tmp"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    out[name] = f.read()
+            except FileNotFoundError:
+                continue
     return out
 
 
