@@ -19,7 +19,7 @@ from lab import workload
 from lab.ansible import run_playbook
 
 # The identity the sample tree's digest ACLs grant (the digest must read every ACL).
-SAMPLE_CREDENTIAL = "admin:s3cret"
+SAMPLE_CREDENTIAL = workload.CREDENTIAL[1]
 
 
 def _client(lab, credential):

@@ -18,8 +18,9 @@ description:
     C(members) of M(zkops.zookeeper.zk_info); V(tree), input the result of
     M(zkops.zookeeper.zk_tree_export) in check mode with O(zkops.zookeeper.zk_tree_export#module:partial);
     V(recorded), the same result read before the restore; V(rollback), input the members'
-    state recorded before the restore; V(releases), input the members (C(host), and C(version)
-    as M(zkops.zookeeper.zk_info) reports it, or null).
+    state recorded before the restore; V(releases), input the members (C(host), C(version)
+    as M(zkops.zookeeper.zk_info) reports it, or null, and C(installed), its RV(member.installed),
+    which counts when C(version) is null).
 options:
   _input:
     description: What the layer judges (see the description).

@@ -195,6 +195,13 @@ members:
         member computed differed from the one the leader sent (C(digest.enabled), on by
         default); null when unknown.
       type: int
+    running_settings:
+      description: >-
+        From C(conf), the settings the server runs with among C(tickTime), C(initLimit),
+        C(syncLimit), C(maxClientCnxns), C(minSessionTimeout), C(maxSessionTimeout), C(dataDir)
+        and C(dataLogDir) (as the server prints them, directories with C(version-2)); null
+        without a C(conf) answer.
+      type: dict
     learned_from:
       description: The four-letter words the member answered.
       type: list
@@ -222,15 +229,48 @@ member:
       description: The server process started with O(config_file) (C(pid), C(started) as
         ISO 8601 UTC, C(uptime_seconds)); null when it does not run.
       type: dict
+    installed:
+      description: >-
+        The ZooKeeper release of the server jar on the member's class path, which tells the
+        release of a member that does not answer C(srvr) (stopped, or without a quorum):
+        C(release) (V(3.8.0); null when it cannot be read, with C(reason)), C(jar) and C(from),
+        where the class path came from. For a running server, its command line (C(-cp)) or
+        environment (C(CLASSPATH)); for a stopped one, what its next start uses, C(CLASSPATH)
+        in the C(environment) file beside O(config_file) (Debian), else the C(lib) directory of
+        a tarball install whose C(conf) holds O(config_file) (for a running server too, when its
+        own class path cannot be read); else the class path the server log recorded at the last
+        start (the newest log in the running server's C(zookeeper.log.dir), or in
+        C(/var/log/zookeeper)). The release is read from the jar's
+        C(org/apache/zookeeper/version/Info.class), not from its name; with jars of several
+        releases on the class path, the oldest, the others in C(conflict).
+      type: dict
+      sample: {release: 3.8.0, jar: /usr/share/java/zookeeper.jar, from: /etc/zookeeper/conf/environment}
     restart_pending:
       description: >-
         True when a file in RV(member.restart_triggers) changed after the server started,
-        so the running server does not use it yet. Null when the server does not run. A
-        zoo.cfg that a server with dynamic reconfiguration (C(reconfigEnabled=true)) rewrote
-        itself, right after writing the C(dynamicConfigFile) it names, does not count.
+        so the running server does not use it yet, or when RV(member.restart_pending_settings)
+        names a setting. Null when the server does not run. A zoo.cfg that a server with
+        dynamic reconfiguration (C(reconfigEnabled=true)) rewrote itself, right after writing
+        the C(dynamicConfigFile) it names, does not count by its time.
       type: bool
+    restart_pending_settings:
+      description: >-
+        The settings of O(config_file) that differ from those the server runs with, by its
+        C(conf) answer (C(setting), C(file), C(running)): C(tickTime), C(initLimit),
+        C(syncLimit), C(maxClientCnxns), C(minSessionTimeout), C(maxSessionTimeout), C(dataDir)
+        and C(dataLogDir), when zoo.cfg sets them (C(dataLogDir) also when it does not: its
+        default is C(dataDir); a session timeout of V(-1) is the default; a relative
+        directory is the server's working directory's). Any such difference makes
+        RV(member.restart_pending) true, also when the file's time does not (a zoo.cfg edited,
+        then rewritten by the server at a reconfig). A value changed at run time through JMX
+        also differs from zoo.cfg, and counts: a restart would undo it. Null when the server does not run or gave
+        no C(conf) answer (not whitelisted, not serving).
+      type: list
+      elements: dict
     restart_pending_files:
-      description: The files that changed after the server started.
+      description: >-
+        The files that changed after the server started, and O(config_file) when
+        RV(member.restart_pending_settings) names a setting.
       type: list
       elements: str
     restart_triggers:

@@ -81,7 +81,7 @@ def alab():
 def site(alab, tmp_path_factory):
     """The lab's data, the credentials' inputs and the site's inventory settings."""
     d = tmp_path_factory.mktemp("site")
-    zk = workload.client(alab, auth_data=[("digest", "admin:s3cret")])
+    zk = workload.client(alab, auth_data=[workload.CREDENTIAL])
     workload.sample_tree(zk)
     # Readable only with the digest credential: an export or a digest check without it fails.
     awx = make_digest_acl("awx", PASSWORD, all=True)

@@ -31,9 +31,10 @@ from kazoo.security import make_digest_acl_credential
 import zklive
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from lab import workload
+from lab.workload import CREDENTIAL
 from lab.ansible import REPO, run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
-from test_versions import skip_unless_runnable
+from test_versions import restore_vars, skip_unless_runnable
 
 pytestmark = pytest.mark.lab
 
@@ -42,7 +43,6 @@ BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 ROLLING_RESTART = os.path.join(REPO, "playbooks", "rolling_restart.yml")
 CONF = "/etc/zookeeper/conf"
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
 SUPER = ("digest", "super:reconf1g")           # the super user, who may reconfig
 VERIFY = ("zkops.zookeeper.backup : Have every backup host that stored the backup check it "
           "against its checksums")
@@ -79,13 +79,13 @@ def dyn(request):
         print("\n%s, %s: %.1f s in all" % (version, layout, time.time() - t0))
 
 
-def reconfig(lab, zk):
-    """Every server gets its own client address (was: the wildcard address); wait until every
-    member names the new configuration's file in zoo.cfg."""
+def reconfig(lab, zk, address=None):
+    """Every server gets its own client address (or ``address``, such as the wildcard
+    address); wait until every member names the new configuration's file in zoo.cfg."""
     joining = ",".join("server.%d=%s:%d:%d:participant;%s:%d" % (
-        h.myid, h.name, lab.quorum_port, lab.election_port, h.ip, lab.client_port)
+        h.myid, h.name, lab.quorum_port, lab.election_port, address or h.ip, lab.client_port)
         for h in lab.members)
-    data, _stat = zk.reconfig(joining=joining, leaving=None, new_members=None)
+    data, _stat = zk.retry(zk.reconfig, joining=joining, leaving=None, new_members=None)
     version = zoo_cfg.parse_properties(data.decode())["version"]
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -102,13 +102,18 @@ def digest(lab):
 
 
 def config_files(h):
-    """{file name: text} of the member's configuration directory (zoo.cfg*)."""
+    """{file name: text} of the member's configuration directory (zoo.cfg*), leaving out the
+    temporary files a server writes a new configuration to and renames (gone by the time
+    they are read, or still being written)."""
     d = h.path(CONF)
     out = {}
     for name in sorted(os.listdir(d)):
-        if name.startswith("zoo.cfg"):
-            with open(os.path.join(d, name)) as f:
-                out[name] = f.read()
+        if name.startswith("zoo.cfg") and not name.endswith(".tmp"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    out[name] = f.read()
+            except FileNotFoundError:
+                continue
     return out
 
 
@@ -206,9 +211,7 @@ def test_backup_total_loss_and_restore_keep_the_dynamic_configuration(dyn):
     lab.wipe_members()
     assert digest(lab) != written
 
-    res = run_playbook(lab, RESTORE, extra_vars={
-        "zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-        "zookeeper_restore_confirm": lab.name})
+    res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
     assert res.rc == 0, res.output()
     assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
     assert digest(lab) == written
@@ -225,3 +228,57 @@ def test_backup_total_loss_and_restore_keep_the_dynamic_configuration(dyn):
         assert cfg.voters == [1, 2, 3]
         assert {m.myid: cfg.client_endpoint(m.myid) for m in lab.members} == \
             {m.myid: client_endpoint(lab, m) for m in lab.members}
+
+
+def test_an_edit_a_reconfig_rewrote_is_still_a_pending_restart(dyn):
+    """One member's zoo.cfg edited (syncLimit raised) without a restart; then a reconfig, after
+    which every server rewrites its zoo.cfg to name the new dynamic file, the edit kept: the
+    file's time now says the server wrote it.  zk_info still reports that member's restart as
+    pending, naming the setting against the value the server runs with, and the others' not;
+    rolling_restart restarts that member alone, after which nothing is pending."""
+    lab, _written = dyn
+    if lab.reconfig != "file":
+        pytest.skip("the lab of the file layout is the one whose test reconfigures it")
+    h = lab.members[0]
+    path = h.path(CONF + "/zoo.cfg")
+    with open(path) as f:
+        text = f.read()
+    before = zoo_cfg.parse_properties(text)["syncLimit"]
+    raised = str(int(before) + 1)
+    with open(path, "w") as f:
+        f.write(text.replace("syncLimit=%s\n" % before, "syncLimit=%s\n" % raised))
+    zk = workload.client(lab, auth_data=[CREDENTIAL, SUPER])
+    try:
+        # Every server to the wildcard client address, then back: two rewrites of zoo.cfg.
+        reconfig(lab, zk, "0.0.0.0")
+        reconfig(lab, zk)
+    finally:
+        zk.stop()
+        zk.close()
+    rewritten = zoo_cfg.parse_properties(config_files(h)["zoo.cfg"])
+    assert rewritten["syncLimit"] == raised                 # the server kept the edit
+    assert zoo_cfg.rewritten_by_server(config_files(h)["zoo.cfg"])
+
+    res = run_playbook(lab, INFO)
+    assert res.rc == 0, res.output()
+    for o in lab.members:
+        me = res.result("Read each member's status and the ensemble view", o.name)["member"]
+        assert me["running_settings"]["syncLimit"] == before, me["running_settings"]
+        if o is h:
+            assert me["restart_pending"] is True
+            assert me["restart_pending_settings"] == [{"setting": "syncLimit", "file": raised, "running": before}]
+            assert me["restart_pending_files"] == [CONF + "/zoo.cfg"]
+        else:
+            assert (me["restart_pending"], me["restart_pending_settings"]) == (False, []), me
+
+    pids = {o.name: o.zk_pid() for o in lab.members}
+    res = run_playbook(lab, ROLLING_RESTART)
+    assert res.rc == 0, res.output()
+    after = {o.name: o.zk_pid() for o in lab.members}
+    assert [o.name for o in lab.members if after[o.name] != pids[o.name]] == [h.name]
+    lab.wait_quorum()
+    res = run_playbook(lab, INFO)
+    assert res.rc == 0, res.output()
+    me = res.result("Read each member's status and the ensemble view", h.name)["member"]
+    assert me["running_settings"]["syncLimit"] == raised
+    assert (me["restart_pending"], me["restart_pending_settings"]) == (False, [])

@@ -14,14 +14,13 @@ import pytest
 import zklive
 from ansible_collections.zkops.zookeeper.plugins.module_utils.archive import compression
 from lab import workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import REPO, run_playbook
 
 pytestmark = pytest.mark.lab
 
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
-AUTH = [{"credential": CREDENTIAL[1]}]
 MIB = 1 << 20
 
 

@@ -14,14 +14,14 @@ import pytest
 
 import zklive
 from lab import Lab, workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import run_playbook
 
 pytestmark = pytest.mark.lab
 
-CREDENTIAL = "admin:s3cret"
 ROOT = "/srv/backups"
 EV = {"zookeeper_progress_interval": 0.5, "zookeeper_backup_install_packages": False,
-      "zookeeper_auth": [{"credential": CREDENTIAL}]}
+      "zookeeper_auth": AUTH}
 LINE = re.compile(r"^(zk\d) \| (.+)$", re.M)
 
 
@@ -29,7 +29,7 @@ LINE = re.compile(r"^(zk\d) \| (.+)$", re.M)
 def plab():
     lab = Lab(name="progress", members=3, backups=1)
     lab.up()
-    zk = workload.client(lab, auth_data=[("digest", CREDENTIAL)])
+    zk = workload.client(lab, auth_data=[CREDENTIAL])
     workload.sample_tree(zk)
     # About 16 MB of files: 4 s through a 4 MB/s limit, uncompressed.
     workload.bulk_load(zk, 60000, value_size=200)
@@ -130,7 +130,7 @@ def test_a_backup_shows_its_progress_and_leaves_its_report(plab):
 
 
 def test_a_restore_shows_its_progress_and_leaves_its_report(plab):
-    zk = workload.client(plab, auth_data=[("digest", CREDENTIAL)])
+    zk = workload.client(plab, auth_data=[CREDENTIAL])
     zk.create("/after-the-backup", b"undone by the restore")
     zk.stop()
     zk.close()
@@ -160,7 +160,7 @@ def test_a_restore_shows_its_progress_and_leaves_its_report(plab):
     assert rep["backups"] == list(staged.values())[0]["backup_ids"]
     assert {m["host"]: m["bytes_fetched"] for m in rep["members"]} == {
         h: r["fetched"][0]["bytes"] for h, r in staged.items()}
-    zk = workload.client(plab, auth_data=[("digest", CREDENTIAL)])
+    zk = workload.client(plab, auth_data=[CREDENTIAL])
     live = zklive.live_digest_pipelined(zk)
     assert not zk.exists("/after-the-backup")
     zk.stop()

@@ -12,6 +12,7 @@ import pytest
 
 import zklive
 from lab import workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import REPO, run_playbook
 
 pytestmark = pytest.mark.lab
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.lab
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 SHIP = os.path.join(REPO, "playbooks", "ship_logs.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
-AUTH = [{"credential": CREDENTIAL[1]}]
 ROOT = "/srv/backups"
 
 

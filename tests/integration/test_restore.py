@@ -15,6 +15,7 @@ import pytest
 import zklive
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import txnlog
 from lab import workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import REPO, run_playbook
 
 pytestmark = pytest.mark.lab
@@ -22,8 +23,6 @@ pytestmark = pytest.mark.lab
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 SHIP = os.path.join(REPO, "playbooks", "ship_logs.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
-AUTH = [{"credential": CREDENTIAL[1]}]
 MARKER = "zkops-restore.json"
 # An election in the lab (tickTime 500 ms) takes 0.5 to 2 s.
 ELECTION = 2.0

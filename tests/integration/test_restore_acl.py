@@ -21,7 +21,7 @@ pytestmark = pytest.mark.lab
 
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
-ADMIN = ("digest", "admin:s3cret")              # sample_tree's identity
+ADMIN = workload.CREDENTIAL                     # sample_tree's identity
 BROKER = ("digest", "broker:kafka-s3cret")      # the only identity that may read /secure, /config/users
 UNREADABLE = ["/config/users", "/secure"]
 

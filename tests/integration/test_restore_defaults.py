@@ -13,6 +13,7 @@ import pytest
 
 import zklive
 from lab import workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import REPO, run_playbook
 
 pytestmark = pytest.mark.lab
@@ -20,8 +21,6 @@ pytestmark = pytest.mark.lab
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 SHIP = os.path.join(REPO, "playbooks", "ship_logs.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
-AUTH = [{"credential": CREDENTIAL[1]}]
 PLAN = "Show the plan (before the confirmation is checked, and in check mode)"
 CONFIRM = "Check the confirmation"
 FENCE = "Fence, stop every member (clients cannot write into a half-restored ensemble)"

@@ -23,12 +23,12 @@ import yaml
 import runbooks as R
 import zklive
 from lab import Lab, workload
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import run_playbook
 
 pytestmark = pytest.mark.lab
 
 ZNODES = int(os.environ.get("ZKOPS_RUNBOOK_ZNODES", "10000"))
-CREDENTIAL = "admin:s3cret"          # the sample tree's digest ACLs grant it
 # The variables docs/runbooks/README.md ("Layouts") has a site set for Debian's package.
 LAYOUT = {"zookeeper_config_file": "/etc/zookeeper/conf/zoo.cfg", "zookeeper_service_name": "zookeeper",
           "zookeeper_log_dir": "/var/log/zookeeper", "zookeeper_bin_dir": "/usr/share/zookeeper/bin"}
@@ -62,7 +62,7 @@ def site_inventory(lab, path, members=None, name=None):
     with open(os.path.join(path, "group_vars", "all", "site.yml"), "w") as f:
         # The backup hosts' SSH key as a site keeps it in a vault (or AWX injects it), and
         # their host keys where the tree playbooks run.
-        yaml.safe_dump({"zookeeper_auth": [{"credential": CREDENTIAL}],
+        yaml.safe_dump({"zookeeper_auth": AUTH,
                         "zookeeper_backup_install_packages": False,
                         "zookeeper_backup_ssh_private_key": ssh_key,
                         "zookeeper_tree_ssh_known_hosts_file": lab.known_hosts,
@@ -83,7 +83,7 @@ def site_config(lab, path):
 
 
 def client(hosts):
-    return workload.client(hosts, auth_data=[("digest", CREDENTIAL)])
+    return workload.client(hosts, auth_data=[CREDENTIAL])
 
 
 def digest(hosts, root="/"):

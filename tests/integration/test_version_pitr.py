@@ -17,16 +17,16 @@ import pytest
 
 import zklive
 from lab import workload
+from lab.workload import CREDENTIAL
 from lab.ansible import REPO, run_playbook
 from lab.lab import Lab, parse_srvr
-from test_versions import COMPRESSION, VERSIONS, skip_unless_runnable
+from test_versions import COMPRESSION, VERSIONS, restore_vars, skip_unless_runnable
 
 pytestmark = pytest.mark.lab
 
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 SHIP = os.path.join(REPO, "playbooks", "ship_logs.yml")
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
 BULK = 300
 ROUND = 60                                      # znodes each point-in-time round creates
 NOTE = "zkops.zookeeper.backup : Note the outcome of the attempt on "
@@ -68,10 +68,7 @@ def attempt(res):
 
 
 def restore(lab, **extra):
-    ev = {"zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-          "zookeeper_restore_confirm": lab.name}
-    ev.update(extra)
-    res = run_playbook(lab, RESTORE, extra_vars=ev)
+    res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab, **extra))
     assert res.rc == 0, res.output()
     assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
     return res

@@ -27,19 +27,14 @@ from test_rolling_restart import PLAYBOOK as ROLLING_RESTART
 from test_rolling_restart import Writer, restart_order
 from test_backup import taken
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import from_srvr
-from test_versions import BACKUP, COMPRESSION, CREDENTIAL, DRILL_BULK, RESTORE, drill_digest, skip_unless_runnable
+from lab.workload import CREDENTIAL
+from test_versions import (BACKUP, COMPRESSION, DRILL_BULK, RESTORE, drill_digest, restore_vars,
+                           skip_unless_runnable)
 
 pytestmark = pytest.mark.lab
 
 BACKUP_VARS = {"zookeeper_backup_deep": True, "zookeeper_backup_install_packages": False,
                "zookeeper_backup_force": True}
-
-
-def restore_vars(lab, **extra):
-    out = {"zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-           "zookeeper_restore_confirm": lab.name}
-    out.update(extra)
-    return out
 
 
 def write_tree(lab):
@@ -106,11 +101,14 @@ def shown_releases(res):
     return res.result("Show the releases", res.tasks("Show the releases")[0]["host"])["msg"]
 
 
-def refused_untouched(lab, backup, members, empty):
+def refused_untouched(lab, backup, members, empty, stopped=False):
     """The restore playbook refuses a backup of release ``backup`` on members of the older
     ``members``, naming both and the ways out, before ZooKeeper or its data is touched: nothing
-    staged, no server stopped, no file changed, the tree still ``empty``."""
-    pids = {h.name: h.zk_pid() for h in lab.members}
+    staged, no server stopped (or, ``stopped``, none started), no file changed, the tree still
+    ``empty`` (not read when ``stopped``).  Stopped members are judged by their installed jar,
+    which the message names."""
+    pids = {h.name: h.zk_pid() if h.zk_running() else None for h in lab.members}
+    assert all(pid is None for pid in pids.values()) if stopped else all(pids.values()), pids
     files = {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
              for h in lab.members}
     res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
@@ -119,16 +117,21 @@ def refused_untouched(lab, backup, members, empty):
     assert [r["task"].split(" : ")[-1] for r in failed] == [
         "Stop unless the members run the backups' release or a newer one (or an older one is allowed)"], res.output()
     out = failed[0]["result"]["msg"]
-    runs = ", ".join("%s runs %s" % (h.name, members) for h in lab.members)
+    if stopped:
+        runs = ", ".join("%s has %s installed (/usr/share/java/zookeeper.jar, on the class path of "
+                         "/etc/zookeeper/conf/environment)" % (h.name, members) for h in lab.members)
+    else:
+        runs = ", ".join("%s runs %s" % (h.name, members) for h in lab.members)
     hosts = ", ".join(h.name for h in lab.members)
     for words in ("Nothing was done", "ZooKeeper %s" % backup, runs, "does not support downgrades",
                   "Upgrade %s to %s or later" % (hosts, backup), "zookeeper_restore_allow_older_release=true"):
         assert words in out, (words, out)
     assert res.tasks("zkops.zookeeper.restore : Stage the restored data on every member") == []
-    assert {h.name: h.zk_pid() for h in lab.members} == pids
+    assert {h.name: h.zk_pid() if h.zk_running() else None for h in lab.members} == pids
     assert {h.name: sorted(h.sh("ls -A /var/lib/zookeeper /var/lib/zookeeper/version-2").stdout.split())
             for h in lab.members} == files
-    assert drill_digest(lab) == empty
+    if not stopped:
+        assert drill_digest(lab) == empty
 
 
 def test_a_363_backup_restored_onto_395_members():
@@ -245,7 +248,9 @@ def test_rolling_upgrade_from_380_to_395_with_a_backup_half_way():
 
 def test_a_395_backup_is_refused_on_debian_380_members_untouched():
     """The refusal on the two releases every run tests: a 3.9.5 backup, the members
-    reinstalled with Debian's 3.8.0 and their data lost."""
+    reinstalled with Debian's 3.8.0 and their data lost; then the same members stopped, as
+    after a total loss, so that srvr does not answer: their installed jar is refused all the
+    same, and no member is started."""
     skip_unless_runnable(DEBIAN_VERSION, "3.9.5")
     lab, written = backed_up("dn3958", "3.9.5")
     try:
@@ -253,5 +258,8 @@ def test_a_395_backup_is_refused_on_debian_380_members_untouched():
         empty = drill_digest(lab)
         assert empty != written
         refused_untouched(lab, "3.9.5", DEBIAN_VERSION, empty)
+        for h in lab.members:
+            h.stop_zk()
+        refused_untouched(lab, "3.9.5", DEBIAN_VERSION, None, stopped=True)
     finally:
         lab.down()

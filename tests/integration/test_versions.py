@@ -13,6 +13,7 @@ sets 3.8.0 and the newest release (fetched on its first run), and ``tests/run ma
 release.  A release that is named but not cached is skipped with the command that fetches
 it.
 """
+import copy
 import os
 import time
 
@@ -20,6 +21,7 @@ import pytest
 
 import zklive
 from lab import workload, zkdist
+from lab.workload import AUTH, CREDENTIAL
 from lab.ansible import REPO, run_playbook
 from lab.lab import DEBIAN_VERSION, Lab, parse_srvr
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common.release import release_tuple
@@ -208,8 +210,16 @@ def test_a_mixed_ensemble_serves_and_zk_info_tells_each_members_release():
 # a plain client.
 BACKUP = os.path.join(REPO, "playbooks", "backup.yml")
 RESTORE = os.path.join(REPO, "playbooks", "restore.yml")
-CREDENTIAL = ("digest", "admin:s3cret")        # sample_tree's ACL identity
 DRILL_BULK = 3000
+
+
+def restore_vars(lab, **extra):
+    """The restore playbook's variables for ``lab``: the sample tree's credential, its
+    confirmation, a 60 s timeout; ``extra`` on top."""
+    out = {"zookeeper_auth": copy.deepcopy(AUTH), "zookeeper_restore_timeout": 60,
+           "zookeeper_restore_confirm": lab.name}
+    out.update(extra)
+    return out
 
 
 def drill_digest(lab):
@@ -248,9 +258,7 @@ def test_backup_total_loss_and_restore(version):
         lab.wipe_members()
         assert drill_digest(lab) != written
 
-        res = run_playbook(lab, RESTORE, extra_vars={
-            "zookeeper_auth": [{"credential": CREDENTIAL[1]}], "zookeeper_restore_timeout": 60,
-            "zookeeper_restore_confirm": lab.name})
+        res = run_playbook(lab, RESTORE, extra_vars=restore_vars(lab))
         assert res.rc == 0, res.output()
         assert sorted(lab.wait_quorum().values()) == ["follower", "follower", "leader"]
         assert drill_digest(lab) == written

@@ -6,6 +6,11 @@ import time
 from kazoo.client import KazooClient
 from kazoo.security import ACL, Id, Permissions, make_digest_acl
 
+# The identity sample_tree's digest ACLs grant: as kazoo's auth_data takes it (CREDENTIAL), and
+# as the collection's zookeeper_auth does (AUTH).
+CREDENTIAL = ("digest", "admin:s3cret")
+AUTH = [{"credential": CREDENTIAL[1]}]
+
 
 def client(lab_or_hosts, **kw):
     hosts = getattr(lab_or_hosts, "connect_string", lab_or_hosts)
@@ -49,7 +54,7 @@ def sample_tree(zk, brokers=3, topics=20, partitions=6):
     for i in range(5):
         zk.create("/isr_change_notification/isr_change_", b"%d" % i, sequence=True)
         n += 1
-    secret_acl = [make_digest_acl("admin", "s3cret", all=True),
+    secret_acl = [make_digest_acl(*CREDENTIAL[1].split(":"), all=True),
                   ACL(Permissions.READ, Id("world", "anyone"))]
     zk.create("/admin/credentials", b"\x00\x01binary\xff", acl=secret_acl)
     zk.create("/controller", b'{"version":1,"brokerid":1}', ephemeral=True)

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import data_files
 from ansible_collections.zkops.zookeeper.plugins.module_utils.client import four_letter
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import proc
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import install
+from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import server_log
 from ansible_collections.zkops.zookeeper.plugins.module_utils.ensemble import quorum as quorum_mod
 from ansible_collections.zkops.zookeeper.plugins.module_utils.formats import zoo_cfg
 from ansible_collections.zkops.zookeeper.plugins.module_utils.common import release
@@ -60,7 +62,7 @@ MNTR_LEADER_ONLY = ("learners", "synced_followers", "synced_observers", "pending
 # server's answer lacks them on every release.
 MNTR_QUORUM_ONLY = ("peer_state", "quorum_size")
 QUORUM_STATES = ("leader", "follower", "observer")
-CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership"]
+CONF_NAMES = ["server_id", "data_dir", "data_log_dir", "membership", "running_settings"]
 _HINTS = {"unreachable": " (unreachable: host down, wrong address, or a firewall)",
           "timeout": " (unreachable: host down, wrong address, or a firewall)"}
 DEFAULT_RESTART_TRIGGERS = ("java.env", "environment", "zookeeper-env.sh")
@@ -88,7 +90,7 @@ def blank_status(address, sid=None):
           "received": None, "sent": None,
           "latency": {"min": None, "avg": None, "max": None},
           "server_id": None, "data_dir": None, "data_log_dir": None,
-          "data_dir_source": None, "membership": None, "learned_from": [],
+          "data_dir_source": None, "membership": None, "running_settings": None, "learned_from": [],
           "not_learned": []}
     for name in MNTR_NAMES:
         st[name] = None
@@ -140,10 +142,20 @@ def parse_mntr(st, text):
             and (state in QUORUM_STATES or n not in MNTR_QUORUM_ONLY)]
 
 
+# zoo.cfg settings the ``conf`` answer reports as the server runs them: a difference means
+# zoo.cfg was changed after the server read it (restart_pending_settings).
+RUNNING_SETTINGS = ("tickTime", "initLimit", "syncLimit", "maxClientCnxns", "minSessionTimeout",
+                    "maxSessionTimeout", "dataDir", "dataLogDir")
+_DIR_SETTINGS = ("dataDir", "dataLogDir")
+_TIMEOUT_SETTINGS = ("minSessionTimeout", "maxSessionTimeout")
+
+
 def parse_conf(st, text):
-    """Fill server id, directories and membership from a ``conf`` answer."""
+    """Fill server id, directories, membership and the running settings (RUNNING_SETTINGS,
+    as ``running_settings``) from a ``conf`` answer."""
     head, dummy, members = text.partition("membership:")
     kv = four_letter.parse_equals_lines(head)
+    st["running_settings"] = dict((k, kv[k]) for k in RUNNING_SETTINGS if k in kv)
     st["server_id"] = _num(kv.get("serverId"))
     st["data_dir"] = _strip_version_dir(kv.get("dataDir"))
     st["data_log_dir"] = _strip_version_dir(kv.get("dataLogDir"))
@@ -435,15 +447,54 @@ def restart_pending(started, triggers, rewritten=()):
     return bool(newer), newer
 
 
+def settings_not_running(cfg, running, cwd=None):
+    """The settings of zoo.cfg that differ from those the server runs with (``running``, from
+    its ``conf`` answer): [{setting, file, running}] in RUNNING_SETTINGS order; None when
+    ``running`` is not known.  Only settings zoo.cfg sets are compared (a default the server
+    computed, such as the session timeouts from tickTime or -1, is not a change), except
+    dataLogDir, whose default is dataDir.  Directories compare without version-2, a relative
+    one taken from the server's working directory ``cwd`` (ZooKeeper prints absolute
+    paths), not compared without it."""
+    if not running or cfg is None or not cfg.path:
+        return None
+    out = []
+    for key in RUNNING_SETTINGS:
+        want = cfg.props.get(key)
+        if key == "dataLogDir" and not want:
+            want = cfg.props.get("dataDir")
+        have = running.get(key)
+        if want is None or want.strip() == "" or have is None:
+            continue
+        if key in _TIMEOUT_SETTINGS and (_num(want.strip()) or 0) < 0:
+            continue                   # -1: the default, which the server computes from tickTime
+        if key in _DIR_SETTINGS:
+            if not os.path.isabs(want):
+                if not cwd:
+                    continue           # relative to a working directory not known
+                want = os.path.join(cwd, want)
+            same = os.path.normpath(want) == os.path.normpath(_strip_version_dir(have))
+        else:
+            same = _num(want.strip()) == _num(have.strip()) if _num(want.strip()) is not None \
+                else want.strip() == have.strip()
+        if not same:
+            out.append({"setting": key, "file": want, "running": have if key not in _DIR_SETTINGS
+                        else _strip_version_dir(have)})
+    return out
+
+
 def local_details(cfg, me, extra_triggers=None):
     """Process, pending restart and on-disk listing of the member on this host."""
     process, others = process_info(cfg.path)
+    pid = process["pid"] if process else None
     triggers = restart_triggers(cfg, extra_triggers)
     pending, because = restart_pending(process["started_epoch"] if process else None,
                                        triggers,
                                        [cfg.path] if process and rewritten_by_server(cfg) else [])
     return {
         "process": process,
+        "installed": install.installed_release(cfg.path, pid=pid, log_file=server_log.locate(
+            None, proc.jvm_property(pid, "zookeeper.log.dir") if pid else None,
+            proc.jvm_property(pid, "zookeeper.log.file") if pid else None)),
         "other_server_processes": others,
         "restart_pending": pending,
         "restart_pending_files": because,
@@ -452,6 +503,25 @@ def local_details(cfg, me, extra_triggers=None):
         "config_file": cfg.path,
         "myid": me,
     }
+
+
+def _pending_settings(mine, cfg):
+    """A zoo.cfg setting the running server does not use is a pending restart, whatever the
+    file's time says: an edit a server's own rewrite of zoo.cfg (at a reconfig) followed
+    would otherwise look like that rewrite."""
+    process = mine.get("process")
+    drift = None
+    if process:
+        try:
+            cwd = os.readlink(os.path.join(proc.PROC, str(process["pid"]), "cwd"))
+        except OSError:
+            cwd = None
+        drift = settings_not_running(cfg, mine.get("running_settings"), cwd)
+    mine["restart_pending_settings"] = drift
+    if drift:
+        mine["restart_pending"] = True
+        if cfg.path not in mine["restart_pending_files"]:
+            mine["restart_pending_files"] = list(mine["restart_pending_files"]) + [cfg.path]
 
 
 # --- ensemble report ----------------------------------------------------------------
@@ -563,6 +633,7 @@ def report(cfg=None, me=None, hosts=None, ssl_context=None, timeout=5.0, secure=
             mine["error"] = "not queried: this member is not among hosts"
         mine = dict(mine)
         mine.update(details)
+        _pending_settings(mine, cfg)
         result["member"] = mine
     result["ensemble"] = quorum_mod.summarize(statuses, quorum_of(cfg, statuses, me))
     result["not_learned"] = not_learned_summary(statuses)

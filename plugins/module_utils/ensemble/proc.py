@@ -38,6 +38,12 @@ def _cmdline(pid, proc=None):
     return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
 
 
+def command_line(pid, proc=None):
+    """The arguments of ``pid`` (None when it cannot be read), for reading one option: never
+    return or log them, JVM options can carry passwords."""
+    return _cmdline(pid, proc)
+
+
 def server_args(argv):
     """(main class, arguments after it) of a ZooKeeper JVM command line, or None."""
     for i, a in enumerate(argv or ()):

@@ -9,8 +9,11 @@ from their own ``srvr`` answers before the restore.  Restoring onto the same or 
 release is ZooKeeper's upgrade path: a newer server loads an older one's snapshots and
 logs.  Restoring onto an older release is a downgrade, which ZooKeeper does not support:
 it is refused before ZooKeeper or its data is touched, unless the operator allows it explicitly.
-A release that is not known (a cold backup, a member that does not answer) never blocks a
-restore; the decision says what could not be compared.
+A member that does not answer ``srvr`` (stopped, or running without a quorum) is judged by the
+release of its installed server jar (zk_info's ``installed``: the jar its running process
+or its next start uses, ensemble/install.py), and the message says where that came from.
+A release that is not known (a cold backup, a member whose release neither ``srvr`` nor its
+jar tells) never blocks a restore; the decision says what could not be compared.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,6 +46,30 @@ def _name(member):
     return str(member.get("host") or member.get("id") or "?")
 
 
+def _release_of(member):
+    """(release or None, how it is known: None for srvr, else the installed jar's words;
+    why it is not known, or None).  The restore starts every member again, which then runs
+    its installed jar: that release counts when it differs from the one srvr gave (a jar
+    replaced in place, not yet restarted)."""
+    running = member.get("version") or None
+    installed = member.get("installed") or {}
+    have = installed.get("release")
+    if running and (not have or release_tuple(have) == release_tuple(running)):
+        return running, None, None
+    if have:
+        words = "has %s installed (%s, on the class path of %s%s)" % (
+            have, installed.get("jar"), installed.get("from"),
+            "; also there: %s" % ", ".join(installed["conflict"]) if installed.get("conflict") else "")
+        if running:
+            words = "runs %s but %s, which the restore starts" % (running, words)
+        return have, words, None
+    return None, None, installed.get("reason")
+
+
+def _said(host, release, how):
+    return "%s %s" % (host, how) if how else "%s runs %s" % (host, release)
+
+
 def _hosts(names):
     return ", ".join(names)
 
@@ -50,13 +77,16 @@ def _hosts(names):
 def decide(backup_release, members, allow_older=False):
     """The release path of a restore of a backup taken on ``backup_release`` (a release, or
     the list of those of the backups restored: the newest counts) onto ``members`` (dicts
-    with ``host`` and ``version``, the release each member's ``srvr`` gave, or None).
+    with ``host``, ``version``, the release each member's ``srvr`` gave, or None, and
+    ``installed``, zk_info's installed release, for a member without ``version``).
 
     Returns ``backup``, ``members`` ({host: release or None}), ``path`` (SAME, UPGRADE,
     DOWNGRADE or UNKNOWN), ``older`` and ``unknown`` (hosts), ``allowed`` and ``message``.
     """
     backup_release = newest(backup_release)
-    releases = dict((_name(m), m.get("version") or None) for m in members)
+    known = dict((_name(m), _release_of(m)) for m in members)
+    releases = dict((host, k[0]) for host, k in known.items())
+    said = dict((host, _said(host, k[0], k[1])) for host, k in known.items())
     backup = release_tuple(backup_release)
     parsed = dict((host, release_tuple(v)) for host, v in releases.items())
     unknown = sorted(host for host, t in parsed.items() if t is None)
@@ -71,11 +101,12 @@ def decide(backup_release, members, allow_older=False):
     older = sorted(host for host, t in parsed.items() if t is not None and t < backup)
     newer = sorted(host for host, t in parsed.items() if t is not None and t > backup)
     out["older"] = older
-    note = (" The release of %s is not known (no srvr answer): make sure it is %s or later."
-            % (_hosts(unknown), backup_release) if unknown else "")
+    why = sorted(set(known[h][2] for h in unknown if known[h][2]))
+    note = (" The release of %s is not known (no srvr answer%s): make sure it is %s or later."
+            % (_hosts(unknown), "; " + "; ".join(why) if why else "", backup_release) if unknown else "")
     if older:
         out["path"] = DOWNGRADE
-        runs = ", ".join("%s runs %s" % (h, releases[h]) for h in older)
+        runs = ", ".join(said[h] for h in older)
         if allow_older:
             out["message"] = ("a downgrade, allowed by %s: the backup was taken on ZooKeeper %s and %s. "
                               "ZooKeeper does not support downgrades: the checks of the restored tree "
@@ -98,7 +129,7 @@ def decide(backup_release, members, allow_older=False):
     if newer:
         out["path"] = UPGRADE
         out["message"] = "an upgrade: the backup was taken on ZooKeeper %s, and %s.%s" % (
-            backup_release, ", ".join("%s runs %s" % (h, releases[h]) for h in newer), note)
+            backup_release, ", ".join(said[h] for h in newer), note)
     else:
         out["path"] = SAME
         out["message"] = "the backup was taken on ZooKeeper %s, the release the members run.%s" % (

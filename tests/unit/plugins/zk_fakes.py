@@ -34,11 +34,14 @@ def mntr_text(state="follower", learners=None, synced=None, version="3.8.0"):
     return "\n".join(lines) + "\n"
 
 
-def conf_text(sid, data_dir="/var/lib/zookeeper", data_log_dir=None, servers=()):
+def conf_text(sid, data_dir="/var/lib/zookeeper", data_log_dir=None, servers=(), settings=None):
+    """ZooKeeper 3.8's ``conf`` answer; ``settings`` ({name: value}) adds the lines of the
+    running settings (tickTime, initLimit, ...) where the server prints them."""
     lines = ["clientPort=2181", "secureClientPort=-1",
-             "dataDir=%s/version-2" % data_dir,
-             "dataLogDir=%s/version-2" % (data_log_dir or data_dir),
-             "serverId=%d" % sid, "membership: "]
+             "dataDir=%s/version-2" % data_dir, "dataDirSize=1024",
+             "dataLogDir=%s/version-2" % (data_log_dir or data_dir), "dataLogSize=2048"]
+    lines += ["%s=%s" % kv for kv in (settings or {}).items()]
+    lines += ["serverId=%d" % sid, "membership: "]
     for s in servers:
         lines.append("server.%d=zk%d:2888:3888:participant" % (s, s))
     lines.append("version=0")

@@ -250,6 +250,70 @@ def test_a_zoo_cfg_the_server_rewrote_is_no_pending_restart(tmp_path, monkeypatc
     assert pending() == (True, [str(conf / "java.env")])
 
 
+RUNNING = {"tickTime": "500", "maxClientCnxns": "60", "minSessionTimeout": "1000",
+           "maxSessionTimeout": "10000", "clientPortListenBacklog": "-1", "initLimit": "10",
+           "syncLimit": "5", "electionAlg": "3", "electionPort": "13888", "quorumPort": "12888",
+           "peerType": "0"}
+
+
+def test_a_setting_the_server_does_not_run_with_is_a_pending_restart_whatever_the_file_time(
+        servers, tmp_path, monkeypatch):
+    """zoo.cfg edited (tickTime), then rewritten by the server at a reconfig: its time says
+    nothing, the conf answer does."""
+    fp = FakeProc(tmp_path / "proc", uptime=1000.0)
+    monkeypatch.setattr(proc, "PROC", fp.root)
+
+    def report(running, extra_cfg=""):
+        (s1,) = servers({"srvr": srvr_text("standalone", 0x5),
+                         "conf": conf_text(1, str(tmp_path / "data"), settings=running)})
+        cfg_path = member_layout(tmp_path, [s1.port], me=1, extra_cfg=extra_cfg)
+        os.utime(cfg_path, (1, 1))                 # older than the server
+        fp.add(7, zk_argv(cfg_path), start_ticks=99000)
+        return cfg_path, member.report(cfg=zoo_cfg.load(cfg_path), me=1)["member"]
+
+    cfg_path, me = report(RUNNING)
+    assert (me["restart_pending"], me["restart_pending_files"], me["restart_pending_settings"]) == (False, [], [])
+    assert me["running_settings"]["tickTime"] == "500" and "electionAlg" not in me["running_settings"]
+    # The server runs with tickTime 2000, zoo.cfg says 500; maxClientCnxns is not set in zoo.cfg
+    # (the server's default is no change), and a directory compares without version-2.
+    cfg_path, me = report(dict(RUNNING, tickTime="2000", maxClientCnxns="0"))
+    assert me["restart_pending"] is True and me["restart_pending_files"] == [cfg_path]
+    assert me["restart_pending_settings"] == [{"setting": "tickTime", "file": "500", "running": "2000"}]
+    cfg_path, me = report(dict(RUNNING, syncLimit="7"), extra_cfg="maxClientCnxns=0100\ndataLogDir=%s/\n"
+                          % (tmp_path / "data"))
+    assert me["restart_pending_settings"] == [
+        {"setting": "syncLimit", "file": "5", "running": "7"},
+        {"setting": "maxClientCnxns", "file": "0100", "running": "60"}], me["restart_pending_settings"]
+    # Without a conf answer (not whitelisted, or not serving) nothing is compared.
+    (s1,) = servers({"srvr": srvr_text("standalone", 0x5)})
+    cfg_path = member_layout(tmp_path, [s1.port], me=1)
+    os.utime(cfg_path, (1, 1))
+    me = member.report(cfg=zoo_cfg.load(cfg_path), me=1)["member"]
+    assert me["restart_pending"] is False and me["restart_pending_settings"] is None
+
+
+def test_settings_not_running_compares_only_what_zoo_cfg_sets():
+    cfg = zoo_cfg.parse("tickTime=2000\ndataDir=/var/lib/zookeeper\n", path="/etc/zookeeper/conf/zoo.cfg")
+    running = {"tickTime": "2000", "dataDir": "/var/lib/zookeeper/version-2",
+               "dataLogDir": "/srv/txnlog/version-2", "initLimit": "10"}
+    # dataLogDir defaults to dataDir in zoo.cfg: the server logs elsewhere, so zoo.cfg changed.
+    assert member.settings_not_running(cfg, running) == [
+        {"setting": "dataLogDir", "file": "/var/lib/zookeeper", "running": "/srv/txnlog"}]
+    assert member.settings_not_running(cfg, dict(running, dataLogDir="/var/lib/zookeeper/version-2")) == []
+    assert member.settings_not_running(cfg, None) is None and member.settings_not_running(None, running) is None
+    # A relative dataDir is the server's working directory's: compared only when that is known.
+    cfg = zoo_cfg.parse("dataDir=data\n", path="/z/zoo.cfg")
+    running = {"dataDir": "/srv/zk/data/version-2", "dataLogDir": "/srv/zk/data/version-2"}
+    assert member.settings_not_running(cfg, running) == []
+    assert member.settings_not_running(cfg, running, "/srv/zk") == []
+    assert [d["setting"] for d in member.settings_not_running(cfg, running, "/opt")] == ["dataDir", "dataLogDir"]
+    # A session timeout of -1 is the default the server computes: no change; another value is one.
+    cfg = zoo_cfg.parse("tickTime=2000\nminSessionTimeout=-1\nmaxSessionTimeout=30000\n", path="/z/zoo.cfg")
+    running = {"tickTime": "2000", "minSessionTimeout": "4000", "maxSessionTimeout": "40000"}
+    assert member.settings_not_running(cfg, running) == [
+        {"setting": "maxSessionTimeout", "file": "30000", "running": "40000"}]
+
+
 def test_a_server_without_a_client_port_is_named_in_not_learned(servers, tmp_path):
     """After a reconfig gave one server a client address, ZooKeeper removes clientPort from
     zoo.cfg: a server line without one leaves that server with no address to ask."""

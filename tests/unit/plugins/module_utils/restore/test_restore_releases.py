@@ -93,3 +93,53 @@ def test_the_filter_as_the_role_calls_it():
     got = restore_check(members("3.9.5", "3.9.5", "3.9.5"), "releases", backup_release=["3.6.3", None])
     assert got["allowed"] is True and got["path"] == "upgrade"
     assert restore_check(members("3.6.3"), "releases", backup_release="3.9.5", allow_older=True)["allowed"] is True
+
+
+def installed(release, jar="/usr/share/java/zookeeper.jar", source="/etc/zookeeper/conf/environment"):
+    if release is None:
+        return {"release": None, "jar": None, "from": None, "reason": "no class path found: nothing"}
+    return {"release": release, "jar": jar, "from": source}
+
+
+def test_stopped_members_are_judged_by_their_installed_jar_and_the_message_says_so():
+    ms = members(None, None, "3.9.5")
+    ms[0]["installed"] = installed("3.8.0")
+    ms[1]["installed"] = installed("3.9.5", "/opt/zk/lib/zookeeper-3.9.5.jar", "the tarball install's /opt/zk/lib")
+    ms[2]["installed"] = installed("3.9.5")        # srvr answered, and its jar agrees
+    d = rr.decide("3.9.5", ms)
+    assert d["allowed"] is False and d["path"] == rr.DOWNGRADE and d["older"] == ["zk1"]
+    assert d["members"] == {"zk1": "3.8.0", "zk2": "3.9.5", "zk3": "3.9.5"} and d["unknown"] == []
+    assert ("zk1 has 3.8.0 installed (/usr/share/java/zookeeper.jar, on the class path of "
+            "/etc/zookeeper/conf/environment)") in d["message"]
+    assert "Upgrade zk1 to 3.9.5 or later" in d["message"]
+    # Allowed, the message still names where the release came from.
+    d = rr.decide("3.9.5", ms, allow_older=True)
+    assert d["allowed"] is True and "zk1 has 3.8.0 installed" in d["message"]
+    # An upgrade onto stopped members.
+    d = rr.decide("3.6.3", ms[:2])
+    assert d["path"] == rr.UPGRADE and "zk2 has 3.9.5 installed (/opt/zk/lib/zookeeper-3.9.5.jar" in d["message"]
+
+
+def test_a_jar_replaced_under_a_running_member_is_what_the_restore_starts():
+    ms = members("3.9.5", "3.9.5")
+    ms[0]["installed"] = installed("3.8.0", source="the command line of the running server (pid 7)")
+    ms[1]["installed"] = installed("3.9.5")
+    d = rr.decide("3.9.5", ms)
+    assert d["allowed"] is False and d["older"] == ["zk1"] and d["members"]["zk1"] == "3.8.0"
+    assert ("zk1 runs 3.9.5 but has 3.8.0 installed (/usr/share/java/zookeeper.jar, on the class path of "
+            "the command line of the running server (pid 7)), which the restore starts") in d["message"]
+    # Several releases on one class path: the oldest counts, the others named.
+    ms[0]["installed"] = dict(installed("3.8.0"), conflict=["/opt/zookeeper-3.9.5.jar (3.9.5)"])
+    d = rr.decide("3.9.5", ms)
+    assert "; also there: /opt/zookeeper-3.9.5.jar (3.9.5))" in d["message"]
+
+
+def test_a_release_neither_srvr_nor_the_jar_tells_never_blocks_and_the_reason_is_given():
+    ms = members(None, "3.9.5")
+    ms[0]["installed"] = installed(None)
+    d = rr.decide("3.9.5", ms)
+    assert d["allowed"] is True and d["unknown"] == ["zk1"] and d["path"] == rr.SAME
+    assert "The release of zk1 is not known (no srvr answer; no class path found: nothing)" in d["message"]
+    # Members from before zk_info reported the installed release.
+    d = rr.decide("3.9.5", members(None, "3.9.5"))
+    assert d["allowed"] is True and "The release of zk1 is not known (no srvr answer):" in d["message"]
