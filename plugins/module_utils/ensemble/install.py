@@ -196,10 +196,7 @@ def process_class_path(pid, proc_root=None):
     else the CLASSPATH of its environment; (None, cwd, None) when neither can be read."""
     root = proc_root or proc.PROC
     argv = proc.command_line(pid, proc_root) or []
-    try:
-        cwd = os.readlink(os.path.join(root, str(pid), "cwd"))
-    except OSError:
-        cwd = None
+    cwd = proc.working_dir(pid, proc_root)
     for i, a in enumerate(argv):
         if a in proc.MAIN_CLASSES:
             break

@@ -474,8 +474,8 @@ def settings_not_running(cfg, running, cwd=None):
                 want = os.path.join(cwd, want)
             same = os.path.normpath(want) == os.path.normpath(_strip_version_dir(have))
         else:
-            same = _num(want.strip()) == _num(have.strip()) if _num(want.strip()) is not None \
-                else want.strip() == have.strip()
+            number = _num(want.strip())
+            same = number == _num(have.strip()) if number is not None else want.strip() == have.strip()
         if not same:
             out.append({"setting": key, "file": want, "running": have if key not in _DIR_SETTINGS
                         else _strip_version_dir(have)})
@@ -510,13 +510,8 @@ def _pending_settings(mine, cfg):
     file's time says: an edit a server's own rewrite of zoo.cfg (at a reconfig) followed
     would otherwise look like that rewrite."""
     process = mine.get("process")
-    drift = None
-    if process:
-        try:
-            cwd = os.readlink(os.path.join(proc.PROC, str(process["pid"]), "cwd"))
-        except OSError:
-            cwd = None
-        drift = settings_not_running(cfg, mine.get("running_settings"), cwd)
+    drift = (settings_not_running(cfg, mine.get("running_settings"), proc.working_dir(process["pid"]))
+             if process else None)
     mine["restart_pending_settings"] = drift
     if drift:
         mine["restart_pending"] = True

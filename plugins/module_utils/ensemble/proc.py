@@ -44,6 +44,14 @@ def command_line(pid, proc=None):
     return _cmdline(pid, proc)
 
 
+def working_dir(pid, proc=None):
+    """The working directory of ``pid`` (None when it cannot be read)."""
+    try:
+        return os.readlink(os.path.join(_root(proc), str(pid), "cwd"))
+    except OSError:
+        return None
+
+
 def server_args(argv):
     """(main class, arguments after it) of a ZooKeeper JVM command line, or None."""
     for i, a in enumerate(argv or ()):
@@ -83,10 +91,9 @@ def find_servers(config_file=None, proc=None):
             continue
         cfg = rest[0] if rest else None
         if cfg and not os.path.isabs(cfg):
-            try:
-                cfg = os.path.join(os.readlink(os.path.join(_root(proc), entry, "cwd")), cfg)
-            except OSError:
-                pass
+            cwd = working_dir(entry, proc)
+            if cwd is not None:
+                cfg = os.path.join(cwd, cfg)
         found.append({"pid": pid, "main_class": main, "config_file": cfg,
                       "matches": bool(config_file and cfg and _same_file(cfg, config_file)),
                       "started": start_time(pid, proc)})

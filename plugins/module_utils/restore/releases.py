@@ -78,7 +78,8 @@ def decide(backup_release, members, allow_older=False):
     """The release path of a restore of a backup taken on ``backup_release`` (a release, or
     the list of those of the backups restored: the newest counts) onto ``members`` (dicts
     with ``host``, ``version``, the release each member's ``srvr`` gave, or None, and
-    ``installed``, zk_info's installed release, for a member without ``version``).
+    ``installed``, zk_info's installed release, which counts without ``version`` and when it
+    differs from it: _release_of).
 
     Returns ``backup``, ``members`` ({host: release or None}), ``path`` (SAME, UPGRADE,
     DOWNGRADE or UNKNOWN), ``older`` and ``unknown`` (hosts), ``allowed`` and ``message``.

@@ -82,26 +82,19 @@ def test_full_takes_the_restorable_set_without_padding(dirs, tmp_path):
     assert plan.first_time == W.T0 + E + 1 and plan.last_time == W.T0 + E + 9
 
 
-def test_ceiling_cuts_a_live_log(dirs, tmp_path):
+# The ceiling cuts a live log; but when the snapshot chosen was written after the ceiling
+# (the zxid applied when a hot backup started) while writes went on, it is consistent only
+# from its last zxid, and the logs are taken up to that.
+@pytest.mark.parametrize("snapshot_end,ceiling,last", [(E + 2, E + 7, E + 7), (E + 8, E + 5, E + 8)],
+                         ids=["ceiling_cuts_a_live_log", "snapshot_written_after_the_ceiling"])
+def test_the_logs_end_at_the_ceiling_or_at_a_later_snapshots_last_zxid(dirs, tmp_path, snapshot_end, ceiling, last):
     data, logs, dv, lv = dirs
-    snap(dv, E + 2, E + 2)
+    snap(dv, E + 2, snapshot_end)
     log(lv, creates(1, 9))
     epochs(dv)
-    plan = B.plan_full(data, logs, ceiling=E + 7)
-    assert plan.last_zxid == E + 7
-    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 8)]
-
-
-def test_a_snapshot_written_after_the_ceiling_takes_the_logs_up_to_its_last_zxid(dirs, tmp_path):
-    # The ceiling (the zxid applied when a hot backup started) is E + 5; the snapshot chosen
-    # was written since, while writes went on, and is consistent only from E + 8.
-    data, logs, dv, lv = dirs
-    snap(dv, E + 2, E + 8)
-    log(lv, creates(1, 9))
-    epochs(dv)
-    plan = B.plan_full(data, logs, ceiling=E + 5)
-    assert plan.last_zxid == E + 8
-    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, 9)]
+    plan = B.plan_full(data, logs, ceiling=ceiling)
+    assert plan.last_zxid == last
+    assert zxids_of(tmp_path, plan.entries[1]) == [E + i for i in range(1, last - E + 1)]
 
 
 def test_torn_last_record_of_a_live_log_is_left_out(dirs, tmp_path):
